@@ -1,0 +1,188 @@
+"""The ``ovavebench`` command line: parses arguments and calls the library.
+
+Nothing here computes anything; every command forwards to a stage module and
+formats what it returns. Errors the user can fix are printed on one line on
+stderr with exit code 2, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any, Callable, Optional, TypeVar
+
+import typer
+
+from .errors import OvavebenchError
+
+app = typer.Typer(
+    help="Build, annotate, split, score and baseline OV-AVEBench (open-vocabulary audio-visual event localization).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+metadata_app = typer.Typer(help="Fetch VGGSound's CSV and the published OV-AVEBench metadata.", no_args_is_help=True)
+app.add_typer(metadata_app, name="metadata")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def user_errors(func: F) -> F:
+    """Turn :class:`OvavebenchError` (and bad files) into one line + exit 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except OvavebenchError as exc:
+            fail(str(exc))
+        except OSError as exc:
+            fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
+
+    return wrapper  # type: ignore[return-value]
+
+
+def echo_json(obj: Any) -> None:
+    typer.echo(json.dumps(obj, indent=2, ensure_ascii=False))
+
+
+# --------------------------------------------------------------------------- metadata
+
+
+@metadata_app.command("fetch")
+@user_errors
+def metadata_fetch(
+    cache: Optional[Path] = typer.Option(None, help="Cache folder (default $OVAVEBENCH_CACHE or ~/.cache/ovavebench)."),
+    vggsound_url: Optional[str] = typer.Option(None, help="URL of vggsound.csv (or $OVAVEBENCH_VGGSOUND_URL)."),
+    vggsound_stat_url: Optional[str] = typer.Option(None, help="URL of VGGSound's stat.csv label list (or $OVAVEBENCH_VGGSOUND_STAT_URL)."),
+    ovave_base_url: Optional[str] = typer.Option(None, help="Base URL of the published OV-AVEBench files (or $OVAVEBENCH_OVAVE_BASE_URL)."),
+) -> None:
+    """Download VGGSound's CSV and the published OV-AVEBench files into the cache (verified, resumable)."""
+    from .metadata import fetch_metadata
+
+    report = fetch_metadata(cache, vggsound_url, ovave_base_url, progress=True, vggsound_stat_url=vggsound_stat_url)
+    for item in report.files:
+        state = "already verified" if item.skipped else "downloaded"
+        typer.echo(f"{state:>16}  {item.path}  ({item.bytes:,} bytes, sha256 {item.sha256[:12]}…)")
+
+
+# --------------------------------------------------------------------------- manifest
+
+
+@app.command("manifest")
+@user_errors
+def manifest_cmd(
+    out: Path = typer.Option(..., help="Manifest to write (.csv, or .parquet)."),
+    cache: Optional[Path] = typer.Option(None, help="Cache of `ovavebench metadata fetch`."),
+    vggsound_csv: Optional[Path] = typer.Option(None, help="A local VGGSound CSV instead of the cached one."),
+    vggsound_labels: Optional[Path] = typer.Option(None, help="VGGSound's stat.csv (label vocabulary); default: the cached one if fetched."),
+    benchmark_dir: Optional[Path] = typer.Option(None, help="A local benchmark folder (published format) instead of the cached one."),
+    benchmark: str = typer.Option("ovavebench", help="Benchmark to rebuild (its published meta gives the video ids)."),
+    pool: bool = typer.Option(False, "--pool", help="Build a candidate pool: every VGGSound row of a taxonomy class."),
+    classes: Optional[Path] = typer.Option(None, help="Class taxonomy CSV (default manifests/classes.csv)."),
+    skip_bad_rows: bool = typer.Option(False, help="Skip malformed VGGSound rows (counted in the summary) instead of stopping."),
+) -> None:
+    """Build the clip manifest: YouTube id + start time for every clip."""
+    from .benchmark import find_benchmark_files, read_meta
+    from .manifest import build_pool_manifest, build_rebuild_manifest, summary_path, write_manifest
+    from .metadata import (cached_vggsound_labels, ensure_ovave_files, read_vggsound_csv,
+                           read_vggsound_labels, vggsound_csv_path)
+    from .taxonomy import load_taxonomy
+
+    if benchmark != "ovavebench" and not pool:
+        fail(f"unknown benchmark {benchmark!r}: only 'ovavebench' is published (use --pool for a candidate pool)")
+    taxonomy = load_taxonomy(classes)
+    csv_path = vggsound_csv or vggsound_csv_path(cache)
+    known = read_vggsound_labels(vggsound_labels) if vggsound_labels else cached_vggsound_labels(cache)
+    table = read_vggsound_csv(csv_path, taxonomy, skip_bad_rows=skip_bad_rows, known_labels=known)
+    if pool:
+        result = build_pool_manifest(table, taxonomy)
+    else:
+        folder = benchmark_dir or ensure_ovave_files(cache)
+        meta_path = find_benchmark_files(folder).meta
+        result = build_rebuild_manifest(table, taxonomy, read_meta(meta_path), str(meta_path))
+    write_manifest(result, out)
+    summary = result.summary
+    typer.echo(f"wrote {out} ({summary['rows']:,} clips) and {summary_path(out)}")
+    typer.echo("  by status: " + ", ".join(f"{k} {v:,}" for k, v in summary["by_status"].items()))
+    typer.echo("  by split:  " + ", ".join(f"{k} {v:,}" for k, v in summary["by_split"].items()))
+    if summary["bad_rows"]["count"]:
+        typer.echo(f"  skipped {summary['bad_rows']['count']:,} bad VGGSound row(s), first: "
+                   + "; ".join(f"line {b['line']}: {b['reason']}" for b in summary["bad_rows"]["first"][:3]))
+    if summary.get("ambiguous"):
+        typer.echo(f"  {len(summary['ambiguous'])} ambiguous id(s) (several VGGSound rows; earliest start kept), e.g. "
+                   + ", ".join(a["youtube_id"] for a in summary["ambiguous"][:3]))
+
+
+# --------------------------------------------------------------------------- score
+
+
+def _pct(value: float) -> str:
+    return "   -  " if math.isnan(value) else f"{100 * value:6.2f}"
+
+
+def format_score_table(result: Any, title: str) -> str:
+    """A table like the paper's Table 2 (percent)."""
+    lines = [title, f"{'':8} {'videos':>7} {'Acc.':>6} {'Seg.':>6} {'Eve.':>6} {'Avg.':>6}"]
+    for name in ("seen", "unseen", "total"):
+        s = getattr(result, name)
+        lines.append(f"{name:8} {s.videos:7,d} {_pct(s.acc)} {_pct(s.seg_f1)} {_pct(s.eve_f1)} {_pct(s.avg)}")
+    return "\n".join(lines)
+
+
+@app.command("score")
+@user_errors
+def score_cmd(
+    predictions: Path = typer.Argument(..., help="JSON {video_id: [10 segment labels]}."),
+    benchmark: Optional[Path] = typer.Option(None, help="Benchmark folder (published format); default: the published files in the cache."),
+    split: str = typer.Option("test", help="test or val."),
+    as_json: bool = typer.Option(False, "--json", help="Print {seen, unseen, total} as JSON (fractions)."),
+    per_class: Optional[Path] = typer.Option(None, help="Write per-class Acc/Seg/Eve of the split to this CSV."),
+    out: Optional[Path] = typer.Option(None, help="Also write the JSON result to this file."),
+    allow_missing: bool = typer.Option(False, help="Score videos without a prediction as all background."),
+    cache: Optional[Path] = typer.Option(None, help="Cache of `ovavebench metadata fetch`."),
+) -> None:
+    """Score predictions with the published OV-AVEL metrics (Acc., Seg. F1, Eve. F1, Avg.)."""
+    from .io import atomic_open, atomic_write_json
+    from .metadata import ensure_ovave_files
+    from .scoring import score
+
+    if split not in ("test", "val"):
+        fail(f"--split must be test or val, got {split!r}")
+    folder = benchmark or ensure_ovave_files(cache)
+    result = score(predictions, folder, split=split, allow_missing=allow_missing)
+    if result.ignored_ids:
+        typer.echo(f"warning: {predictions}: {len(result.ignored_ids)} id(s) not in the {split} split ignored, "
+                   f"e.g. {', '.join(result.ignored_ids[:3])}", err=True)
+    if result.filled_missing:
+        typer.echo(f"warning: {predictions}: {result.filled_missing} video(s) without a prediction scored as all background", err=True)
+    if result.availability:
+        av = result.availability
+        typer.echo(f"note: {folder} is a partial rebuild: {av.get('obtained', '?')} of {av.get('published', '?')} "
+                   "published clips; scores are not comparable to the paper's", err=True)
+    if out:
+        atomic_write_json(out, result.to_dict())
+    if per_class:
+        with atomic_open(per_class, "w", encoding="utf-8", newline="") as handle:
+            result.per_class.to_csv(handle, index=False)
+    if as_json:
+        echo_json(result.to_dict())
+    else:
+        typer.echo(format_score_table(result, f"OV-AVEBench {split} split ({folder})"))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="ovavebench")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,213 @@
+"""A small threaded HTTP server on 127.0.0.1 with Range support and fault injection.
+
+It serves a folder the way a CDN or YouTube's media servers would (``Range`` →
+``206 Partial Content``, ``Accept-Ranges: bytes``), so the real download code
+(urllib, yt-dlp) runs against it unchanged. Tests and ``ovavebench demo`` use it.
+
+Faults are set per URL path with :meth:`LocalServer.set_fault`:
+``status`` (answer with that HTTP code, optionally only for the first ``times``
+requests), ``truncate`` (send only the first N bytes of the body but announce
+the full length), ``stall`` (sleep before answering), and a global ``latency``.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+_CONTENT_TYPES = {
+    ".mp4": "video/mp4", ".webm": "video/webm", ".json": "application/json",
+    ".csv": "text/csv", ".html": "text/html; charset=utf-8", ".txt": "text/plain",
+    ".wav": "audio/wav", ".png": "image/png", ".gz": "application/gzip",
+}
+
+
+@dataclass
+class Fault:
+    """A fault injected for one URL path."""
+
+    status: int | None = None  # answer with this HTTP status
+    times: int | None = None  # only for the first N requests (None: always)
+    truncate: int | None = None  # send only this many bytes of the body
+    stall: float = 0.0  # seconds to sleep before answering
+    served: int = 0
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: "_Server"
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
+        return  # quiet: tests and the demo print their own progress
+
+    def _resolve(self) -> Path | None:
+        path = urllib.parse.urlsplit(self.path).path
+        path = posixpath.normpath(urllib.parse.unquote(path)).lstrip("/")
+        if path.startswith(".."):
+            return None
+        full = (self.server.root / path).resolve()
+        if self.server.root not in full.parents and full != self.server.root:
+            return None
+        return full
+
+    def _send_error(self, code: int) -> None:
+        body = f"error {code}\n".encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        if code == 429:
+            self.send_header("Retry-After", "1")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def do_HEAD(self) -> None:  # noqa: N802 - stdlib name
+        self.do_GET()
+
+    def do_GET(self) -> None:  # noqa: N802 - stdlib name
+        srv = self.server
+        srv.count_request(self.path)
+        if srv.latency:
+            time.sleep(srv.latency)
+        url_path = urllib.parse.urlsplit(self.path).path
+        fault = srv.faults.get(url_path)
+        if fault is not None:
+            with srv.lock:
+                active = fault.times is None or fault.served < fault.times
+                fault.served += 1
+            if active and fault.stall:
+                time.sleep(fault.stall)
+            if active and fault.status is not None:
+                self._send_error(fault.status)
+                return
+        else:
+            active = False
+        full = self._resolve()
+        if full is None or not full.is_file():
+            self._send_error(404)
+            return
+        size = full.stat().st_size
+        start, end = 0, size - 1
+        range_header = self.headers.get("Range")
+        partial = False
+        if range_header and range_header.startswith("bytes="):
+            spec = range_header[len("bytes="):].split(",")[0].strip()
+            first, _, last = spec.partition("-")
+            try:
+                if first:
+                    start = int(first)
+                    end = int(last) if last else size - 1
+                else:  # suffix range: the last N bytes
+                    start = max(0, size - int(last))
+                end = min(end, size - 1)
+            except ValueError:
+                self._send_error(400)
+                return
+            if start >= size or start > end:
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{size}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            partial = True
+        length = end - start + 1
+        self.send_response(206 if partial else 200)
+        self.send_header("Content-Type", _CONTENT_TYPES.get(full.suffix, "application/octet-stream"))
+        self.send_header("Accept-Ranges", "bytes")
+        self.send_header("Content-Length", str(length))
+        if partial:
+            self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+        self.end_headers()
+        if self.command == "HEAD":
+            return
+        to_send = length
+        if fault is not None and active and fault.truncate is not None:
+            to_send = min(length, fault.truncate)
+        with open(full, "rb") as handle:
+            handle.seek(start)
+            remaining = to_send
+            try:
+                while remaining > 0:
+                    chunk = handle.read(min(1 << 16, remaining))
+                    if not chunk:
+                        break
+                    self.wfile.write(chunk)
+                    remaining -= len(chunk)
+            except (BrokenPipeError, ConnectionResetError):
+                return
+        if to_send < length:
+            self.close_connection = True  # the announced length was a lie: hang up
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, root: Path):
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.root = root.resolve()
+        self.faults: dict[str, Fault] = {}
+        self.latency = 0.0
+        self.lock = threading.Lock()
+        self.requests: dict[str, int] = {}
+
+    def count_request(self, path: str) -> None:
+        with self.lock:
+            key = urllib.parse.urlsplit(path).path
+            self.requests[key] = self.requests.get(key, 0) + 1
+
+
+class LocalServer:
+    """Serve ``root`` on 127.0.0.1 (a free port) in a background thread.
+
+    >>> with LocalServer(folder) as server:          # doctest: +SKIP
+    ...     fetch_file(server.url("a.csv"), "out.csv")
+    """
+
+    def __init__(self, root: str | os.PathLike, latency: float = 0.0):
+        self._server = _Server(Path(root))
+        self._server.latency = latency
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/"
+
+    def url(self, relative_path: str) -> str:
+        return self.base_url + urllib.parse.quote(relative_path.lstrip("/"))
+
+    def set_fault(self, relative_path: str, **fault: object) -> None:
+        """Inject a fault for the URL of ``relative_path`` (see :class:`Fault`)."""
+        key = "/" + urllib.parse.quote(relative_path.lstrip("/"))
+        self._server.faults[key] = Fault(**fault)  # type: ignore[arg-type]
+
+    def clear_faults(self) -> None:
+        self._server.faults.clear()
+
+    def set_latency(self, seconds: float) -> None:
+        self._server.latency = seconds
+
+    def request_count(self, relative_path: str) -> int:
+        return self._server.requests.get("/" + urllib.parse.quote(relative_path.lstrip("/")), 0)
+
+    def start(self) -> "LocalServer":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> "LocalServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,196 @@
+"""Scoring stage: ``ovavebench score`` as a Python API.
+
+>>> result = score("predictions.json", "path/to/benchmark", split="test")  # doctest: +SKIP
+>>> result.to_dict()["total"]["avg"]                                      # doctest: +SKIP
+0.47
+
+Predictions are ``{video_id: [10 labels]}`` (or ``{"predictions": {...}}``),
+each label a class name of the benchmark or ``background`` (``other`` is the
+same thing). Every problem with a predictions file raises
+:class:`PredictionsError` whose message names the file, the video and what was
+expected.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from .benchmark import SEGMENTS, Benchmark, load_benchmark
+from .errors import InputFileError, OvavebenchError
+from .metrics import per_video_metrics
+from .taxonomy import BACKGROUND, OTHER
+
+AVAILABILITY_FILE = "availability.json"
+
+
+class PredictionsError(InputFileError):
+    """A predictions file that cannot be scored."""
+
+
+@dataclass(frozen=True)
+class SplitScores:
+    """Scores of one group of videos; fractions in [0, 1]."""
+
+    acc: float
+    seg_f1: float
+    eve_f1: float
+    avg: float
+    videos: int
+
+
+@dataclass
+class ScoreResult:
+    """Seen / unseen / total scores of one split, plus per-class rows."""
+
+    split: str
+    seen: SplitScores
+    unseen: SplitScores
+    total: SplitScores
+    per_class: pd.DataFrame
+    ignored_ids: list[str] = field(default_factory=list)
+    filled_missing: int = 0
+    availability: dict[str, Any] | None = None  # set when the benchmark lacks clips
+
+    def to_dict(self) -> dict[str, dict[str, float | int]]:
+        """The ``--json`` object: ``{"seen": {acc, seg_f1, eve_f1, avg, videos}, …}``."""
+        return {"seen": asdict(self.seen), "unseen": asdict(self.unseen), "total": asdict(self.total)}
+
+
+def _summarise(acc: np.ndarray, seg: np.ndarray, eve: np.ndarray) -> SplitScores:
+    if len(acc) == 0:
+        nan = float("nan")
+        return SplitScores(nan, nan, nan, nan, 0)
+    a, s, e = float(acc.mean()), float(seg.mean()), float(eve.mean())
+    return SplitScores(a, s, e, (a + s + e) / 3, int(len(acc)))
+
+
+def read_predictions(predictions: Mapping[str, Any] | str | os.PathLike) -> tuple[Mapping[str, Any], str]:
+    """Load a predictions mapping from a path (or pass a mapping through)."""
+    if isinstance(predictions, Mapping):
+        data: Any = predictions
+        source = "<predictions>"
+    else:
+        source = str(predictions)
+        try:
+            with open(predictions, encoding="utf-8") as handle:
+                data = json.load(handle)
+        except FileNotFoundError:
+            raise PredictionsError(source, "file not found") from None
+        except UnicodeDecodeError:
+            raise PredictionsError(source, "not UTF-8 text; expected a JSON object {video_id: [10 labels]}") from None
+        except json.JSONDecodeError as exc:
+            raise PredictionsError(source, f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); expected a JSON object {{video_id: [10 labels]}}") from None
+    if isinstance(data, Mapping) and set(data.keys()) == {"predictions"} and isinstance(data["predictions"], Mapping):
+        data = data["predictions"]
+    if not isinstance(data, Mapping):
+        raise PredictionsError(source, f"expected a JSON object {{video_id: [10 labels]}}, got {type(data).__name__}")
+    return data, source
+
+
+def encode_predictions(
+    data: Mapping[str, Any], video_ids: list[str], classes: list[str], source: str, allow_missing: bool = False
+) -> tuple[np.ndarray, list[str], int]:
+    """Predictions for ``video_ids`` → row indices [N, 10] (background = len(classes)).
+
+    Returns (rows, ids present in ``data`` but not in ``video_ids``, number of
+    missing videos scored as background).
+    """
+    background = len(classes)
+    index = {name: i for i, name in enumerate(classes)}
+    index[BACKGROUND] = background
+    index[OTHER] = background
+    wanted = set(video_ids)
+    ignored = [vid for vid in data if vid not in wanted]
+    missing = [vid for vid in video_ids if vid not in data]
+    if missing and not allow_missing:
+        raise PredictionsError(
+            source,
+            f"{len(missing)} video(s) of the split have no prediction, e.g. {', '.join(missing[:5])}; "
+            "pass --allow-missing to score them as all background",
+        )
+    rows = np.full((len(video_ids), SEGMENTS), background, dtype=np.int64)
+    for i, vid in enumerate(video_ids):
+        labels = data.get(vid)
+        if labels is None and vid not in data:
+            continue
+        if not isinstance(labels, list) or len(labels) != SEGMENTS:
+            got = f"a list of {len(labels)}" if isinstance(labels, list) else type(labels).__name__
+            raise PredictionsError(source, f"video {vid!r}: expected a list of {SEGMENTS} labels, got {got}")
+        for k, label in enumerate(labels):
+            if not isinstance(label, str):
+                raise PredictionsError(source, f"video {vid!r}, segment {k}: expected a label string, got {type(label).__name__}")
+            row = index.get(label)
+            if row is None:
+                close = difflib.get_close_matches(label, list(index), n=1, cutoff=0.5)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise PredictionsError(
+                    source, f"video {vid!r}, segment {k}: unknown label {label!r} (expected a class name of the benchmark or 'background'{hint})"
+                )
+            rows[i, k] = row
+    return rows, ignored, len(missing)
+
+
+def score_arrays(
+    pred: np.ndarray, true_class: np.ndarray, flags: np.ndarray, seen: np.ndarray, classes: list[str], split: str = ""
+) -> ScoreResult:
+    """Score encoded predictions; the pure core of :func:`score`."""
+    background = len(classes)
+    acc, seg, eve = per_video_metrics(pred, true_class, flags, background)
+    per_class = (
+        pd.DataFrame({"class_name": np.asarray(classes, dtype=object)[true_class], "seen": seen,
+                      "acc": acc, "seg_f1": seg, "eve_f1": eve})
+        .groupby(["class_name", "seen"], sort=True).agg(
+            videos=("acc", "size"), acc=("acc", "mean"), seg_f1=("seg_f1", "mean"), eve_f1=("eve_f1", "mean"))
+        .reset_index()
+    )
+    per_class["avg"] = per_class[["acc", "seg_f1", "eve_f1"]].mean(axis=1)
+    return ScoreResult(
+        split=split,
+        seen=_summarise(acc[seen], seg[seen], eve[seen]),
+        unseen=_summarise(acc[~seen], seg[~seen], eve[~seen]),
+        total=_summarise(acc, seg, eve),
+        per_class=per_class,
+    )
+
+
+def read_availability(folder: str | os.PathLike) -> dict[str, Any] | None:
+    """The availability note ``ovavebench build`` leaves in a partial benchmark."""
+    path = Path(folder) / AVAILABILITY_FILE
+    if not path.exists():
+        return None
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def score(
+    predictions: Mapping[str, Any] | str | os.PathLike,
+    benchmark: Benchmark | str | os.PathLike,
+    split: str = "test",
+    allow_missing: bool = False,
+) -> ScoreResult:
+    """Score predictions against a benchmark split with the published definitions."""
+    bench = benchmark if isinstance(benchmark, Benchmark) else load_benchmark(benchmark)
+    videos = bench.split_videos(split)
+    if videos.empty:
+        raise OvavebenchError(f"{bench.folder}: the {split} split has no videos")
+    data, source = read_predictions(predictions)
+    video_ids = videos["vid_name"].tolist()
+    pred, ignored, filled = encode_predictions(data, video_ids, bench.classes, source, allow_missing)
+    class_index = {name: i for i, name in enumerate(bench.classes)}
+    label_rows = bench.labels.index()
+    rows = np.fromiter((label_rows[v] for v in video_ids), dtype=np.int64, count=len(video_ids))
+    flags = bench.labels.flags[rows]
+    true_class = videos["cls_name"].map(class_index).to_numpy(dtype=np.int64)
+    result = score_arrays(pred, true_class, flags, videos["seen"].to_numpy(bool), bench.classes, split)
+    result.ignored_ids = ignored
+    result.filled_missing = filled
+    result.availability = read_availability(bench.folder)
+    return result

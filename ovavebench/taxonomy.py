@@ -1,0 +1,119 @@
+"""The class taxonomy: ``manifests/classes.csv``.
+
+One row per class: ``name, vggsound_label, group, seen``. The published
+benchmark has 67 classes in 5 groups (17/15/17/9/9), 46 seen and 21 unseen.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import InputFileError, OvavebenchError
+
+GROUPS: tuple[str, ...] = ("human", "animal", "music", "vehicle", "other")
+BACKGROUND = "background"
+OTHER = "other"  # the published code's name for background
+TAXONOMY_COLUMNS = ("name", "vggsound_label", "group", "seen")
+_TRUE = {"true", "1", "yes"}
+_FALSE = {"false", "0", "no"}
+
+
+@dataclass(frozen=True)
+class ClassInfo:
+    """One benchmark class."""
+
+    name: str
+    vggsound_label: str
+    group: str
+    seen: bool
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    """The benchmark's classes, in file order (the group blocks of the paper)."""
+
+    classes: tuple[ClassInfo, ...]
+    source: str = ""
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.classes]
+
+    @property
+    def seen_names(self) -> list[str]:
+        return [c.name for c in self.classes if c.seen]
+
+    @property
+    def unseen_names(self) -> list[str]:
+        return [c.name for c in self.classes if not c.seen]
+
+    def by_name(self) -> dict[str, ClassInfo]:
+        return {c.name: c for c in self.classes}
+
+    def by_vggsound_label(self) -> dict[str, ClassInfo]:
+        return {c.vggsound_label: c for c in self.classes}
+
+    def groups(self) -> dict[str, list[str]]:
+        """Group name → class names, groups in :data:`GROUPS` order."""
+        out: dict[str, list[str]] = {g: [] for g in GROUPS}
+        for c in self.classes:
+            out[c.group].append(c.name)
+        return {g: names for g, names in out.items() if names}
+
+
+def default_classes_path() -> Path:
+    """The taxonomy shipped with the package (wheel) or in the checkout."""
+    packaged = Path(__file__).parent / "_data" / "classes.csv"
+    if packaged.exists():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "manifests" / "classes.csv"
+
+
+def load_taxonomy(
+    path: str | os.PathLike | None = None, expected_classes: int | None = None
+) -> Taxonomy:
+    """Read and validate a taxonomy CSV.
+
+    Checks: the header, unique names and VGGSound labels, known groups, a
+    boolean ``seen``; with ``expected_classes``, the class count.
+    """
+    path = Path(path) if path is not None else default_classes_path()
+    if not path.exists():
+        raise OvavebenchError(f"{path}: class taxonomy file not found")
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if header is None or tuple(h.strip() for h in header) != TAXONOMY_COLUMNS:
+            raise InputFileError(path, f"expected header {','.join(TAXONOMY_COLUMNS)}, got {header}", 1)
+        classes: list[ClassInfo] = []
+        names: set[str] = set()
+        labels: set[str] = set()
+        for line_no, row in enumerate(reader, start=2):
+            if not row or all(not cell.strip() for cell in row):
+                continue
+            if len(row) != 4:
+                raise InputFileError(path, f"expected 4 columns ({','.join(TAXONOMY_COLUMNS)}), got {len(row)}", line_no)
+            name, label, group, seen = (cell.strip() for cell in row)
+            if not name or not label:
+                raise InputFileError(path, "empty class name or VGGSound label", line_no)
+            if name in (BACKGROUND, OTHER):
+                raise InputFileError(path, f"{name!r} is reserved for background and cannot be a class", line_no)
+            if name in names:
+                raise InputFileError(path, f"duplicate class name {name!r}", line_no)
+            if label in labels:
+                raise InputFileError(path, f"VGGSound label {label!r} used by two classes", line_no)
+            if group not in GROUPS:
+                raise InputFileError(path, f"unknown group {group!r} for {name!r}: expected one of {', '.join(GROUPS)}", line_no)
+            if seen.lower() not in _TRUE | _FALSE:
+                raise InputFileError(path, f"seen must be true or false, got {seen!r}", line_no)
+            names.add(name)
+            labels.add(label)
+            classes.append(ClassInfo(name, label, group, seen.lower() in _TRUE))
+    if not classes:
+        raise InputFileError(path, "no classes")
+    if expected_classes is not None and len(classes) != expected_classes:
+        raise InputFileError(path, f"expected {expected_classes} classes, found {len(classes)}")
+    return Taxonomy(tuple(classes), str(path))

@@ -229,3 +229,36 @@ def load_benchmark(folder: str | os.PathLike) -> Benchmark:
             files.labels, f"video {vid!r}: category {cats[vid]!r} but {files.meta.name} says {meta['cls_name'].iloc[i]!r}"
         )
     return Benchmark(Path(folder), meta, labels, classes, seen)
+
+
+def write_benchmark(
+    folder: str | os.PathLike,
+    meta: pd.DataFrame,
+    labels: Labels,
+    classes: list[str],
+    seen_classes: list[str],
+    prefix: str = "ovave",
+) -> dict[str, Path]:
+    """Write a benchmark folder in the published format (atomic writes).
+
+    ``meta`` needs ``split, cls_name, cls_type, vid_name`` (extra columns are
+    dropped); ``labels`` must cover every video of ``meta``.
+    """
+    from .io import atomic_open, atomic_write_text  # local: keeps this module import-light
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    names = benchmark_filenames(prefix)
+    paths = {key: folder / name for key, name in names.items()}
+    with atomic_open(paths["meta"], "w", encoding="utf-8", newline="") as handle:
+        meta[META_COLUMNS].to_csv(handle, index=False, lineterminator="\n")
+    wanted = set(meta["vid_name"])
+    subset = labels.to_dict()
+    missing = wanted - subset.keys()
+    if missing:
+        raise OvavebenchError(f"no labels for {len(missing)} video(s), e.g. {', '.join(sorted(missing)[:3])}")
+    ordered = {vid: subset[vid] for vid in meta["vid_name"]}
+    atomic_write_text(paths["labels"], json.dumps(ordered, indent=4) + "\n")
+    atomic_write_text(paths["total_categories"], "\n".join(sorted(classes) + [OTHER]) + "\n")
+    atomic_write_text(paths["train_categories"], "\n".join(sorted(seen_classes) + [OTHER]) + "\n")
+    return paths

@@ -44,7 +44,9 @@ class ManifestResult:
 def _clip_ids(youtube_ids: pd.Series, starts: pd.Series) -> pd.Series:
     has_start = starts.notna()
     out = pd.Series("", index=youtube_ids.index, dtype=object)
-    out[has_start] = youtube_ids[has_start] + "_" + starts[has_start].astype("int64").map("{:06d}".format)
+    if has_start.any():
+        padded = starts[has_start].astype("int64").map("{:06d}".format).astype(object)
+        out[has_start] = youtube_ids[has_start].astype(object) + "_" + padded
     return out
 
 

@@ -5,8 +5,9 @@ Inputs are integer arrays: ``pred`` [N, T] of predicted row indices and
 classes and row C is background. Per video, the prediction and the truth are
 (C+1)×T 0/1 matrices; each row is a T-bit pattern. For T = 10 there are only
 1,024 patterns, so segment- and event-level TP/FP/FN are looked up in
-1,024×1,024 tables computed once: scoring is then a handful of array ops over
-[N, C+1] codes, no per-video Python loop.
+1,024×1,024 tables computed once. Only T+2 rows per video can hold a 1 (the T
+predicted rows, the true class, background), so scoring is a handful of array
+ops over [N, T+2] codes, no per-video Python loop.
 
 Definitions (as published with the paper):
 
@@ -75,16 +76,6 @@ def _pattern_tables(segments: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     return seg_f1, eve_f1, bits, n_runs
 
 
-def row_codes(rows: np.ndarray, n_rows: int) -> np.ndarray:
-    """One-hot rows [N, T] (values in 0..n_rows-1) → T-bit pattern per row, [N, n_rows]."""
-    n, segments = rows.shape
-    codes = np.zeros((n, n_rows), dtype=np.int64)
-    video = np.arange(n)
-    for k in range(segments):  # T iterations, each vectorised over all videos
-        np.add.at(codes, (video, rows[:, k]), 1 << k)
-    return codes
-
-
 def truth_rows(true_class: np.ndarray, flags: np.ndarray, background: int) -> np.ndarray:
     """Per-segment true row: the video's class where flagged, else background."""
     return np.where(flags.astype(bool), true_class[:, None], background)
@@ -95,38 +86,46 @@ def segment_accuracy(pred: np.ndarray, true_class: np.ndarray, flags: np.ndarray
     return (pred == truth_rows(true_class, flags, background)).mean(axis=1)
 
 
-def _per_video_f1(table: np.ndarray, pred: np.ndarray, true_class: np.ndarray, flags: np.ndarray, background: int) -> np.ndarray:
-    n_rows = background + 1
-    pred_codes = row_codes(pred, n_rows)
-    true_codes = row_codes(truth_rows(true_class, flags, background), n_rows)
-    active = (pred_codes | true_codes) != 0
-    f1 = np.where(active, table[pred_codes, true_codes], 0.0)
-    return f1.sum(axis=1) / active.sum(axis=1)
-
-
 def segment_f1(pred: np.ndarray, true_class: np.ndarray, flags: np.ndarray, background: int) -> np.ndarray:
     """Per-video segment-level F1, [N] (mean over active rows)."""
-    table = _pattern_tables(pred.shape[1])[0]
-    return _per_video_f1(table, pred, true_class, flags, background)
+    return per_video_metrics(pred, true_class, flags, background)[1]
 
 
 def event_f1(pred: np.ndarray, true_class: np.ndarray, flags: np.ndarray, background: int) -> np.ndarray:
     """Per-video event-level F1 at IoU ≥ 0.5, [N] (mean over rows with any event)."""
-    table = _pattern_tables(pred.shape[1])[1]
-    return _per_video_f1(table, pred, true_class, flags, background)
+    return per_video_metrics(pred, true_class, flags, background)[2]
+
+
+def _candidate_codes(pred: np.ndarray, true: np.ndarray, true_class: np.ndarray, background: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Codes of the only rows that can be active: the T predicted rows, the class, background.
+
+    Returns pred codes, true codes [N, T+2] and a mask of first occurrences
+    (a row listed twice among the candidates counts once).
+    """
+    n, segments = pred.shape
+    candidates = np.concatenate([pred, true_class[:, None], np.full((n, 1), background)], axis=1)  # [N, T+2]
+    pred_codes = np.zeros(candidates.shape, dtype=np.int64)
+    true_codes = np.zeros(candidates.shape, dtype=np.int64)
+    for k in range(segments):  # T vectorised steps over all videos
+        pred_codes |= (pred[:, k, None] == candidates).astype(np.int64) << k
+        true_codes |= (true[:, k, None] == candidates).astype(np.int64) << k
+    # Predicted candidate j always has bit j set; it is the row's first listing iff
+    # no earlier segment predicted the same row (no lower bit). The class and
+    # background candidates count only when no segment predicted them.
+    lower_bits = np.array([(1 << j) - 1 for j in range(segments)] + [(1 << segments) - 1] * 2, dtype=np.int64)
+    first = (pred_codes & lower_bits) == 0
+    return pred_codes, true_codes, first
 
 
 def per_video_metrics(
     pred: np.ndarray, true_class: np.ndarray, flags: np.ndarray, background: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(accuracy, segment F1, event F1) per video, sharing the row codes."""
-    n_rows = background + 1
     seg_table, eve_table = _pattern_tables(pred.shape[1])[:2]
     true = truth_rows(true_class, flags, background)
     acc = (pred == true).mean(axis=1)
-    pred_codes = row_codes(pred, n_rows)
-    true_codes = row_codes(true, n_rows)
-    active = (pred_codes | true_codes) != 0
+    pred_codes, true_codes, first = _candidate_codes(pred, true, true_class, background)
+    active = first & ((pred_codes | true_codes) != 0)
     n_active = active.sum(axis=1)
     seg = np.where(active, seg_table[pred_codes, true_codes], 0.0).sum(axis=1) / n_active
     eve = np.where(active, eve_table[pred_codes, true_codes], 0.0).sum(axis=1) / n_active

@@ -1,0 +1,42 @@
+"""Shared fixtures: the reference data beside the checkout and a local HTTP server."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from ovavebench.localserver import LocalServer
+
+REPO = Path(__file__).resolve().parent.parent
+REFERENCE = Path(os.environ.get("OVAVEBENCH_REFERENCE", REPO.parent / "shared" / "reference"))
+
+
+def _reference() -> Path:
+    # CI has ../shared beside the checkout: these tests must run there, never skip.
+    if not (REFERENCE / "README.md").exists():
+        raise RuntimeError(f"reference data not found at {REFERENCE} (expected ../shared/reference beside the checkout)")
+    return REFERENCE
+
+
+@pytest.fixture(scope="session")
+def reference() -> Path:
+    return _reference()
+
+
+@pytest.fixture(scope="session")
+def ovave_ref(reference: Path) -> Path:
+    return reference / "ovavebench"
+
+
+@pytest.fixture(scope="session")
+def reference_server(reference: Path):
+    """The reference folder served on 127.0.0.1, as the upstream hosts would serve it."""
+    with LocalServer(reference) as server:
+        yield server
+
+
+@pytest.fixture()
+def classes_csv() -> Path:
+    return REPO / "manifests" / "classes.csv"

@@ -259,6 +259,6 @@ def write_benchmark(
         raise OvavebenchError(f"no labels for {len(missing)} video(s), e.g. {', '.join(sorted(missing)[:3])}")
     ordered = {vid: subset[vid] for vid in meta["vid_name"]}
     atomic_write_text(paths["labels"], json.dumps(ordered, indent=4) + "\n")
-    atomic_write_text(paths["total_categories"], "\n".join(sorted(classes) + [OTHER]) + "\n")
-    atomic_write_text(paths["train_categories"], "\n".join(sorted(seen_classes) + [OTHER]) + "\n")
+    atomic_write_text(paths["total_categories"], "\n".join(sorted(classes) + [OTHER]))  # no final newline, as published
+    atomic_write_text(paths["train_categories"], "\n".join(sorted(seen_classes) + [OTHER]))
     return paths

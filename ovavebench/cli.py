@@ -179,6 +179,83 @@ def score_cmd(
         typer.echo(format_score_table(result, f"OV-AVEBench {split} split ({folder})"))
 
 
+# --------------------------------------------------------------------------- split / stats
+
+
+def _floats(text: str, option: str) -> list[float]:
+    try:
+        return [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        fail(f"{option} must be comma-separated numbers, got {text!r}")
+        raise  # unreachable
+
+
+@app.command("split")
+@user_errors
+def split_cmd(
+    labels: Path = typer.Option(..., help="Labels JSON in the published format {vid: {category, label}}."),
+    out: Path = typer.Option(..., help="Benchmark folder to write (published format)."),
+    classes: Optional[Path] = typer.Option(None, help="Class taxonomy CSV (default manifests/classes.csv)."),
+    unseen: str = typer.Option("official", help="official, auto, or a file with one class name per line."),
+    num_unseen: int = typer.Option(21, help="With --unseen auto: how many classes to hold out."),
+    unseen_share: float = typer.Option(0.335, help="With --unseen auto: target share of unseen videos."),
+    seen_eval_fraction: float = typer.Option(0.2, help="Fraction of a seen class's videos for val+test (rounded up)."),
+    test_share: float = typer.Option(0.5, help="Fraction of the evaluation videos for test (rounded up)."),
+    target_ratio: Optional[str] = typer.Option(None, help="Solve the seen evaluation fraction for this seen:unseen ratio in val and test, e.g. 3:7."),
+    train_ratios: str = typer.Option("0.25,0.5,0.75", help="Training subsets (Table 6), comma-separated."),
+    seed: int = typer.Option(0, help="Seed of the per-class shuffle and of --unseen auto."),
+    prefix: str = typer.Option("ovave", help="File-name prefix (ovave gives the published names)."),
+) -> None:
+    """Split classes into seen/unseen and videos into train/val/test; write a benchmark folder."""
+    from .benchmark import read_labels
+    from .split import SplitRule, make_split, parse_ratio, read_class_list, write_split
+    from .taxonomy import load_taxonomy
+
+    taxonomy = load_taxonomy(classes)
+    label_data = read_labels(labels)
+    selection: str | list[str] = unseen if unseen in ("official", "auto") else read_class_list(unseen, taxonomy)
+    if unseen not in ("official", "auto") and not Path(unseen).exists():
+        fail(f"--unseen must be official, auto or an existing file, got {unseen!r}")
+    result = make_split(
+        label_data, taxonomy, unseen=selection, num_unseen=num_unseen, unseen_share=unseen_share,
+        rule=SplitRule(seen_eval_fraction, test_share),
+        target_seen_fraction=parse_ratio(target_ratio) if target_ratio else None,
+        train_ratios=_floats(train_ratios, "--train-ratios"), seed=seed, labels_source=str(labels),
+    )
+    paths = write_split(result, out, prefix)
+    report = result.report
+    typer.echo(f"wrote {out}: {report['videos']:,} videos, {report['seen_classes']} seen / {report['unseen_classes']} unseen classes "
+               f"(unseen share of videos {100 * report['unseen_video_share']:.2f} %)")
+    for split, counts in report["splits"].items():
+        typer.echo(f"  {split:5} {counts['videos']:7,}  seen {counts['seen']:6,}  unseen {counts['unseen']:6,}  "
+                   f"seen fraction {100 * counts['seen_fraction']:.1f} %")
+    typer.echo(f"  seen evaluation fraction {report['rule']['seen_eval_fraction']:g}; training subsets "
+               + ", ".join(f"{r}: {n:,}" for r, n in report["train_subsets"].items()))
+    typer.echo(f"  report: {paths['report']}")
+
+
+@app.command("stats")
+@user_errors
+def stats_cmd(
+    benchmark: Path = typer.Option(..., help="Benchmark folder (published format)."),
+    out: Path = typer.Option(..., help="Folder for the PNG plots and stats.json."),
+    classes: Optional[Path] = typer.Option(None, help="Class taxonomy CSV, for the groups (default manifests/classes.csv)."),
+) -> None:
+    """Headline numbers and Fig. 2-style plots of a benchmark folder."""
+    from .stats import write_stats
+    from .taxonomy import load_taxonomy
+
+    stats, paths = write_stats(benchmark, out, load_taxonomy(classes))
+    typer.echo(f"{stats.videos:,} videos, {stats.classes} classes ({stats.seen_classes} seen, {stats.unseen_classes} unseen); "
+               f"{stats.seen_videos:,} seen / {stats.unseen_videos:,} unseen videos")
+    typer.echo(f"{100 * stats.all_event_fraction:.2f} % of videos have an event in all 10 segments, "
+               f"{100 * stats.no_event_fraction:.2f} % in none; {stats.mean_event_seconds:.2f} event seconds per video on average")
+    for split, counts in stats.splits.items():
+        typer.echo(f"  {split:5} seen {counts['seen']:6,}  unseen {counts['unseen']:6,}")
+    for path in paths:
+        typer.echo(f"  plot: {path}")
+
+
 def main() -> None:
     """Console-script entry point."""
     app(prog_name="ovavebench")

@@ -256,6 +256,118 @@ def stats_cmd(
         typer.echo(f"  plot: {path}")
 
 
+# --------------------------------------------------------------------------- download
+
+download_app = typer.Typer(help="Fetch each clip's 10 s window and cut it into 10 frames + 16 kHz audio.")
+app.add_typer(download_app, name="download")
+
+
+@download_app.callback(invoke_without_command=True)
+@user_errors
+def download_cmd(
+    ctx: typer.Context,
+    manifest: Optional[Path] = typer.Option(None, help="Manifest of `ovavebench manifest` (rows with a start time)."),
+    out: Optional[Path] = typer.Option(None, help="Media folder: DIR/<clip_id>/{clip.mp4,frames/,audio.wav} + download.sqlite."),
+    workers: int = typer.Option(4, help="Clips downloaded in parallel."),
+    retry_failed: Optional[str] = typer.Option(None, "--retry-failed", help="Also retry permanent failures: 'all' or comma-separated class names."),
+    cookies: Optional[Path] = typer.Option(None, help="Netscape cookies file passed to yt-dlp."),
+    proxy: Optional[str] = typer.Option(None, help="Proxy URL passed to yt-dlp (and ffmpeg)."),
+    max_height: int = typer.Option(360, help="Highest video height to fetch (the lowest >= 224p is preferred)."),
+    url_template: str = typer.Option("https://www.youtube.com/watch?v={youtube_id}", help="Video URL; {youtube_id} is replaced."),
+    shard: Optional[str] = typer.Option(None, help="i/n: only this shard of the clips (stable by clip id)."),
+    limit: Optional[int] = typer.Option(None, help="At most this many clips in this run."),
+    max_attempts: int = typer.Option(4, help="Attempts per clip for transient failures (rate limits, 5xx, timeouts)."),
+    backoff: float = typer.Option(2.0, help="First retry delay in seconds (doubles, with jitter)."),
+    timeout: float = typer.Option(30.0, help="Network timeout in seconds."),
+    reencode: bool = typer.Option(False, help="Re-encode at the cuts so clip.mp4 holds no packet outside the window (slower)."),
+) -> None:
+    """Download and segment clips (resumable: finished clips are skipped). Subcommands: status, verify, export-layout."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if manifest is None or out is None:
+        fail("download needs --manifest and --out (or a subcommand: status, verify, export-layout)")
+    from tqdm import tqdm
+
+    from .download import DownloadOptions, download_clips, parse_shard
+
+    retry_classes: tuple[str, ...] = ()
+    if retry_failed not in (None, "all", ""):
+        retry_classes = tuple(c.strip() for c in retry_failed.split(",") if c.strip())
+    options = DownloadOptions(
+        workers=workers, url_template=url_template, cookies=str(cookies) if cookies else None, proxy=proxy,
+        max_height=max_height, max_attempts=max_attempts, backoff_s=backoff, socket_timeout_s=timeout,
+        reencode=reencode, retry_failed=retry_failed is not None, retry_classes=retry_classes,
+        shard=parse_shard(shard) if shard else None, limit=limit)
+    bar = tqdm(total=0, unit="clip", desc="clips", dynamic_ncols=True)
+
+    def on_result(result, summary) -> None:  # type: ignore[no-untyped-def]
+        bar.total = summary.selected
+        bar.update(1)
+        rate = (summary.done + summary.failed) / max(summary.elapsed_s, 1e-9)
+        bar.set_postfix(done=summary.done, failed=summary.failed, clips_per_s=f"{rate:.2f}")
+
+    try:
+        summary = download_clips(manifest, out, options, on_result)
+    finally:
+        bar.close()
+    typer.echo(f"{summary.done} done, {summary.failed} failed, {summary.skipped_done} already done; "
+               f"{summary.selected} clips in {summary.elapsed_s:.1f} s")
+    if summary.by_error_class:
+        typer.echo("failures by class: " + ", ".join(f"{k} {v}" for k, v in sorted(summary.by_error_class.items())))
+
+
+@download_app.command("status")
+@user_errors
+def download_status_cmd(
+    out: Path = typer.Option(..., help="Media folder of `ovavebench download`."),
+    failures: Optional[Path] = typer.Option(None, help="Write every failed clip (class, raw message) to this CSV."),
+) -> None:
+    """Counts per status and per error class."""
+    from .download import download_status, write_failures
+
+    report = download_status(out)
+    typer.echo("status: " + ", ".join(f"{k} {v:,}" for k, v in report.by_status.items()))
+    for name, count in report.by_error_class.items():
+        typer.echo(f"  {name or 'unknown':<20}{count:8,}")
+    if failures:
+        n = write_failures(out, failures)
+        typer.echo(f"wrote {n:,} failed clip(s) to {failures}")
+
+
+@download_app.command("verify")
+@user_errors
+def download_verify_cmd(
+    out: Path = typer.Option(..., help="Media folder of `ovavebench download`."),
+    reset: bool = typer.Option(False, help="Put clips with missing or changed files back to pending."),
+) -> None:
+    """Check every done clip's files against their checksums; report strays."""
+    from .download import verify_downloads
+
+    report = verify_downloads(out, reset_bad=reset)
+    typer.echo(f"{report.checked:,} done clip(s) checked: {report.ok:,} ok, {len(report.bad):,} bad, "
+               f"{len(report.strays):,} stray, {len(report.temp_leftovers):,} temp leftover(s)")
+    for clip_id, problem in report.bad[:20]:
+        typer.echo(f"  bad   {clip_id}: {problem}")
+    for name in report.strays[:20]:
+        typer.echo(f"  stray {name}")
+    if report.bad or report.strays or report.temp_leftovers:
+        raise typer.Exit(1)
+
+
+@download_app.command("export-layout")
+@user_errors
+def download_export_cmd(
+    out: Path = typer.Option(..., help="Media folder of `ovavebench download`."),
+    benchmark: Path = typer.Option(..., help="Benchmark folder (published format)."),
+    to: Path = typer.Option(..., help="Folder to lay out as the published OV-AVEL code reads it (links, no copies)."),
+) -> None:
+    """Link media into <split>/video/<class>/<vid>/*.png and <split>/audio/<class>/<vid>.wav."""
+    from .download import export_layout
+
+    report = export_layout(out, benchmark, to)
+    typer.echo(f"linked {report.linked:,} video(s) into {to}; {len(report.missing):,} not downloaded")
+
+
 def main() -> None:
     """Console-script entry point."""
     app(prog_name="ovavebench")

@@ -157,6 +157,13 @@ class _Server(ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.requests: dict[str, int] = {}
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        import sys
+
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return  # a client that hung up (ffmpeg closing a range request): not an error
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
+
     def count_request(self, path: str) -> None:
         with self.lock:
             key = urllib.parse.urlsplit(path).path

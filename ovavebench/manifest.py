@@ -185,10 +185,15 @@ def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
             path, dtype={"clip_id": str, "youtube_id": str, "split": str, "note": str, "vggsound_split": str},
             keep_default_na=False, na_values={"start_s": [""], "end_s": [""]},
         )
-        frame["seen"] = frame["seen"].astype(str).str.lower().eq("true")
+        if "seen" in frame.columns:
+            frame["seen"] = frame["seen"].astype(str).str.lower().eq("true")
     missing = [c for c in ("clip_id", "youtube_id", "start_s", "class_name") if c not in frame.columns]
     if missing:
         raise InputFileError(path, f"not a manifest: missing column(s) {', '.join(missing)}")
-    frame["start_s"] = frame["start_s"].astype("Int64")
-    frame["end_s"] = frame["end_s"].astype("Int64")
+    try:
+        frame["start_s"] = pd.to_numeric(frame["start_s"]).astype("Int64")
+        if "end_s" in frame.columns:
+            frame["end_s"] = pd.to_numeric(frame["end_s"]).astype("Int64")
+    except (ValueError, TypeError) as exc:
+        raise InputFileError(path, f"start_s/end_s must be whole seconds ({exc})") from None
     return frame

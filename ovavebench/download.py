@@ -1,0 +1,660 @@
+"""Download stage: each clip's 10 s window via yt-dlp, then one decode pass.
+
+For every manifest row with a start time, yt-dlp fetches only
+[start, start + 10) (``download_ranges``), the lowest format of at least 224p
+up to ``max_height``, and :func:`ovavebench.media.segment_clip` writes the 10
+middle frames and the 16 kHz mono wav. Output per clip, under ``DIR/<clip_id>/``:
+``clip.mp4``, ``frames/0.png`` … ``frames/9.png``, ``audio.wav``.
+
+State lives in ``DIR/download.sqlite``: one row per clip (status, error class,
+raw message, attempts, times, bytes, checksums) and one row per attempt. A clip
+is ``done`` only after its files are in place (written in a temp folder, then
+renamed) and its row is committed, so a run killed at any moment resumes
+cleanly. Transient failures are retried with exponential backoff and jitter; a
+rate limit or bot check pauses every worker. Permanent failures are kept and
+retried only with ``retry_failed``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import fcntl
+import json
+import os
+import random
+import shutil
+import sqlite3
+import threading
+import time
+import zlib
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+import pandas as pd
+
+from .errors import OvavebenchError
+from .errors_youtube import ALL_CLASSES, TRANSIENT_CLASSES, ErrorClass, classify_error
+from .ffmpeg_tools import LOG_SUFFIX, ffmpeg_wrapper_dir, read_ffmpeg_log
+from .ids import DEFAULT_URL_TEMPLATE, CLIP_ID_RE, make_clip_id, validate_youtube_id, video_url
+from .io import atomic_open, sha256_file
+from .manifest import read_manifest
+from .media import SEGMENTS, MediaError, segment_clip
+
+DB_NAME = "download.sqlite"
+TMP_DIR = ".tmp"
+LOCK_NAME = ".lock"
+CLIP_FILES = ["clip.mp4", *(f"frames/{k}.png" for k in range(SEGMENTS)), "audio.wav"]
+STATUSES = ("pending", "done", "failed")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS clips (
+    clip_id TEXT PRIMARY KEY,
+    youtube_id TEXT NOT NULL,
+    start_s INTEGER NOT NULL,
+    end_s INTEGER NOT NULL,
+    class_name TEXT,
+    split TEXT,
+    status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'done', 'failed')),
+    error_class TEXT,
+    error_message TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    first_attempt_at REAL,
+    last_attempt_at REAL,
+    finished_at REAL,
+    download_s REAL,
+    segment_s REAL,
+    bytes INTEGER,
+    checksums TEXT
+);
+CREATE INDEX IF NOT EXISTS clips_status ON clips (status);
+CREATE TABLE IF NOT EXISTS attempts (
+    clip_id TEXT NOT NULL REFERENCES clips (clip_id),
+    started_at REAL NOT NULL,
+    ended_at REAL NOT NULL,
+    outcome TEXT NOT NULL,
+    error_class TEXT,
+    error_message TEXT
+);
+CREATE INDEX IF NOT EXISTS attempts_clip ON attempts (clip_id);
+"""
+
+
+@dataclass(frozen=True)
+class DownloadOptions:
+    """Everything that shapes one download run."""
+
+    workers: int = 4
+    url_template: str = DEFAULT_URL_TEMPLATE
+    cookies: str | None = None
+    proxy: str | None = None
+    min_height: int = 224
+    max_height: int = 360
+    max_attempts: int = 4  # per clip and run, for transient failures
+    backoff_s: float = 2.0  # first retry delay; doubles each attempt (with jitter)
+    backoff_max_s: float = 120.0
+    socket_timeout_s: float = 30.0
+    reencode: bool = False  # force keyframes at the cuts (exact packets, slower)
+    retry_failed: bool = False
+    retry_classes: tuple[str, ...] = ()  # with retry_failed: only clips of these classes
+    shard: tuple[int, int] | None = None  # (i, n): only clips with crc32(clip_id) % n == i
+    limit: int | None = None
+    cache: str | None = None  # where the ffmpeg wrapper lives (default: DIR/.tools)
+
+
+@dataclass
+class ClipJob:
+    clip_id: str
+    youtube_id: str
+    start_s: int
+    end_s: int
+
+
+@dataclass
+class Attempt:
+    started_at: float
+    ended_at: float
+    outcome: str
+    error_class: str | None = None
+    error_message: str | None = None
+
+
+@dataclass
+class ClipResult:
+    """What a worker reports for one clip; the main thread commits it."""
+
+    job: ClipJob
+    status: str  # done or failed
+    attempts: list[Attempt] = field(default_factory=list)
+    error_class: str | None = None
+    error_message: str | None = None
+    download_s: float | None = None
+    segment_s: float | None = None
+    bytes: int | None = None
+    checksums: dict[str, str] | None = None
+
+
+@dataclass
+class RunSummary:
+    """Counts of one run of :func:`download_clips`."""
+
+    selected: int = 0
+    done: int = 0
+    failed: int = 0
+    skipped_done: int = 0
+    elapsed_s: float = 0.0
+    by_error_class: dict[str, int] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- state
+
+
+def open_state(out_dir: str | os.PathLike) -> sqlite3.Connection:
+    """Open (creating) the state database of a download folder."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(out_dir / DB_NAME, timeout=30)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.executescript(_SCHEMA)
+    return conn
+
+
+def register_clips(conn: sqlite3.Connection, manifest: pd.DataFrame, source: str = "<manifest>") -> int:
+    """Add the manifest's clips (rows with a start time) as ``pending``; known clips are kept."""
+    rows = manifest[manifest["start_s"].notna()]
+    now = time.time()
+    records = []
+    for row in rows.itertuples(index=False):
+        youtube_id = validate_youtube_id(str(row.youtube_id), f"{source}: clip {row.clip_id!r}")
+        start = int(row.start_s)
+        clip_id = make_clip_id(youtube_id, start)
+        if str(row.clip_id) != clip_id:
+            raise OvavebenchError(f"{source}: clip id {row.clip_id!r} does not match its YouTube id and start ({clip_id})")
+        end = int(row.end_s) if "end_s" in rows.columns and pd.notna(row.end_s) else start + SEGMENTS
+        records.append((clip_id, youtube_id, start, end, getattr(row, "class_name", None), getattr(row, "split", None) or None, now))
+    with conn:
+        before = conn.total_changes
+        conn.executemany(
+            "INSERT OR IGNORE INTO clips (clip_id, youtube_id, start_s, end_s, class_name, split, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)", records)
+        return conn.total_changes - before
+
+
+def _shard_of(clip_id: str, n: int) -> int:
+    return zlib.crc32(clip_id.encode()) % n
+
+
+def select_jobs(conn: sqlite3.Connection, options: DownloadOptions) -> tuple[list[ClipJob], int]:
+    """Clips to work on now, and how many are already done (skipped)."""
+    rows = conn.execute("SELECT * FROM clips ORDER BY clip_id").fetchall()
+    jobs, skipped = [], 0
+    for row in rows:
+        if row["status"] == "done":
+            skipped += 1
+            continue
+        if row["status"] == "failed" and row["error_class"] not in TRANSIENT_CLASSES:
+            if not options.retry_failed:
+                continue
+            if options.retry_classes and row["class_name"] not in options.retry_classes:
+                continue
+        if options.shard and _shard_of(row["clip_id"], options.shard[1]) != options.shard[0]:
+            continue
+        jobs.append(ClipJob(row["clip_id"], row["youtube_id"], row["start_s"], row["end_s"]))
+    if options.limit is not None:
+        jobs = jobs[: options.limit]
+    return jobs, skipped
+
+
+def commit_result(conn: sqlite3.Connection, result: ClipResult) -> None:
+    """Record one clip's outcome (and its attempts) in a single transaction."""
+    attempts = result.attempts
+    first = attempts[0].started_at if attempts else None
+    last = attempts[-1].started_at if attempts else None
+    with conn:
+        conn.executemany(
+            "INSERT INTO attempts (clip_id, started_at, ended_at, outcome, error_class, error_message) VALUES (?, ?, ?, ?, ?, ?)",
+            [(result.job.clip_id, a.started_at, a.ended_at, a.outcome, a.error_class, a.error_message) for a in attempts])
+        conn.execute(
+            """UPDATE clips SET status = ?, error_class = ?, error_message = ?, attempts = attempts + ?,
+               first_attempt_at = COALESCE(first_attempt_at, ?), last_attempt_at = ?, finished_at = ?,
+               download_s = ?, segment_s = ?, bytes = ?, checksums = ? WHERE clip_id = ?""",
+            (result.status, result.error_class, result.error_message, len(attempts), first, last, time.time(),
+             result.download_s, result.segment_s, result.bytes,
+             json.dumps(result.checksums, sort_keys=True) if result.checksums else None, result.job.clip_id))
+
+
+# --------------------------------------------------------------------------- workers
+
+
+class BackoffGate:
+    """A pause shared by all workers: a 429 or bot check holds every worker back."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._until = 0.0
+
+    def pause(self, seconds: float) -> None:
+        with self._lock:
+            self._until = max(self._until, time.monotonic() + seconds)
+
+    def wait(self, stop: threading.Event | None = None) -> None:
+        while True:
+            with self._lock:
+                remaining = self._until - time.monotonic()
+            if remaining <= 0:
+                return
+            if stop is not None and stop.wait(min(remaining, 0.5)):
+                return
+            if stop is None:
+                time.sleep(min(remaining, 0.5))
+
+
+class _YtdlpLog:
+    """yt-dlp logger: keeps warnings and errors, prints nothing."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def debug(self, msg: str) -> None:
+        pass
+
+    def info(self, msg: str) -> None:
+        pass
+
+    def warning(self, msg: str) -> None:
+        self.messages.append(msg)
+
+    def error(self, msg: str) -> None:
+        self.messages.append(msg)
+
+
+def format_selector(min_height: int, max_height: int) -> str:
+    """Lowest format of at least ``min_height`` up to ``max_height`` (with ``+res`` sorting).
+
+    Unknown heights (direct files) pass the filters (``?``); if nothing fits, the lowest available.
+    """
+    window = f"[height>=?{min_height}][height<=?{max_height}]"
+    return f"bv*{window}+ba/b{window}/bv*[height>=?{min_height}]+ba/b[height>=?{min_height}]/bv*+ba/b"
+
+
+def _ytdlp_options(job: ClipJob, target: Path, options: DownloadOptions, wrapper: Path, log: _YtdlpLog) -> dict[str, Any]:
+    from yt_dlp.utils import download_range_func
+
+    params: dict[str, Any] = {
+        "logger": log,
+        "noprogress": True,
+        "outtmpl": {"default": str(target.with_suffix("")) + ".%(ext)s"},
+        "format": format_selector(options.min_height, options.max_height),
+        "format_sort": ["+res", "ext:mp4:m4a"],
+        "merge_output_format": "mp4",
+        "download_ranges": download_range_func(None, [(job.start_s, job.end_s)]),
+        "force_keyframes_at_cuts": options.reencode,
+        "socket_timeout": options.socket_timeout_s,
+        # Retries are ours (classified, with shared backoff), not yt-dlp's.
+        "retries": 0, "fragment_retries": 0, "extractor_retries": 0,
+        "overwrites": True, "noplaylist": True, "cachedir": False,
+        "ffmpeg_location": str(wrapper / "ffmpeg"),
+        "external_downloader_args": {
+            "ffmpeg": ["-loglevel", "warning", "-nostats"],
+            "ffmpeg_i": ["-xerror", "-rw_timeout", str(int(options.socket_timeout_s * 1_000_000))],
+        },
+    }
+    if options.cookies:
+        params["cookiefile"] = options.cookies
+    if options.proxy:
+        params["proxy"] = options.proxy
+    return params
+
+
+def _fetch(job: ClipJob, work: Path, options: DownloadOptions, wrapper: Path) -> Path:
+    """Download the clip's window into ``work``; return the media file."""
+    import yt_dlp
+
+    log = _YtdlpLog()
+    target = work / "clip.mp4"
+    url = video_url(job.youtube_id, options.url_template)
+    try:
+        with yt_dlp.YoutubeDL(_ytdlp_options(job, target, options, wrapper, log)) as ydl:
+            info = ydl.extract_info(url, download=True)
+    except yt_dlp.utils.DownloadError as exc:
+        message = str(exc)
+        ffmpeg_log = " ".join(read_ffmpeg_log(str(p)[: -len(LOG_SUFFIX)]) for p in work.glob("*" + LOG_SUFFIX))
+        if "ffmpeg exited" in message and ffmpeg_log:
+            message = f"{message}; ffmpeg: {ffmpeg_log}"
+        raise _Failure(message) from None
+    duration = (info or {}).get("duration")
+    if duration is not None and duration < job.end_s:
+        raise _Failure(f"too short: the video lasts {duration} s, the clip needs [{job.start_s}, {job.end_s})")
+    files = [p for p in work.iterdir() if p.is_file() and p.suffix in (".mp4", ".mkv", ".webm") and not p.name.startswith(".")]
+    if not files:
+        raise _Failure("yt-dlp reported success but wrote no media file")
+    media = files[0]
+    if media != target:
+        os.replace(media, target)
+    return target
+
+
+class _Failure(Exception):
+    """A failed attempt with its raw message."""
+
+
+def process_clip(job: ClipJob, out_dir: Path, options: DownloadOptions, gate: BackoffGate,
+                 wrapper: Path, stop: threading.Event) -> ClipResult:
+    """Download, segment and place one clip, retrying transient failures."""
+    result = ClipResult(job, "failed")
+    for attempt_no in range(1, options.max_attempts + 1):
+        gate.wait(stop)
+        work = out_dir / TMP_DIR / job.clip_id
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        started = time.time()
+        try:
+            t0 = time.perf_counter()
+            clip = _fetch(job, work, options, wrapper)
+            t1 = time.perf_counter()
+            staged = work / "staged"
+            staged.mkdir()
+            os.replace(clip, staged / "clip.mp4")
+            segment_clip(staged / "clip.mp4", staged)
+            t2 = time.perf_counter()
+        except (_Failure, MediaError) as exc:
+            message = str(exc).replace(str(work / "staged") + os.sep, "")  # name the file, not the temp folder
+            error_class = ALL_CLASSES.get(getattr(exc, "error_class", ""), None) or classify_error(message)
+        except OSError as exc:  # the local disk, not the network: report it plainly
+            message, error_class = f"local I/O error: {exc}", classify_error(str(exc))
+        else:
+            checksums = {name: sha256_file(staged / name) for name in CLIP_FILES}
+            size = sum((staged / name).stat().st_size for name in CLIP_FILES)
+            final = out_dir / job.clip_id
+            if final.exists():  # left by a run killed between rename and commit
+                shutil.rmtree(final)
+            os.replace(staged, final)
+            shutil.rmtree(work, ignore_errors=True)
+            result.attempts.append(Attempt(started, time.time(), "done"))
+            result.status, result.error_class, result.error_message = "done", None, None
+            result.download_s, result.segment_s, result.bytes, result.checksums = t1 - t0, t2 - t1, size, checksums
+            return result
+        shutil.rmtree(work, ignore_errors=True)
+        result.attempts.append(Attempt(started, time.time(), "failed", error_class.name, message))
+        result.error_class, result.error_message = error_class.name, message
+        if not error_class.transient or attempt_no == options.max_attempts or stop.is_set():
+            return result
+        delay = min(options.backoff_max_s, options.backoff_s * 2 ** (attempt_no - 1)) * random.uniform(0.5, 1.5)
+        if error_class.pauses_all:
+            gate.pause(delay)
+        else:
+            stop.wait(delay)
+    return result
+
+
+# --------------------------------------------------------------------------- the run
+
+
+@contextlib.contextmanager
+def _exclusive(out_dir: Path) -> Iterator[None]:
+    """One run per folder: a second concurrent run would fight over temp files."""
+    with open(out_dir / LOCK_NAME, "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OvavebenchError(f"{out_dir}: another `ovavebench download` is running on this folder") from None
+        yield
+
+
+def download_clips(
+    manifest: str | os.PathLike | pd.DataFrame,
+    out_dir: str | os.PathLike,
+    options: DownloadOptions = DownloadOptions(),
+    on_result: Callable[[ClipResult, RunSummary], None] | None = None,
+) -> RunSummary:
+    """Download and segment every pending clip of ``manifest`` into ``out_dir``.
+
+    ``on_result`` is called in the calling thread after each clip is committed
+    (the CLI draws its progress bar with it).
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    source = str(manifest) if not isinstance(manifest, pd.DataFrame) else "<manifest>"
+    frame = manifest if isinstance(manifest, pd.DataFrame) else read_manifest(manifest)
+    wrapper = ffmpeg_wrapper_dir(options.cache or out_dir / ".tools")
+    summary = RunSummary()
+    start = time.perf_counter()
+    with _exclusive(out_dir):
+        shutil.rmtree(out_dir / TMP_DIR, ignore_errors=True)  # what a killed run left half-written
+        conn = open_state(out_dir)
+        try:
+            register_clips(conn, frame, source)
+            jobs, summary.skipped_done = select_jobs(conn, options)
+            summary.selected = len(jobs)
+            gate, stop = BackoffGate(), threading.Event()
+            pending: set[Future] = set()
+            queue = iter(jobs)
+            with ThreadPoolExecutor(max_workers=max(1, options.workers), thread_name_prefix="clip") as pool:
+                try:
+                    for job in _take(queue, max(1, options.workers) * 2):
+                        pending.add(pool.submit(process_clip, job, out_dir, options, gate, wrapper, stop))
+                    while pending:
+                        finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                        for future in finished:
+                            result = future.result()
+                            commit_result(conn, result)
+                            if result.status == "done":
+                                summary.done += 1
+                            else:
+                                summary.failed += 1
+                                key = result.error_class or "unknown"
+                                summary.by_error_class[key] = summary.by_error_class.get(key, 0) + 1
+                            summary.elapsed_s = time.perf_counter() - start
+                            if on_result:
+                                on_result(result, summary)
+                            for job in _take(queue, 1):
+                                pending.add(pool.submit(process_clip, job, out_dir, options, gate, wrapper, stop))
+                except BaseException:
+                    stop.set()  # Ctrl-C: let workers finish their current step, commit nothing half-done
+                    raise
+        finally:
+            conn.close()
+            shutil.rmtree(out_dir / TMP_DIR, ignore_errors=True)
+    summary.elapsed_s = time.perf_counter() - start
+    return summary
+
+
+def _take(iterator: Iterator[ClipJob], n: int) -> list[ClipJob]:
+    out = []
+    for _ in range(n):
+        try:
+            out.append(next(iterator))
+        except StopIteration:
+            break
+    return out
+
+
+# --------------------------------------------------------------------------- status, verify, export
+
+
+@dataclass
+class StatusReport:
+    by_status: dict[str, int]
+    by_error_class: dict[str, int]
+    failed_by_class_name: dict[str, int]
+
+
+def download_status(out_dir: str | os.PathLike) -> StatusReport:
+    """Counts per status and per error class of a download folder."""
+    conn = _existing_state(out_dir)
+    with contextlib.closing(conn):
+        by_status = {s: 0 for s in STATUSES}
+        by_status.update({r[0]: r[1] for r in conn.execute("SELECT status, COUNT(*) FROM clips GROUP BY status")})
+        by_error = {r[0]: r[1] for r in conn.execute(
+            "SELECT error_class, COUNT(*) FROM clips WHERE status = 'failed' GROUP BY error_class ORDER BY 2 DESC")}
+        by_class = {r[0] or "": r[1] for r in conn.execute(
+            "SELECT class_name, COUNT(*) FROM clips WHERE status = 'failed' GROUP BY class_name ORDER BY 2 DESC")}
+    return StatusReport(by_status, by_error, by_class)
+
+
+def _existing_state(out_dir: str | os.PathLike) -> sqlite3.Connection:
+    if not (Path(out_dir) / DB_NAME).exists():
+        raise OvavebenchError(f"{out_dir}: no download state ({DB_NAME}); run `ovavebench download` first")
+    return open_state(out_dir)
+
+
+def write_failures(out_dir: str | os.PathLike, path: str | os.PathLike) -> int:
+    """Write every failed clip with its error class and raw message as CSV; return the count."""
+    conn = _existing_state(out_dir)
+    with contextlib.closing(conn):
+        rows = conn.execute(
+            "SELECT clip_id, youtube_id, start_s, class_name, split, error_class, attempts, error_message "
+            "FROM clips WHERE status = 'failed' ORDER BY error_class, clip_id").fetchall()
+    with atomic_open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["clip_id", "youtube_id", "start_s", "class_name", "split", "error_class", "attempts", "error_message"])
+        writer.writerows([tuple(r) for r in rows])
+    return len(rows)
+
+
+@dataclass
+class VerifyReport:
+    checked: int = 0
+    ok: int = 0
+    bad: list[tuple[str, str]] = field(default_factory=list)  # (clip_id, what is wrong)
+    strays: list[str] = field(default_factory=list)  # folders/files with no done row
+    temp_leftovers: list[str] = field(default_factory=list)
+
+
+def verify_downloads(out_dir: str | os.PathLike, reset_bad: bool = False) -> VerifyReport:
+    """Check every ``done`` clip's files against their checksums; report strays.
+
+    With ``reset_bad``, clips whose files are missing or changed go back to ``pending``.
+    """
+    out_dir = Path(out_dir)
+    conn = _existing_state(out_dir)
+    report = VerifyReport()
+    with contextlib.closing(conn):
+        done = conn.execute("SELECT clip_id, checksums FROM clips WHERE status = 'done'").fetchall()
+        for row in done:
+            report.checked += 1
+            expected = json.loads(row["checksums"] or "{}")
+            problem = None
+            for name in CLIP_FILES:
+                path = out_dir / row["clip_id"] / name
+                if not path.exists():
+                    problem = f"{name} missing"
+                    break
+                if sha256_file(path) != expected.get(name):
+                    problem = f"{name} changed (checksum differs)"
+                    break
+            if problem:
+                report.bad.append((row["clip_id"], problem))
+            else:
+                report.ok += 1
+        if reset_bad and report.bad:
+            with conn:
+                conn.executemany("UPDATE clips SET status = 'pending', checksums = NULL WHERE clip_id = ?",
+                                 [(c,) for c, _ in report.bad])
+        done_ids = {row["clip_id"] for row in done}
+    ignored = {DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", LOCK_NAME, TMP_DIR, ".tools"}
+    for entry in sorted(out_dir.iterdir()):
+        if entry.name in ignored:
+            continue
+        if entry.name not in done_ids:
+            report.strays.append(entry.name)
+    tmp = out_dir / TMP_DIR
+    if tmp.exists():
+        report.temp_leftovers = sorted(str(p.relative_to(out_dir)) for p in tmp.rglob("*"))
+    for entry in out_dir.rglob("*"):
+        if entry.name.endswith((".part", ".tmp", ".ytdl")) and TMP_DIR not in entry.parts:
+            report.temp_leftovers.append(str(entry.relative_to(out_dir)))
+    return report
+
+
+def done_clips(out_dir: str | os.PathLike) -> pd.DataFrame:
+    """``clip_id, youtube_id, start_s, class_name, split`` of every done clip."""
+    conn = _existing_state(out_dir)
+    with contextlib.closing(conn):
+        return pd.read_sql_query(
+            "SELECT clip_id, youtube_id, start_s, class_name, split FROM clips WHERE status = 'done' ORDER BY clip_id", conn)
+
+
+def clip_dirs_by_youtube_id(media_dir: str | os.PathLike) -> dict[str, list[Path]]:
+    """Map YouTube id → clip folders (``<youtube_id>_<start:06d>``) holding a complete clip."""
+    media_dir = Path(media_dir)
+    out: dict[str, list[Path]] = {}
+    for entry in sorted(media_dir.iterdir()) if media_dir.exists() else []:
+        match = CLIP_ID_RE.match(entry.name)
+        if match and entry.is_dir() and (entry / "audio.wav").exists():
+            out.setdefault(match.group("youtube_id"), []).append(entry)
+    return out
+
+
+def resolve_clip_dir(youtube_id: str, index: dict[str, list[Path]]) -> Path | None:
+    """The one clip folder of a benchmark video (``vid_name`` is a bare YouTube id)."""
+    found = index.get(youtube_id, [])
+    if len(found) > 1:
+        raise OvavebenchError(
+            f"YouTube id {youtube_id!r} matches {len(found)} clip folders ({', '.join(p.name for p in found)}); "
+            "keep the one of the benchmark")
+    return found[0] if found else None
+
+
+@dataclass
+class ExportReport:
+    linked: int = 0
+    missing: list[str] = field(default_factory=list)
+
+
+def export_layout(media_dir: str | os.PathLike, benchmark_dir: str | os.PathLike, to: str | os.PathLike) -> ExportReport:
+    """Lay clips out as the published OV-AVEL code reads them, with symbolic links (no copies).
+
+    ``<to>/<split>/video/<class>/<vid>/{0..9}.png`` and ``<to>/<split>/audio/<class>/<vid>.wav``.
+    """
+    from .benchmark import find_benchmark_files, read_meta
+
+    meta = read_meta(find_benchmark_files(benchmark_dir).meta)
+    index = clip_dirs_by_youtube_id(media_dir)
+    to = Path(to)
+    report = ExportReport()
+    for row in meta.itertuples(index=False):
+        clip = resolve_clip_dir(row.vid_name, index)
+        if clip is None:
+            report.missing.append(row.vid_name)
+            continue
+        frames_dir = to / row.split / "video" / row.cls_name / row.vid_name
+        frames_dir.mkdir(parents=True, exist_ok=True)
+        for k in range(SEGMENTS):
+            _link(clip.resolve() / "frames" / f"{k}.png", frames_dir / f"{k}.png")
+        audio_dir = to / row.split / "audio" / row.cls_name
+        audio_dir.mkdir(parents=True, exist_ok=True)
+        _link(clip.resolve() / "audio.wav", audio_dir / f"{row.vid_name}.wav")
+        report.linked += 1
+    return report
+
+
+def _link(target: Path, link: Path) -> None:
+    if link.is_symlink() or link.exists():
+        if link.is_symlink() and Path(os.readlink(link)) == target:
+            return
+        link.unlink()
+    os.symlink(target, link)
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"2/8"`` → (2, 8), with 0 ≤ i < n."""
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise OvavebenchError(f"--shard must look like i/n (e.g. 0/4), got {text!r}") from None
+    if n < 1 or not 0 <= i < n:
+        raise OvavebenchError(f"--shard {text}: need 0 <= i < n")
+    return i, n
+
+
+__all__ = [
+    "DownloadOptions", "ClipResult", "RunSummary", "download_clips", "download_status", "write_failures",
+    "verify_downloads", "export_layout", "classify_error", "ErrorClass", "parse_shard", "open_state",
+    "clip_dirs_by_youtube_id", "resolve_clip_dir", "done_clips", "format_selector", "Iterable",
+]

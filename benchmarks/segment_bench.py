@@ -42,8 +42,8 @@ def naive_cut(clip: Path, out: Path, ffmpeg: str) -> None:
 def floor(clip: Path, out: Path) -> None:
     """Decode everything, write 10 PNGs and the wav: the work any segmenter must do."""
     (out / "frames").mkdir(parents=True, exist_ok=True)
-    frames, chunks = [], []
-    resampler = av.AudioResampler(format="flt", layout="mono", rate=16000)
+    frames = []
+    fifo = av.AudioFifo()
     with av.open(str(clip)) as container:
         video, audio = container.streams.video[0], container.streams.audio[0]
         video.thread_type = "AUTO"
@@ -55,9 +55,12 @@ def floor(clip: Path, out: Path) -> None:
                         frames.append(frame)
                     seen += 1
                 else:
-                    chunks.extend(o.to_ndarray().reshape(-1) for o in resampler.resample(frame))
+                    frame.pts = None
+                    fifo.write(frame)
     for k, frame in enumerate(frames):
         frame.to_image().save(out / "frames" / f"{k}.png", format="PNG", compress_level=PNG_COMPRESS_LEVEL)
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=16000)
+    chunks = [o.to_ndarray().reshape(-1) for o in [*resampler.resample(fifo.read()), *resampler.resample(None)]]
     soundfile.write(out / "audio.wav", np.concatenate(chunks)[:160000], 16000, subtype="PCM_16")
 
 

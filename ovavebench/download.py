@@ -21,6 +21,7 @@ import contextlib
 import csv
 import fcntl
 import json
+import multiprocessing
 import os
 import random
 import shutil
@@ -28,7 +29,8 @@ import sqlite3
 import threading
 import time
 import zlib
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -41,7 +43,7 @@ from .ffmpeg_tools import LOG_SUFFIX, ffmpeg_wrapper_dir, read_ffmpeg_log
 from .ids import DEFAULT_URL_TEMPLATE, CLIP_ID_RE, make_clip_id, validate_youtube_id, video_url
 from .io import atomic_open, sha256_file
 from .manifest import read_manifest
-from .media import SEGMENTS, MediaError, segment_clip
+from .media import SEGMENTS, MediaError, segment_clip, segmenter_process_init, segmenter_ready
 
 DB_NAME = "download.sqlite"
 TMP_DIR = ".tmp"
@@ -311,16 +313,38 @@ def _ytdlp_options(job: ClipJob, target: Path, options: DownloadOptions, wrapper
     return params
 
 
+_thread_state = threading.local()
+
+
+def _downloader(options: DownloadOptions, wrapper: Path):  # type: ignore[no-untyped-def]
+    """This worker thread's YoutubeDL, built once: building one costs ~0.1 s of GIL-held CPU."""
+    import yt_dlp
+
+    key = (options, str(wrapper))
+    cached = getattr(_thread_state, "ydl", None)
+    if cached is None or cached[0] != key:
+        log = _YtdlpLog()
+        placeholder = ClipJob("placeholder", "placeholder", 0, SEGMENTS)
+        ydl = yt_dlp.YoutubeDL(_ytdlp_options(placeholder, wrapper / "clip.mp4", options, wrapper, log))
+        cached = (key, ydl, log)
+        _thread_state.ydl = cached
+    return cached[1], cached[2]
+
+
 def _fetch(job: ClipJob, work: Path, options: DownloadOptions, wrapper: Path) -> Path:
     """Download the clip's window into ``work``; return the media file."""
     import yt_dlp
+    from yt_dlp.utils import download_range_func
 
-    log = _YtdlpLog()
+    ydl, log = _downloader(options, wrapper)
+    log.messages.clear()
     target = work / "clip.mp4"
+    # Only these parameters change from clip to clip.
+    ydl.params["outtmpl"] = {"default": str(target.with_suffix("")) + ".%(ext)s"}
+    ydl.params["download_ranges"] = download_range_func(None, [(job.start_s, job.end_s)])
     url = video_url(job.youtube_id, options.url_template)
     try:
-        with yt_dlp.YoutubeDL(_ytdlp_options(job, target, options, wrapper, log)) as ydl:
-            info = ydl.extract_info(url, download=True)
+        info = ydl.extract_info(url, download=True)
     except yt_dlp.utils.DownloadError as exc:
         message = str(exc)
         ffmpeg_log = " ".join(read_ffmpeg_log(str(p)[: -len(LOG_SUFFIX)]) for p in work.glob("*" + LOG_SUFFIX))
@@ -343,8 +367,32 @@ class _Failure(Exception):
     """A failed attempt with its raw message."""
 
 
+def _segmenter_pool(workers: int) -> ProcessPoolExecutor | None:
+    """Processes that segment clips while threads wait on the network.
+
+    Segmenting holds the GIL between every decode call; in 16 threads that
+    convoy costs more CPU than the segmenting itself, so it runs in one process
+    per core instead. Started (and warmed up) from the calling thread.
+    """
+    processes = min(workers, os.cpu_count() or 1)
+    if workers < 2 or processes < 2:
+        return None
+    # The initializer lives in media.py so the processes import only what segmenting needs.
+    pool = ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=segmenter_process_init, initargs=(os.getpid(),))
+    try:
+        for future in [pool.submit(segmenter_ready) for _ in range(processes)]:
+            future.result()
+    except BrokenProcessPool:
+        # Processes cannot be spawned from here (e.g. a script read from stdin):
+        # segment in the worker threads instead, slower but the same result.
+        pool.shutdown(wait=False)
+        return None
+    return pool
+
+
 def process_clip(job: ClipJob, out_dir: Path, options: DownloadOptions, gate: BackoffGate,
-                 wrapper: Path, stop: threading.Event) -> ClipResult:
+                 wrapper: Path, stop: threading.Event, segmenter: ProcessPoolExecutor | None = None) -> ClipResult:
     """Download, segment and place one clip, retrying transient failures."""
     result = ClipResult(job, "failed")
     for attempt_no in range(1, options.max_attempts + 1):
@@ -360,7 +408,10 @@ def process_clip(job: ClipJob, out_dir: Path, options: DownloadOptions, gate: Ba
             staged = work / "staged"
             staged.mkdir()
             os.replace(clip, staged / "clip.mp4")
-            segment_clip(staged / "clip.mp4", staged)
+            if segmenter is None:
+                segment_clip(staged / "clip.mp4", staged)
+            else:
+                segmenter.submit(segment_clip, staged / "clip.mp4", staged, threaded_decoding=False).result()
             t2 = time.perf_counter()
         except (_Failure, MediaError) as exc:
             message = str(exc).replace(str(work / "staged") + os.sep, "")  # name the file, not the temp folder
@@ -434,10 +485,11 @@ def download_clips(
             gate, stop = BackoffGate(), threading.Event()
             pending: set[Future] = set()
             queue = iter(jobs)
+            segmenter = _segmenter_pool(options.workers) if jobs else None
             with ThreadPoolExecutor(max_workers=max(1, options.workers), thread_name_prefix="clip") as pool:
                 try:
                     for job in _take(queue, max(1, options.workers) * 2):
-                        pending.add(pool.submit(process_clip, job, out_dir, options, gate, wrapper, stop))
+                        pending.add(pool.submit(process_clip, job, out_dir, options, gate, wrapper, stop, segmenter))
                     while pending:
                         finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                         for future in finished:
@@ -453,10 +505,13 @@ def download_clips(
                             if on_result:
                                 on_result(result, summary)
                             for job in _take(queue, 1):
-                                pending.add(pool.submit(process_clip, job, out_dir, options, gate, wrapper, stop))
+                                pending.add(pool.submit(process_clip, job, out_dir, options, gate, wrapper, stop, segmenter))
                 except BaseException:
                     stop.set()  # Ctrl-C: let workers finish their current step, commit nothing half-done
                     raise
+                finally:
+                    if segmenter is not None:
+                        segmenter.shutdown(wait=False, cancel_futures=True)
         finally:
             conn.close()
             shutil.rmtree(out_dir / TMP_DIR, ignore_errors=True)

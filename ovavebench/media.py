@@ -10,6 +10,8 @@ non-keyframe (edit list) is segmented exactly.
 from __future__ import annotations
 
 import os
+import signal
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +34,10 @@ class MediaError(OvavebenchError):
         super().__init__(message)
         self.error_class = error_class
 
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        # Raised in segmenter processes: must survive pickling with both arguments.
+        return (MediaError, (self.error_class, str(self)))
+
 
 @dataclass(frozen=True)
 class SegmentedClip:
@@ -49,8 +55,14 @@ def segment_clip(
     out_dir: str | os.PathLike,
     segments: int = SEGMENTS,
     sample_rate: int = SAMPLE_RATE,
+    threaded_decoding: bool = True,
 ) -> SegmentedClip:
-    """Decode ``clip`` once; write ``out_dir/frames/{0..segments-1}.png`` and ``out_dir/audio.wav``."""
+    """Decode ``clip`` once; write ``out_dir/frames/{0..segments-1}.png`` and ``out_dir/audio.wav``.
+
+    ``threaded_decoding`` lets the video decoder use several cores; turn it off
+    when many clips are segmented in parallel (the cores are busy anyway, and
+    per-decoder thread pools then cost more than they give).
+    """
     clip, out_dir = Path(clip), Path(out_dir)
     try:
         container = av.open(str(clip))
@@ -62,11 +74,12 @@ def segment_clip(
         if not container.streams.audio:
             raise MediaError("no_audio", f"{clip}: no audio stream")
         video, audio = container.streams.video[0], container.streams.audio[0]
-        video.thread_type = "AUTO"
+        if threaded_decoding:
+            video.thread_type = "AUTO"
         best: list[av.VideoFrame | None] = [None] * segments
         best_distance = [np.inf] * segments
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
-        chunks: list[np.ndarray] = []
+        # Decoded audio is buffered and resampled once: one call instead of one per frame.
+        fifo = av.AudioFifo()
         audio_start: float | None = None
         video_done = audio_done = False
         try:
@@ -92,14 +105,18 @@ def segment_clip(
                         if frame.time is not None and frame.time >= segments:
                             audio_done = True
                             break
-                        for out in resampler.resample(frame):
-                            if audio_start is None:
-                                audio_start = frame.time if frame.time is not None else 0.0
-                            chunks.append(out.to_ndarray().reshape(-1))
+                        if audio_start is None:
+                            audio_start = frame.time if frame.time is not None else 0.0
+                        frame.pts = None  # the fifo checks pts continuity; timing is audio_start's job
+                        fifo.write(frame)
                 if video_done and audio_done:
                     break
-            for out in resampler.resample(None):
-                chunks.append(out.to_ndarray().reshape(-1))
+            chunks = []
+            buffered = fifo.read() if fifo.samples else None
+            if buffered is not None:
+                resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+                for out in [*resampler.resample(buffered), *resampler.resample(None)]:
+                    chunks.append(out.to_ndarray().reshape(-1))
         except av.error.FFmpegError as exc:
             raise MediaError("undecodable", f"{clip}: decoding failed ({exc})") from None
 
@@ -134,3 +151,20 @@ def segment_clip(
     first = best[0]
     return SegmentedClip(frame_paths, audio_path, first.width, first.height,  # type: ignore[union-attr]
                          [float(f.time) for f in best])  # type: ignore[union-attr]
+
+
+def segmenter_process_init(parent_pid: int) -> None:
+    """Initializer of segmenter processes: end when the parent ends, even by SIGKILL."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != parent_pid:  # the parent died while this process was starting
+        os._exit(0)
+
+
+def segmenter_ready() -> bool:
+    """A no-op task: submitting one per process starts the pool before the real work."""
+    return True

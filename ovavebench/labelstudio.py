@@ -1,0 +1,117 @@
+"""Talking to a live Label Studio server with ``label-studio-sdk`` 2.x.
+
+One project per round and annotator; tasks are bulk-imported (one request per
+``IMPORT_CHUNK`` tasks); annotations come back through snapshot exports (a
+direct export of ~50k annotations takes over a minute, past the SDK's default
+60 s timeout). The API key never appears in messages: every SDK error is
+re-raised as :class:`OvavebenchError` with the key scrubbed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+from .errors import OvavebenchError
+
+IMPORT_CHUNK = 5000
+ENV_API_KEY = "LABEL_STUDIO_API_KEY"
+LONG_TIMEOUT_S = 900
+
+
+class LabelStudioClient:
+    """A thin wrapper over the SDK for the annotation protocol."""
+
+    def __init__(self, url: str, api_key: str | None = None, timeout_s: float = 120.0):
+        from label_studio_sdk import LabelStudio
+
+        key = api_key or os.environ.get(ENV_API_KEY)
+        if not key:
+            raise OvavebenchError(f"Label Studio at {url}: no API key (pass --api-key or set {ENV_API_KEY})")
+        self.url = url.rstrip("/")
+        self._key = key
+        self._sdk = LabelStudio(base_url=self.url, api_key=key, timeout=timeout_s)
+
+    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:  # any SDK/transport error: one clear line, never the key
+            detail = str(getattr(exc, "body", "") or exc).replace(self._key, "***")
+            status = getattr(exc, "status_code", None)
+            raise OvavebenchError(f"Label Studio at {self.url}: {what} failed"
+                                  f"{f' (HTTP {status})' if status else ''}: {detail[:500]}") from None
+
+    # ----------------------------------------------------------------- projects and tasks
+
+    def validate_config(self, project_id: int, config: str) -> None:
+        self._call("validating the labelling config", self._sdk.projects.validate_label_config, id=project_id, label_config=config)
+
+    def create_project(self, title: str, config: str) -> int:
+        project = self._call(f"creating project {title!r}", self._sdk.projects.create, title=title, label_config=config)
+        return int(project.id)
+
+    def ensure_project(self, conn: sqlite3.Connection, round_no: int, annotator: str, config: str,
+                       local_files: Path | None) -> int:
+        """The project of (round, annotator), created once and remembered in the plan database."""
+        row = conn.execute("SELECT ls_project_id FROM projects WHERE round = ? AND annotator = ?", (round_no, annotator)).fetchone()
+        if row:
+            return int(row[0])
+        project_id = self.create_project(f"OV-AVEBench round {round_no} - {annotator}", config)
+        if local_files is not None:
+            self.attach_local_files(project_id, local_files)
+        with conn:
+            conn.execute("INSERT INTO projects VALUES (?, ?, ?, ?)", (round_no, annotator, project_id, self.url))
+        return project_id
+
+    def attach_local_files(self, project_id: int, folder: Path) -> None:
+        """Local-files storage so ``/data/local-files/?d=`` media URLs resolve (the server must allow it)."""
+        self._call("attaching local-files storage", self._sdk.import_storage.local.create, project=project_id,
+                   path=str(folder.resolve()), use_blob_urls=False, title="ovavebench media")
+
+    def import_tasks(self, project_id: int, tasks: list[dict[str, Any]]) -> int:
+        """Bulk-import tasks, ``IMPORT_CHUNK`` per request."""
+        from label_studio_sdk.core.request_options import RequestOptions
+
+        for start in range(0, len(tasks), IMPORT_CHUNK):
+            chunk = tasks[start:start + IMPORT_CHUNK]
+            self._call(f"importing {len(chunk)} tasks into project {project_id}", self._sdk.projects.import_tasks,
+                       id=project_id, request=chunk, request_options=RequestOptions(timeout_in_seconds=LONG_TIMEOUT_S))
+        return len(tasks)
+
+    def project_ids(self, conn: sqlite3.Connection, round_no: int) -> dict[str, int]:
+        return {r[0]: int(r[1]) for r in conn.execute(
+            "SELECT annotator, ls_project_id FROM projects WHERE round = ?", (round_no,))}
+
+    # ----------------------------------------------------------------- users and exports
+
+    def users(self) -> dict[int, str]:
+        """User id → email (or username)."""
+        listed = self._call("listing users", self._sdk.users.list)
+        return {int(u.id): (u.email or u.username) for u in listed}
+
+    def create_user(self, username: str, email: str, password: str) -> int:
+        user = self._call(f"creating user {username!r}", self._sdk.users.create, username=username, email=email, password=password)
+        return int(user.id)
+
+    def snapshot_export(self, project_id: int, poll_s: float = 0.5) -> list[dict[str, Any]]:
+        """All tasks with their annotations, through a snapshot export (no request timeout)."""
+        from label_studio_sdk.core.request_options import RequestOptions
+
+        options = RequestOptions(timeout_in_seconds=LONG_TIMEOUT_S)
+        export = self._call(f"starting an export of project {project_id}", self._sdk.projects.exports.create,
+                            id=project_id, title="ovavebench import", request_options=options)
+        deadline = time.monotonic() + LONG_TIMEOUT_S
+        while True:
+            state = self._call("polling the export", self._sdk.projects.exports.get, id=project_id, export_pk=export.id)
+            if state.status == "completed":
+                break
+            if state.status == "failed" or time.monotonic() > deadline:
+                raise OvavebenchError(f"Label Studio at {self.url}: export {export.id} of project {project_id} {state.status}")
+            time.sleep(poll_s)
+        data = self._call("downloading the export", lambda: b"".join(self._sdk.projects.exports.download(
+            id=project_id, export_pk=export.id, export_type="JSON", request_options=options)))
+        return json.loads(data)

@@ -400,8 +400,11 @@ def annotate_export_cmd(
     from .annotate import export_round
     from .manifest import read_manifest
 
+    client = _client(label_studio_url, api_key)
     report = export_round(read_manifest(manifest), media, round_no, annotators.split(","), work, out, document_root,
-                          media_url_prefix, _client(label_studio_url, api_key))
+                          media_url_prefix, client)
+    for warning in getattr(client, "warnings", []):
+        typer.echo(f"warning: {warning}", err=True)
     for annotator, count in report.tasks.items():
         where = report.files.get(annotator) or f"project {report.projects.get(annotator)} on {label_studio_url}"
         typer.echo(f"round {round_no}  {annotator:<16}{count:7,} task(s)  {where}")

@@ -35,6 +35,7 @@ class LabelStudioClient:
         self.url = url.rstrip("/")
         self._key = key
         self._sdk = LabelStudio(base_url=self.url, api_key=key, timeout=timeout_s)
+        self.warnings: list[str] = []
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -62,7 +63,12 @@ class LabelStudioClient:
             return int(row[0])
         project_id = self.create_project(f"OV-AVEBench round {round_no} - {annotator}", config)
         if local_files is not None:
-            self.attach_local_files(project_id, local_files)
+            try:
+                self.attach_local_files(project_id, local_files)
+            except OvavebenchError as exc:
+                # Tasks still import; their media show once the server serves local files.
+                self.warnings.append(f"{exc} (start the server with LOCAL_FILES_SERVING_ENABLED=true and "
+                                     f"LOCAL_FILES_DOCUMENT_ROOT at or above {local_files})")
         with conn:
             conn.execute("INSERT INTO projects VALUES (?, ?, ?, ?)", (round_no, annotator, project_id, self.url))
         return project_id

@@ -40,3 +40,13 @@ def reference_server(reference: Path):
 @pytest.fixture()
 def classes_csv() -> Path:
     return REPO / "manifests" / "classes.csv"
+
+
+@pytest.fixture(scope="session")
+def label_studio(tmp_path_factory):
+    """One real Label Studio server on 127.0.0.1 for the whole run (installed into its own venv if needed)."""
+    from .labelstudio_server import LabelStudioServer
+
+    root = tmp_path_factory.getbasetemp()
+    with LabelStudioServer(root / "label-studio-data", document_root=root) as server:
+        yield server

@@ -1,0 +1,130 @@
+"""The annotation protocol against a real Label Studio server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import uuid
+
+import pytest
+from typer.testing import CliRunner
+
+from ovavebench.annotate import answers_to_result, label_config, open_work
+from ovavebench.cli import app
+from ovavebench.errors import OvavebenchError
+from ovavebench.labelstudio import LabelStudioClient
+
+from .annotation_helpers import make_media, parse_label
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def client(label_studio):
+    return LabelStudioClient(label_studio.url, label_studio.token)
+
+
+@pytest.fixture(scope="module")
+def annotators(client):
+    """Annotator accounts on the server: plan name → user id."""
+    suffix = uuid.uuid4().hex[:6]
+    names = {f"alice{suffix}", f"bob{suffix}", f"carol{suffix}"}
+    return {name: client.create_user(name, f"{name}@example.com", "annotator-password-1") for name in sorted(names)}
+
+
+def _invoke(*args):
+    result = runner.invoke(app, [str(a) for a in args])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def _annotate_projects(client, work, round_no, annotators, answers):
+    """Each annotator answers every task of their project (posted with their user as the author)."""
+    with contextlib.closing(open_work(work)) as conn:
+        projects = client.project_ids(conn, round_no)
+    assert projects
+    for name, project_id in projects.items():
+        for task in client._sdk.tasks.list(project=project_id):
+            youtube_id = task.data["clip_id"].rsplit("_", 1)[0]
+            client._sdk.annotations.create(id=task.id, result=answers_to_result(answers[youtube_id], False),
+                                           completed_by=annotators[name], lead_time=4.2)
+    return projects
+
+
+def test_whole_protocol_against_a_live_server(tmp_path, label_studio, client, annotators, ovave_ref):
+    earlier = json.loads((ovave_ref / "ovavel_dataset_anno.json").read_text())
+    released = json.loads((ovave_ref / "released_ovavel_dataset_anno.json").read_text())
+    differ = sorted(v for v in released if released[v]["label"] != earlier[v]["label"])
+    chosen = differ + sorted(v for v in released if released[v]["label"] == earlier[v]["label"])[:6]
+    manifest = make_media(tmp_path / "media", {v: released[v]["category"] for v in chosen})
+    first = {v: parse_label(earlier[v]["label"]) for v in chosen}
+    truth = {v: parse_label(released[v]["label"]) for v in chosen}
+    alice, bob, carol = sorted(annotators)
+    live = ["--label-studio-url", label_studio.url, "--api-key", label_studio.token]
+    work = tmp_path / "work"
+
+    result = _invoke("annotate", "export", "--manifest", manifest, "--media", tmp_path / "media", "--round", 1,
+                     "--annotators", f"{alice},{bob}", "--work", work, *live)
+    assert "warning" not in result.output  # local-files storage attached
+    projects = _annotate_projects(client, work, 1, annotators, first)
+    assert len(projects) == 2
+    imported = _invoke("annotate", "import", "--round", 1, "--work", work, *live)
+    assert f"{len(chosen)} new" in imported.stdout and "0 rejected" in imported.stdout
+    again = _invoke("annotate", "import", "--round", 1, "--work", work, *live)
+    assert f"{len(chosen)} unchanged" in again.stdout
+
+    _invoke("annotate", "export", "--manifest", manifest, "--media", tmp_path / "media", "--round", 2,
+            "--annotators", f"{alice},{bob}", "--work", work, *live)
+    _annotate_projects(client, work, 2, annotators, truth)
+    _invoke("annotate", "import", "--round", 2, "--work", work, *live)
+    status = _invoke("annotate", "status", "--work", work).stdout
+    assert f"clips needing adjudication: {len(differ)}" in status
+
+    _invoke("annotate", "export", "--manifest", manifest, "--media", tmp_path / "media", "--round", 3,
+            "--annotators", carol, "--work", work, *live)
+    with contextlib.closing(open_work(work)) as conn:
+        (project3,) = client.project_ids(conn, 3).values()
+    tasks3 = list(client._sdk.tasks.list(project=project3))
+    assert sorted(t.data["clip_id"].rsplit("_", 1)[0] for t in tasks3) == differ
+    exported = client.snapshot_export(project3)
+    assert all(len(t.get("predictions", [])) == 2 for t in exported)  # both earlier answers pre-filled
+    _annotate_projects(client, work, 3, annotators, truth)
+    _invoke("annotate", "import", "--round", 3, "--work", work, *live)
+    _invoke("annotate", "finalize", "--work", work, "--out", tmp_path / "labels.json")
+    labels = json.loads((tmp_path / "labels.json").read_text())
+    assert {v: parse_label(e["label"]) for v, e in labels.items()} == truth
+
+
+def test_server_rejects_a_broken_config(client):
+    assert "av_9" in label_config()
+    with pytest.raises(OvavebenchError, match=r"HTTP 400.*toName"):
+        client.create_project("broken", '<View><Choices name="x" toName="nowhere"><Choice value="a"/></Choices></View>')
+
+
+def test_bad_annotation_saved_by_the_server_is_reported_not_imported(tmp_path, label_studio, client, annotators, ovave_ref):
+    released = json.loads((ovave_ref / "released_ovavel_dataset_anno.json").read_text())
+    chosen = sorted(released)[:3]
+    manifest = make_media(tmp_path / "media", {v: released[v]["category"] for v in chosen})
+    alice = sorted(annotators)[0]
+    live = ["--label-studio-url", label_studio.url, "--api-key", label_studio.token]
+    work = tmp_path / "work"
+    _invoke("annotate", "export", "--manifest", manifest, "--media", tmp_path / "media", "--round", 1,
+            "--annotators", alice, "--work", work, *live)
+    with contextlib.closing(open_work(work)) as conn:
+        (project,) = client.project_ids(conn, 1).values()
+    tasks = list(client._sdk.tasks.list(project=project))
+    good = answers_to_result([1] * 10, False)
+    bad = good[:4] + [{**good[4], "value": {"choices": ["maybe"]}}] + good[5:]
+    client._sdk.annotations.create(id=tasks[0].id, result=bad, completed_by=annotators[alice])  # the server keeps it
+    client._sdk.annotations.create(id=tasks[1].id, result=good, completed_by=annotators[alice])
+    result = runner.invoke(app, ["annotate", "import", "--round", "1", "--work", str(work), *live])
+    assert result.exit_code == 0, result.output
+    assert "1 new" in result.stdout and "1 rejected" in result.stdout
+    assert f"task {tasks[0].id} by {alice}" in result.stderr and "'maybe'" in result.stderr
+
+
+def test_api_key_never_appears_in_errors(label_studio):
+    secret = "not-the-key-" + uuid.uuid4().hex
+    with pytest.raises(OvavebenchError) as info:
+        LabelStudioClient(label_studio.url, secret).users()
+    assert secret not in str(info.value) and "HTTP 401" in str(info.value)

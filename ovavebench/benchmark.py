@@ -39,6 +39,7 @@ def benchmark_filenames(prefix: str = "ovave") -> dict[str, str]:
         "labels": labels_filename(prefix),
         "total_categories": f"{prefix}_total_close_open_categories.csv",
         "train_categories": f"{prefix}_train_close_categories.csv",
+        "categories": f"{prefix}_categories.csv",  # the classes in group-block order
     }
 
 
@@ -242,7 +243,8 @@ def write_benchmark(
     """Write a benchmark folder in the published format (atomic writes).
 
     ``meta`` needs ``split, cls_name, cls_type, vid_name`` (extra columns are
-    dropped); ``labels`` must cover every video of ``meta``.
+    dropped); ``labels`` must cover every video of ``meta``; ``classes`` in
+    group-block order (``<prefix>_categories.csv`` keeps it; the other lists are sorted).
     """
     from .io import atomic_open, atomic_write_text  # local: keeps this module import-light
 
@@ -261,4 +263,5 @@ def write_benchmark(
     atomic_write_text(paths["labels"], json.dumps(ordered, indent=4) + "\n")
     atomic_write_text(paths["total_categories"], "\n".join(sorted(classes) + [OTHER]))  # no final newline, as published
     atomic_write_text(paths["train_categories"], "\n".join(sorted(seen_classes) + [OTHER]))
+    atomic_write_text(paths["categories"], "\n".join(classes))  # in the order given (taxonomy blocks)
     return paths

@@ -125,19 +125,6 @@ def manifest_cmd(
 # --------------------------------------------------------------------------- score
 
 
-def _pct(value: float) -> str:
-    return "   -  " if math.isnan(value) else f"{100 * value:6.2f}"
-
-
-def format_score_table(result: Any, title: str) -> str:
-    """A table like the paper's Table 2 (percent)."""
-    lines = [title, f"{'':8} {'videos':>7} {'Acc.':>6} {'Seg.':>6} {'Eve.':>6} {'Avg.':>6}"]
-    for name in ("seen", "unseen", "total"):
-        s = getattr(result, name)
-        lines.append(f"{name:8} {s.videos:7,d} {_pct(s.acc)} {_pct(s.seg_f1)} {_pct(s.eve_f1)} {_pct(s.avg)}")
-    return "\n".join(lines)
-
-
 @app.command("score")
 @user_errors
 def score_cmd(
@@ -153,7 +140,7 @@ def score_cmd(
     """Score predictions with the published OV-AVEL metrics (Acc., Seg. F1, Eve. F1, Avg.)."""
     from .io import atomic_open, atomic_write_json
     from .metadata import ensure_ovave_files
-    from .scoring import score
+    from .scoring import format_score_table, score
 
     if split not in ("test", "val"):
         fail(f"--split must be test or val, got {split!r}")
@@ -488,6 +475,92 @@ def annotate_finalize_cmd(
                f"{len(report.dropped_broken):,} dropped as broken, {len(report.unresolved) + len(report.incomplete):,} left out")
     for clip in report.dropped_broken[:20]:
         typer.echo(f"  dropped (broken): {clip}")
+
+
+# --------------------------------------------------------------------------- build / demo
+
+
+def _download_bar():  # type: ignore[no-untyped-def]
+    from tqdm import tqdm
+
+    bar = tqdm(total=0, unit="clip", desc="download", dynamic_ncols=True)
+
+    def on_result(result, summary) -> None:  # type: ignore[no-untyped-def]
+        bar.total = summary.selected
+        bar.update(1)
+        rate = (summary.done + summary.failed) / max(summary.elapsed_s, 1e-9)
+        bar.set_postfix(done=summary.done, failed=summary.failed, clips_per_s=f"{rate:.2f}")
+
+    return bar, on_result
+
+
+@app.command("build")
+@user_errors
+def build_cmd(
+    out: Path = typer.Option(..., help="Output folder (running again continues where it stopped)."),
+    benchmark: str = typer.Option("ovavebench", help="The benchmark to rebuild."),
+    workers: int = typer.Option(4, help="Clips downloaded in parallel."),
+    cookies: Optional[Path] = typer.Option(None, help="Netscape cookies file passed to yt-dlp."),
+    proxy: Optional[str] = typer.Option(None, help="Proxy URL passed to yt-dlp."),
+    cache: Optional[Path] = typer.Option(None, help="Metadata cache (default $OVAVEBENCH_CACHE or ~/.cache/ovavebench)."),
+    max_height: int = typer.Option(360, help="Highest video height to fetch."),
+    limit: Optional[int] = typer.Option(None, help="At most this many clips in this run (try it on a few first)."),
+    url_template: str = typer.Option("https://www.youtube.com/watch?v={youtube_id}", help="Video URL; {youtube_id} is replaced."),
+    vggsound_url: Optional[str] = typer.Option(None, help="URL of vggsound.csv."),
+    ovave_base_url: Optional[str] = typer.Option(None, help="Base URL of the published OV-AVEBench files."),
+) -> None:
+    """Rebuild the published benchmark here: metadata, manifest, download, benchmark folder, layout, plots, availability."""
+    from .build import BuildOptions, build
+    from .download import DownloadOptions
+
+    if benchmark != "ovavebench":
+        fail(f"unknown benchmark {benchmark!r}: only 'ovavebench' is published")
+    bar, on_result = _download_bar()
+    options = BuildOptions(out=out, cache=cache, vggsound_url=vggsound_url, ovave_base_url=ovave_base_url,
+                           download=DownloadOptions(workers=workers, cookies=str(cookies) if cookies else None, proxy=proxy,
+                                                    max_height=max_height, limit=limit, url_template=url_template))
+    try:
+        report = build(options, log=typer.echo, on_result=on_result)
+    finally:
+        bar.close()
+    av = report.availability
+    typer.echo(f"obtained {av['obtained']:,} of {av['published']:,} clips; missing by reason: "
+               + (", ".join(f"{k} {v:,}" for k, v in av["missing_by_reason"].items()) or "none"))
+    typer.echo(f"note: {av['caveat']}")
+    typer.echo(f"benchmark folder: {report.benchmark}  (score with: ovavebench score PRED.json --benchmark {report.benchmark})")
+
+
+@app.command("demo")
+@user_errors
+def demo_cmd(
+    out: Path = typer.Option(Path("demo-out"), help="Folder for everything the demo makes (replaced if it exists)."),
+    size: str = typer.Option("default", help="small (12 clips) or default (30 clips)."),
+    seed: int = typer.Option(0, help="Seed of the generated source and the simulated annotators."),
+) -> None:
+    """The whole toolkit end to end on a generated offline source: build, annotate, split, plot, score."""
+    import shutil
+
+    from .demo import SIZES, run_demo
+    from .scoring import format_score_table
+
+    if size not in SIZES:
+        fail(f"--size must be one of {', '.join(SIZES)}, got {size!r}")
+    if out.exists():
+        shutil.rmtree(out)
+    bar, on_result = _download_bar()
+    try:
+        report = run_demo(out, size=size, seed=seed, log=typer.echo, on_result=on_result)
+    finally:
+        bar.close()
+    for name, result in report.scores.items():
+        typer.echo("")
+        typer.echo(format_score_table(result, f"{name} (test split of {report.benchmark})"))
+    typer.echo("")
+    typer.echo("Where everything is (open the plots first):")
+    for name, path in report.files.items():
+        typer.echo(f"  {name:<18} {path}")
+    av = report.build.availability
+    typer.echo(f"The rebuild obtained {av['obtained']} of {av['published']} published clips: {av['caveat']}")
 
 
 def main() -> None:

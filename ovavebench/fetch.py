@@ -89,7 +89,7 @@ def fetch_file(
         mode = "ab" if offset else "wb"
         with open(part, mode) as handle, tqdm(
             total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
-            desc=dest.name, disable=not progress, leave=False,
+            desc=dest.name, disable=None if progress else True, leave=False,  # None: only on a terminal
         ) as bar:
             try:
                 while True:

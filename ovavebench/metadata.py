@@ -94,15 +94,23 @@ class FetchReport:
 
 
 def fetch_ovave_files(
-    cache: str | os.PathLike | None = None, base_url: str | None = None, progress: bool = False
+    cache: str | os.PathLike | None = None, base_url: str | None = None, progress: bool = False,
+    verify: bool = True, target: str | os.PathLike | None = None,
 ) -> list[FetchResult]:
-    """Fetch the five published OV-AVEBench files into the cache, verified by sha256."""
+    """Fetch the five published OV-AVEBench files into the cache, verified by sha256.
+
+    ``verify=False`` is for a benchmark in the published format that is not the
+    published one (a fork, a grown benchmark, the demo): it is fetched into
+    ``target`` and never mistaken for the published files.
+    """
     base = base_url or os.environ.get(ENV_OVAVE_BASE_URL) or DEFAULT_OVAVE_BASE_URL
     if not base.endswith("/"):
         base += "/"
-    target = ovave_dir(cache)
+    if not verify and target is None:
+        raise OvavebenchError("unverified benchmark files need their own folder (not the published cache)")
+    folder = Path(target) if target is not None else ovave_dir(cache)
     return [
-        fetch_file(base + name, target / name, expected_sha256=digest, progress=progress)
+        fetch_file(base + name, folder / name, expected_sha256=digest if verify else None, progress=progress)
         for name, digest in OVAVE_FILES.items()
     ]
 
@@ -114,13 +122,15 @@ def fetch_metadata(
     progress: bool = False,
     include_vggsound: bool = True,
     vggsound_stat_url: str | None = None,
+    include_ovave: bool = True,
 ) -> FetchReport:
     """Download VGGSound's CSV and the published OV-AVEBench files into the cache.
 
     Re-runs skip files already verified; writes are atomic.
     """
     report = FetchReport(cache_dir(cache))
-    report.files.extend(fetch_ovave_files(cache, ovave_base_url, progress))
+    if include_ovave:
+        report.files.extend(fetch_ovave_files(cache, ovave_base_url, progress))
     if include_vggsound:
         url = vggsound_url or os.environ.get(ENV_VGGSOUND_URL) or DEFAULT_VGGSOUND_URL
         report.files.append(fetch_file(url, vggsound_csv_path(cache), progress=progress))

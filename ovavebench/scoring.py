@@ -169,6 +169,19 @@ def score_arrays(
     )
 
 
+def _pct(value: float) -> str:
+    return "   -  " if value != value else f"{100 * value:6.2f}"
+
+
+def format_score_table(result: ScoreResult, title: str) -> str:
+    """A table like the paper's Table 2 (percent), as text."""
+    lines = [title, f"{'':8} {'videos':>7} {'Acc.':>6} {'Seg.':>6} {'Eve.':>6} {'Avg.':>6}"]
+    for name in ("seen", "unseen", "total"):
+        s = getattr(result, name)
+        lines.append(f"{name:8} {s.videos:7,d} {_pct(s.acc)} {_pct(s.seg_f1)} {_pct(s.eve_f1)} {_pct(s.avg)}")
+    return "\n".join(lines)
+
+
 def read_availability(folder: str | os.PathLike) -> dict[str, Any] | None:
     """The availability note ``ovavebench build`` leaves in a partial benchmark."""
     path = Path(folder) / AVAILABILITY_FILE

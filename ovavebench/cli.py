@@ -563,6 +563,69 @@ def demo_cmd(
     typer.echo(f"The rebuild obtained {av['obtained']} of {av['published']} published clips: {av['caveat']}")
 
 
+# --------------------------------------------------------------------------- features
+
+features_app = typer.Typer(help="ImageBind embeddings of every second and of the class names, computed once.", no_args_is_help=True)
+app.add_typer(features_app, name="features")
+
+
+@features_app.command("extract")
+@user_errors
+def features_extract_cmd(
+    media: Path = typer.Option(..., help="Media folder of `ovavebench download` (DIR/<clip_id>/frames, audio.wav)."),
+    benchmark: Path = typer.Option(..., help="Benchmark folder: its videos (all splits) and class names."),
+    out: Path = typer.Option(..., help="Feature store folder (resumable: stored videos are skipped)."),
+    device: Optional[str] = typer.Option(None, help="cuda or cpu (default: cuda if available)."),
+    batch_size: int = typer.Option(8, help="Videos per batch (x10 frames and x10 audio seconds)."),
+    dtype: Optional[str] = typer.Option(None, help="bf16, fp16 or fp32 (default: bf16 on GPU, fp32 on CPU)."),
+    checkpoint: Optional[Path] = typer.Option(None, help="ImageBind checkpoint (default: imagebind_huge.pth in the cache, downloaded on first use)."),
+    model_config: Optional[Path] = typer.Option(None, help="JSON of the official constructor arguments (default: the huge model)."),
+    vocab: Optional[Path] = typer.Option(None, help="BPE vocabulary (default: beside the checkpoint, or downloaded)."),
+    workers: Optional[int] = typer.Option(None, help="DataLoader workers decoding clips (default: min(4, cores))."),
+) -> None:
+    """Embed every benchmark video's frames and audio seconds, and the class names (+ other)."""
+    try:
+        from tqdm import tqdm
+
+        from .features import extract_features
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        fail(f"features need the baselines extra (pip install 'ovavebench[baselines]'): {exc}")
+    bar = tqdm(total=0, unit="video", desc="features", dynamic_ncols=True)
+    started = [0.0]
+
+    def on_batch(done: int, total: int) -> None:
+        import time
+
+        if not started[0]:
+            started[0] = time.perf_counter()
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    try:
+        report = extract_features(media, benchmark, out, checkpoint, model_config, vocab, device, dtype, batch_size,
+                                  workers, on_batch)
+    finally:
+        bar.close()
+    typer.echo(f"{report.extracted:,} video(s) embedded, {report.skipped:,} already in the store, "
+               f"{len(report.missing_media):,} without media; {report.seconds:.1f} s on {report.device} ({report.dtype})")
+    if report.missing_media:
+        typer.echo(f"  without media, e.g. {', '.join(report.missing_media[:5])}", err=True)
+
+
+@features_app.command("info")
+@user_errors
+def features_info_cmd(store: Path = typer.Argument(..., help="Feature store folder.")) -> None:
+    """What is in a feature store."""
+    from .features import FeatureStore
+
+    with FeatureStore(store) as opened:
+        info = opened.info()
+    for key in ("path", "videos", "shards", "bytes", "embed_dim", "dtype", "preprocessing", "checkpoint", "checkpoint_sha256"):
+        typer.echo(f"{key:<18} {info.get(key)}")
+    typer.echo(f"{'text classes':<18} {len(info.get('text_classes', []))}")
+
+
 def main() -> None:
     """Console-script entry point."""
     app(prog_name="ovavebench")

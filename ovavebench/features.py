@@ -1,0 +1,255 @@
+"""Feature store: ImageBind embeddings of every second, computed once.
+
+``FEATURES/`` holds ``store.sqlite`` (video id → shard and row, and the store's
+metadata: model config, checkpoint sha256, preprocessing version, dtype),
+``text.npy`` (class-name embeddings, ``other`` last) and shards
+``<name>.audio.npy`` / ``<name>.visual.npy`` ([n, 10, D] float32). Each batch
+is written as its own shard (temp files, then renamed, then one SQLite commit),
+so a crash loses at most the batch in flight and a re-run skips what is stored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .errors import OvavebenchError
+from .io import atomic_open, atomic_write_json, sha256_file
+
+PREPROCESSING_VERSION = "ovavel-1s-v1"  # 224 bicubic/centre crop frames; 1-s tiled 128-bin fbank, 204 frames
+DB_NAME = "store.sqlite"
+TEXT_FILE = "text.npy"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS videos (video_id TEXT PRIMARY KEY, shard TEXT NOT NULL, row INTEGER NOT NULL, added_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+class FeatureStore:
+    """Read (and append to) a feature store folder."""
+
+    def __init__(self, path: str | os.PathLike, create: bool = False):
+        self.path = Path(path)
+        if not create and not (self.path / DB_NAME).exists():
+            raise OvavebenchError(f"{self.path}: not a feature store (no {DB_NAME}); run `ovavebench features extract`")
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(self.path / DB_NAME, timeout=30)
+        self._conn.executescript(_SCHEMA)
+        self._shards: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> "FeatureStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------- metadata
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return {k: json.loads(v) for k, v in self._conn.execute("SELECT key, value FROM meta")}
+
+    def set_meta(self, values: dict[str, Any]) -> None:
+        with self._conn:
+            self._conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [(k, json.dumps(v)) for k, v in values.items()])
+
+    def check_identity(self, identity: dict[str, Any]) -> None:
+        """Refuse to mix embeddings of another model or preprocessing into this store."""
+        stored = self.meta
+        for key in ("checkpoint_sha256", "model_config", "preprocessing"):
+            if key in stored and stored[key] != identity[key]:
+                raise OvavebenchError(f"{self.path}: was built with another {key} ({stored[key]!r}); use a new folder")
+
+    # ----------------------------------------------------------------- videos
+
+    @property
+    def video_ids(self) -> list[str]:
+        return [r[0] for r in self._conn.execute("SELECT video_id FROM videos ORDER BY video_id")]
+
+    def __contains__(self, video_id: str) -> bool:
+        return self._conn.execute("SELECT 1 FROM videos WHERE video_id = ?", (video_id,)).fetchone() is not None
+
+    def add_batch(self, video_ids: Sequence[str], audio: np.ndarray, visual: np.ndarray) -> None:
+        """Write one batch as a shard, then index it (one transaction)."""
+        name = f"part-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        for kind, array in (("audio", audio), ("visual", visual)):
+            with atomic_open(self.path / f"{name}.{kind}.npy", "wb") as handle:
+                np.save(handle, np.ascontiguousarray(array, dtype=np.float32))
+        with self._conn:
+            self._conn.executemany("INSERT OR REPLACE INTO videos VALUES (?, ?, ?, ?)",
+                                   [(v, name, i, time.time()) for i, v in enumerate(video_ids)])
+
+    def _shard(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        if name not in self._shards:
+            self._shards[name] = (np.load(self.path / f"{name}.audio.npy", mmap_mode="r"),
+                                  np.load(self.path / f"{name}.visual.npy", mmap_mode="r"))
+        return self._shards[name]
+
+    def get(self, video_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(audio, visual) embeddings ``[N, 10, D]`` of ``video_ids``, in that order."""
+        rows = dict(((v, (s, r)) for v, s, r in self._conn.execute("SELECT video_id, shard, row FROM videos")))
+        missing = [v for v in video_ids if v not in rows]
+        if missing:
+            raise OvavebenchError(f"{self.path}: {len(missing)} video(s) not in the store, e.g. {', '.join(missing[:3])}")
+        audio, visual = [], []
+        for video in video_ids:
+            shard, row = rows[video]
+            a, v = self._shard(shard)
+            audio.append(a[row])
+            visual.append(v[row])
+        return np.stack(audio), np.stack(visual)
+
+    def text(self) -> tuple[list[str], np.ndarray]:
+        """Class names (``other`` last) and their text embeddings ``[C+1, D]``."""
+        names = self.meta.get("text_classes")
+        if names is None or not (self.path / TEXT_FILE).exists():
+            raise OvavebenchError(f"{self.path}: no text embeddings yet")
+        return list(names), np.load(self.path / TEXT_FILE)
+
+    def set_text(self, names: Sequence[str], embeddings: np.ndarray) -> None:
+        with atomic_open(self.path / TEXT_FILE, "wb") as handle:
+            np.save(handle, np.ascontiguousarray(embeddings, dtype=np.float32))
+        self.set_meta({"text_classes": list(names)})
+
+    def info(self) -> dict[str, Any]:
+        shards = sorted({r[0] for r in self._conn.execute("SELECT DISTINCT shard FROM videos")})
+        size = sum(p.stat().st_size for p in self.path.glob("*.npy"))
+        return {"path": str(self.path), "videos": len(self.video_ids), "shards": len(shards), "bytes": size, **self.meta}
+
+
+# --------------------------------------------------------------------------- extraction
+
+
+def benchmark_videos(media: str | os.PathLike, benchmark: str | os.PathLike) -> tuple[list[tuple[str, Path]], list[str]]:
+    """(video id, clip folder) of every benchmark video with media, and the ids without."""
+    from .benchmark import find_benchmark_files, read_meta
+    from .download import clip_dirs_by_youtube_id, resolve_clip_dir
+
+    meta = read_meta(find_benchmark_files(benchmark).meta)
+    index = clip_dirs_by_youtube_id(media)
+    found, missing = [], []
+    for video in meta["vid_name"]:
+        folder = resolve_clip_dir(video, index)  # an id matching two folders is an error naming them
+        if folder is None or not all((folder / "frames" / f"{k}.png").exists() for k in (0, 9)):
+            missing.append(video)
+        else:
+            found.append((video, folder))
+    return found, missing
+
+
+class ClipDataset:
+    """Decodes and preprocesses one clip per item (runs in DataLoader workers)."""
+
+    def __init__(self, items: Sequence[tuple[str, Path]]):
+        self.items = list(items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int):  # type: ignore[no-untyped-def]
+        from .imagebind import preprocess_audio, preprocess_frames
+
+        video, folder = self.items[index]
+        frames = preprocess_frames([folder / "frames" / f"{k}.png" for k in range(10)])
+        return video, frames, preprocess_audio(folder / "audio.wav")
+
+
+def _collate(batch):  # type: ignore[no-untyped-def]
+    import torch
+
+    return [b[0] for b in batch], torch.stack([b[1] for b in batch]), torch.stack([b[2] for b in batch])
+
+
+@dataclass
+class ExtractReport:
+    extracted: int
+    skipped: int
+    missing_media: list[str]
+    seconds: float
+    device: str
+    dtype: str
+
+
+def checkpoint_sha256(path: Path) -> str:
+    """sha256 of a checkpoint, remembered beside it (4.5 GB take a while to hash)."""
+    marker = path.with_name(path.name + ".sha256")
+    if marker.exists() and marker.stat().st_mtime >= path.stat().st_mtime:
+        return marker.read_text().strip()
+    digest = sha256_file(path)
+    with contextlib.suppress(OSError):
+        marker.write_text(digest + "\n")
+    return digest
+
+
+def extract_features(
+    media: str | os.PathLike, benchmark: str | os.PathLike, out: str | os.PathLike,
+    checkpoint: str | os.PathLike | None = None, model_config: dict[str, Any] | str | os.PathLike | None = None,
+    vocab: str | os.PathLike | None = None, device: str | None = None, dtype: str | None = None,
+    batch_size: int = 8, workers: int | None = None,
+    on_batch: Callable[[int, int], None] | None = None,
+) -> ExtractReport:
+    """Embed every benchmark video's 10 frames and 10 audio seconds, and the class names; skip stored videos."""
+    import torch
+
+    from .benchmark import find_benchmark_files, read_category_list
+    from .imagebind import ImageBind, tokenize
+    from .imagebind.weights import checkpoint_path, vocab_path
+
+    start = time.perf_counter()
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    dtype = dtype or ("bf16" if device.startswith("cuda") else "fp32")
+    if dtype not in ("bf16", "fp16", "fp32"):
+        raise OvavebenchError(f"--dtype must be bf16, fp16 or fp32, got {dtype!r}")
+    ckpt = Path(checkpoint) if checkpoint else checkpoint_path()
+    vocab_file = Path(vocab) if vocab else (ckpt.parent / "bpe_simple_vocab_16e6.txt.gz")
+    if not vocab_file.exists():
+        vocab_file = vocab_path()
+    model = ImageBind.from_checkpoint(ckpt, model_config).to(device)
+    identity = {"checkpoint": str(ckpt), "checkpoint_sha256": checkpoint_sha256(ckpt), "model_config": model.config,
+                "preprocessing": PREPROCESSING_VERSION, "embed_dim": model.embed_dim, "dtype": dtype}
+    identity = json.loads(json.dumps(identity))  # as stored: tuples become lists
+    items, missing = benchmark_videos(media, benchmark)
+    with FeatureStore(out, create=True) as store:
+        store.check_identity(identity)
+        store.set_meta(identity)
+        files = find_benchmark_files(benchmark)
+        classes = [c for c in read_category_list(files.total_categories)] if files.total_categories else None
+        if classes is None:
+            from .benchmark import read_meta
+
+            classes = sorted(set(read_meta(files.meta)["cls_name"])) + ["other"]
+        autocast = (torch.autocast(device_type=device.split(":")[0], dtype={"bf16": torch.bfloat16, "fp16": torch.float16}[dtype])
+                    if dtype != "fp32" else contextlib.nullcontext())
+        with torch.inference_mode(), autocast:
+            text = model.encode_text(tokenize(classes, vocab_file).to(device)).float().cpu().numpy()
+        store.set_text(classes, text)
+        todo = [item for item in items if item[0] not in store]
+        skipped = len(items) - len(todo)
+        if todo:
+            loader = torch.utils.data.DataLoader(
+                ClipDataset(todo), batch_size=batch_size, collate_fn=_collate,
+                num_workers=min(4, os.cpu_count() or 1) if workers is None else workers,
+                pin_memory=device.startswith("cuda"), persistent_workers=False)
+            done = 0
+            for video_ids, frames, audio in loader:
+                with torch.inference_mode(), autocast:
+                    visual = model.encode_vision(frames.to(device, non_blocking=True)).float().cpu().numpy()
+                    audio_emb = model.encode_audio(audio.to(device, non_blocking=True)).float().cpu().numpy()
+                store.add_batch(video_ids, audio_emb, visual)
+                done += len(video_ids)
+                if on_batch:
+                    on_batch(done, len(todo))
+    return ExtractReport(len(todo), skipped, missing, time.perf_counter() - start, device, dtype)

@@ -626,6 +626,78 @@ def features_info_cmd(store: Path = typer.Argument(..., help="Feature store fold
     typer.echo(f"{'text classes':<18} {len(info.get('text_classes', []))}")
 
 
+# --------------------------------------------------------------------------- baselines
+
+baseline_app = typer.Typer(help="Reference baselines on cached features: zero-shot, fine-tune, predict.", no_args_is_help=True)
+app.add_typer(baseline_app, name="baseline")
+
+
+@baseline_app.command("zero-shot")
+@user_errors
+def baseline_zero_shot_cmd(
+    features: Path = typer.Option(..., help="Feature store of `ovavebench features extract`."),
+    benchmark: Path = typer.Option(..., help="Benchmark folder."),
+    split: str = typer.Option("test", help="test or val."),
+    out: Path = typer.Option(..., help="Predictions JSON to write (what `ovavebench score` reads)."),
+    no_other: bool = typer.Option(False, "--no-other", help="Without the `other` class (paper Table 3)."),
+) -> None:
+    """Training-free baseline: audio and visual argmax classes must agree, second by second."""
+    from .baselines import write_predictions, zero_shot
+
+    predictions = zero_shot(features, benchmark, split, with_other=not no_other)
+    write_predictions(predictions, out)
+    typer.echo(f"wrote {out}: {len(predictions):,} video(s) of the {split} split")
+
+
+@baseline_app.command("finetune")
+@user_errors
+def baseline_finetune_cmd(
+    features: Path = typer.Option(..., help="Feature store."),
+    benchmark: Path = typer.Option(..., help="Benchmark folder."),
+    out: Path = typer.Option(..., help="Run folder (model.pt, config.json, log.json)."),
+    temporal: str = typer.Option("transformer", help="transformer, or linear (Table 5)."),
+    layers: int = typer.Option(1, help="Temporal blocks per modality."),
+    fusion: str = typer.Option("sqrt", help="sqrt, prob-avg or fea-avg (Table 4)."),
+    no_other: bool = typer.Option(False, "--no-other", help="Without the `other` class (Table 3)."),
+    train_subset: Optional[float] = typer.Option(None, help="Train on a Table-6 subset (0.25, 0.5, 0.75)."),
+    epochs: int = typer.Option(5, help="Epochs."),
+    batch_size: int = typer.Option(32, help="Videos per batch."),
+    lr: float = typer.Option(5e-5, help="Adam learning rate."),
+    seed: int = typer.Option(0, help="Seed (deterministic on CPU)."),
+    select_on: str = typer.Option("val", help="Split that picks the epoch: val, or test as the published script does."),
+    config: Optional[Path] = typer.Option(None, help="A JSON config from baselines/ (options given here override it)."),
+) -> None:
+    """Fine-tune temporal layers on the frozen per-second embeddings (seen classes), select on val."""
+    from .baselines import FinetuneConfig, finetune
+
+    base = json.loads(config.read_text()) if config else {}
+    base = {k: v for k, v in base.items() if k in FinetuneConfig.__dataclass_fields__}
+    given = {"temporal": temporal, "layers": layers, "fusion": fusion, "with_other": not no_other, "epochs": epochs,
+             "batch_size": batch_size, "lr": lr, "seed": seed, "select_on": select_on, "train_subset": train_subset}
+    defaults = FinetuneConfig()
+    # Options left at their default do not override the config file.
+    merged = {**base, **{k: v for k, v in given.items() if v != getattr(defaults, k) or k not in base}}
+    report = finetune(features, benchmark, out, FinetuneConfig(**merged), log=typer.echo)
+    typer.echo(f"best epoch {report.best_epoch + 1} on {merged.get('select_on', 'val')}; run: {report.run}")
+
+
+@baseline_app.command("predict")
+@user_errors
+def baseline_predict_cmd(
+    run: Path = typer.Option(..., help="Run folder of `baseline finetune`."),
+    features: Path = typer.Option(..., help="Feature store."),
+    benchmark: Path = typer.Option(..., help="Benchmark folder."),
+    split: str = typer.Option("test", help="test or val."),
+    out: Path = typer.Option(..., help="Predictions JSON to write."),
+) -> None:
+    """Predictions of a fine-tuned run (all classes + other) for a split."""
+    from .baselines import predict, write_predictions
+
+    predictions = predict(run, features, benchmark, split)
+    write_predictions(predictions, out)
+    typer.echo(f"wrote {out}: {len(predictions):,} video(s) of the {split} split")
+
+
 def main() -> None:
     """Console-script entry point."""
     app(prog_name="ovavebench")

@@ -145,3 +145,14 @@ def test_media_to_features_to_baselines_to_score_on_the_fixture_checkpoint(tmp_p
         scored = runner.invoke(app, ["score", str(tmp_path / f"{name}.json"), "--benchmark", str(bench), "--json"])
         assert scored.exit_code == 0, scored.output
         assert 0.0 <= json.loads(scored.stdout)["total"]["avg"] <= 1.0
+
+
+def test_config_files_of_the_published_rows_are_honoured(tmp_path):
+    store, bench = synthetic(tmp_path, distortion=0.5, per_class=8)
+    repo = __import__("pathlib").Path(__file__).resolve().parent.parent
+    result = runner.invoke(app, ["baseline", "finetune", "--features", str(store), "--benchmark", str(bench),
+                                 "--out", str(tmp_path / "run"), "--config", str(repo / "baselines" / "finetune_select_on_test.json"),
+                                 "--epochs", "1", "--batch-size", "8"])
+    assert result.exit_code == 0, result.output
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["select_on"] == "test" and saved["epochs"] == 1 and saved["fusion"] == "sqrt"

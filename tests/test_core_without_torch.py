@@ -1,0 +1,25 @@
+"""The core (metadata, manifest, download, annotate, split, stats, score, build, demo) runs without torch."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+CHECK = """
+import sys
+sys.modules["torch"] = None  # any `import torch` now fails
+from typer.testing import CliRunner
+from ovavebench.cli import app
+import ovavebench.metadata, ovavebench.manifest, ovavebench.download, ovavebench.annotate
+import ovavebench.split, ovavebench.stats, ovavebench.scoring, ovavebench.build, ovavebench.demo
+result = CliRunner().invoke(app, ["score", sys.argv[1], "--benchmark", sys.argv[2], "--json"])
+assert result.exit_code == 0, result.output
+print("ok")
+"""
+
+
+def test_core_imports_and_scores_without_torch(reference, ovave_ref):
+    predictions = reference / "scoring" / "test_exact_0.predictions.json"
+    result = subprocess.run([sys.executable, "-c", CHECK, str(predictions), str(ovave_ref)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"

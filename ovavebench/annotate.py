@@ -31,7 +31,7 @@ import pandas as pd
 import soundfile
 
 from .errors import InputFileError, OvavebenchError
-from .io import atomic_open, atomic_write_json, atomic_write_text
+from .io import atomic_open, atomic_write_json, atomic_write_text, read_json
 from .media import SEGMENTS
 
 DB_NAME = "annotate.sqlite"
@@ -507,13 +507,7 @@ def read_export_files(paths: Sequence[str | os.PathLike], round_no: int) -> list
     exports = []
     for path in paths:
         path = Path(path)
-        try:
-            with open(path, encoding="utf-8") as handle:
-                tasks = json.load(handle)
-        except FileNotFoundError:
-            raise OvavebenchError(f"{path}: file not found") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise InputFileError(path, f"not a Label Studio JSON export ({exc})") from None
+        tasks = read_json(path, "a Label Studio JSON export")
         match = ROUND_FILE_RE.match(path.name)
         if match and int(match.group("round")) != round_no:
             raise InputFileError(path, f"this is a round-{match.group('round')} file, not round {round_no}")

@@ -165,14 +165,9 @@ def labels_from_mapping(data: object, source: str = "<labels>") -> Labels:
 
 def read_labels(path: str | os.PathLike) -> Labels:
     """Read and validate a published-format labels JSON."""
-    path = Path(path)
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except FileNotFoundError:
-        raise OvavebenchError(f"{path}: labels file not found") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputFileError(path, f"not valid JSON ({exc})") from None
+    from .io import read_json
+
+    data = read_json(path, "a labels JSON {video_id: {category, label}}")
     return labels_from_mapping(data, str(path))
 
 

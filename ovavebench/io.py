@@ -61,3 +61,19 @@ def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
         for chunk in iter(lambda: handle.read(chunk_size), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def read_json(path: str | os.PathLike, what: str, error: type[Exception] | None = None) -> Any:
+    """Load a JSON file; a missing or malformed file is one clear error naming it and ``what`` was expected."""
+    from .errors import InputFileError, OvavebenchError
+
+    error = error or InputFileError
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        raise OvavebenchError(f"{path}: file not found (expected {what})") from None
+    except UnicodeDecodeError:
+        raise error(path, f"not UTF-8 text; expected {what}") from None
+    except json.JSONDecodeError as exc:
+        raise error(path, f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); expected {what}") from None

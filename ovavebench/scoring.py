@@ -25,6 +25,7 @@ import pandas as pd
 
 from .benchmark import SEGMENTS, Benchmark, load_benchmark
 from .errors import InputFileError, OvavebenchError
+from .io import read_json
 from .metrics import per_video_metrics
 from .taxonomy import BACKGROUND, OTHER
 
@@ -79,15 +80,9 @@ def read_predictions(predictions: Mapping[str, Any] | str | os.PathLike) -> tupl
         source = "<predictions>"
     else:
         source = str(predictions)
-        try:
-            with open(predictions, encoding="utf-8") as handle:
-                data = json.load(handle)
-        except FileNotFoundError:
-            raise PredictionsError(source, "file not found") from None
-        except UnicodeDecodeError:
-            raise PredictionsError(source, "not UTF-8 text; expected a JSON object {video_id: [10 labels]}") from None
-        except json.JSONDecodeError as exc:
-            raise PredictionsError(source, f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); expected a JSON object {{video_id: [10 labels]}}") from None
+        if not Path(predictions).exists():
+            raise PredictionsError(source, "file not found")
+        data = read_json(predictions, "a JSON object {video_id: [10 labels]}", PredictionsError)
     if isinstance(data, Mapping) and set(data.keys()) == {"predictions"} and isinstance(data["predictions"], Mapping):
         data = data["predictions"]
     if not isinstance(data, Mapping):

@@ -28,6 +28,7 @@ import shutil
 import sqlite3
 import threading
 import time
+import urllib.parse
 import zlib
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -344,7 +345,7 @@ def _fetch(job: ClipJob, work: Path, options: DownloadOptions, wrapper: Path) ->
     ydl.params["download_ranges"] = download_range_func(None, [(job.start_s, job.end_s)])
     url = video_url(job.youtube_id, options.url_template)
     try:
-        info = ydl.extract_info(url, download=True)
+        info = ydl.extract_info(url, download=True, ie_key=extractor_for(url))
     except yt_dlp.utils.DownloadError as exc:
         message = str(exc)
         ffmpeg_log = " ".join(read_ffmpeg_log(str(p)[: -len(LOG_SUFFIX)]) for p in work.glob("*" + LOG_SUFFIX))
@@ -361,6 +362,25 @@ def _fetch(job: ClipJob, work: Path, options: DownloadOptions, wrapper: Path) ->
     if media != target:
         os.replace(media, target)
     return target
+
+
+YOUTUBE_HOSTS = ("youtube.com", "www.youtube.com", "m.youtube.com", "music.youtube.com", "youtu.be")
+MEDIA_SUFFIXES = (".mp4", ".m4a", ".webm", ".mkv", ".mov", ".m4v", ".mp3", ".wav", ".ogg")
+
+
+def extractor_for(url: str) -> str | None:
+    """The yt-dlp extractor a URL needs, when it is obvious.
+
+    Without it yt-dlp matches every URL against ~1,800 extractors' patterns,
+    more than Python's regex cache holds: recompiling them cost more CPU than
+    downloading and segmenting the clip. Other URLs keep yt-dlp's own choice.
+    """
+    parts = urllib.parse.urlsplit(url)
+    if parts.hostname in YOUTUBE_HOSTS:
+        return "Youtube"
+    if parts.path.lower().endswith(MEDIA_SUFFIXES):
+        return "Generic"  # a direct media file
+    return None
 
 
 class _Failure(Exception):

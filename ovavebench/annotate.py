@@ -15,7 +15,6 @@ every imported annotation (with its history) live in ``W/annotate.sqlite``.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import sqlite3

@@ -17,7 +17,6 @@ chosen on the validation split.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import asdict, dataclass, field

@@ -8,16 +8,14 @@ rebuilt benchmark is from the published one.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import pandas as pd
 
-from .benchmark import Labels, find_benchmark_files, load_benchmark, read_category_list, read_labels, read_meta, write_benchmark
+from .benchmark import Labels, find_benchmark_files, read_category_list, read_labels, read_meta, write_benchmark
 from .download import DownloadOptions, RunSummary, download_clips, export_layout, open_state
-from .errors import OvavebenchError
 from .io import atomic_write_json
 from .manifest import build_rebuild_manifest, write_manifest
 from .metadata import (cached_vggsound_labels, fetch_metadata, fetch_ovave_files, ovave_dir, read_vggsound_csv,

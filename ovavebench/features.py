@@ -23,7 +23,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .errors import OvavebenchError
-from .io import atomic_open, atomic_write_json, sha256_file
+from .io import atomic_open, sha256_file
 
 PREPROCESSING_VERSION = "ovavel-1s-v1"  # 224 bicubic/centre crop frames; 1-s tiled 128-bin fbank, 204 frames
 DB_NAME = "store.sqlite"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pytest
 from typer.testing import CliRunner
 
 from ovavebench.baselines import FinetuneConfig, finetune, predict, zero_shot, zero_shot_rows

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from ovavebench.cli import app
 from ovavebench.download import (BackoffGate, DownloadOptions, _ytdlp_options, ClipJob, _YtdlpLog, download_clips,
-                                 download_status, export_layout, verify_downloads)
+                                 download_status, verify_downloads)
 from ovavebench.errors_youtube import classify_error
 from ovavebench.localserver import LocalServer
 from ovavebench.synth import colour_second_specs, dominant_tone, nearest_second, render_video, tone_for_second

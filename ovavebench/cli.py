@@ -244,6 +244,20 @@ def stats_cmd(
 
 # --------------------------------------------------------------------------- download
 
+def _download_bar():  # type: ignore[no-untyped-def]
+    from tqdm import tqdm
+
+    bar = tqdm(total=0, unit="clip", desc="download", dynamic_ncols=True)
+
+    def on_result(result, summary) -> None:  # type: ignore[no-untyped-def]
+        bar.total = summary.selected
+        bar.update(1)
+        rate = (summary.done + summary.failed) / max(summary.elapsed_s, 1e-9)
+        bar.set_postfix(done=summary.done, failed=summary.failed, clips_per_s=f"{rate:.2f}")
+
+    return bar, on_result
+
+
 download_app = typer.Typer(help="Fetch each clip's 10 s window and cut it into 10 frames + 16 kHz audio.")
 app.add_typer(download_app, name="download")
 
@@ -272,8 +286,6 @@ def download_cmd(
         return
     if manifest is None or out is None:
         fail("download needs --manifest and --out (or a subcommand: status, verify, export-layout)")
-    from tqdm import tqdm
-
     from .download import DownloadOptions, download_clips, parse_shard
 
     retry_classes: tuple[str, ...] = ()
@@ -284,14 +296,7 @@ def download_cmd(
         max_height=max_height, max_attempts=max_attempts, backoff_s=backoff, socket_timeout_s=timeout,
         reencode=reencode, retry_failed=retry_failed is not None, retry_classes=retry_classes,
         shard=parse_shard(shard) if shard else None, limit=limit)
-    bar = tqdm(total=0, unit="clip", desc="clips", dynamic_ncols=True)
-
-    def on_result(result, summary) -> None:  # type: ignore[no-untyped-def]
-        bar.total = summary.selected
-        bar.update(1)
-        rate = (summary.done + summary.failed) / max(summary.elapsed_s, 1e-9)
-        bar.set_postfix(done=summary.done, failed=summary.failed, clips_per_s=f"{rate:.2f}")
-
+    bar, on_result = _download_bar()
     try:
         summary = download_clips(manifest, out, options, on_result)
     finally:
@@ -479,20 +484,6 @@ def annotate_finalize_cmd(
 # --------------------------------------------------------------------------- build / demo
 
 
-def _download_bar():  # type: ignore[no-untyped-def]
-    from tqdm import tqdm
-
-    bar = tqdm(total=0, unit="clip", desc="download", dynamic_ncols=True)
-
-    def on_result(result, summary) -> None:  # type: ignore[no-untyped-def]
-        bar.total = summary.selected
-        bar.update(1)
-        rate = (summary.done + summary.failed) / max(summary.elapsed_s, 1e-9)
-        bar.set_postfix(done=summary.done, failed=summary.failed, clips_per_s=f"{rate:.2f}")
-
-    return bar, on_result
-
-
 @app.command("build")
 @user_errors
 def build_cmd(
@@ -590,13 +581,8 @@ def features_extract_cmd(
     except ImportError as exc:  # pragma: no cover - depends on the install
         fail(f"features need the baselines extra (pip install 'ovavebench[baselines]'): {exc}")
     bar = tqdm(total=0, unit="video", desc="features", dynamic_ncols=True)
-    started = [0.0]
 
     def on_batch(done: int, total: int) -> None:
-        import time
-
-        if not started[0]:
-            started[0] = time.perf_counter()
         bar.total = total
         bar.n = done
         bar.refresh()

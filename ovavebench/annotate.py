@@ -253,8 +253,11 @@ class Disagreements:
     pending: list[str]  # a round-1 or round-2 answer is missing
 
 
-def find_disagreements(conn: sqlite3.Connection) -> Disagreements:
-    r1, r2 = _current(conn, 1), _current(conn, 2)
+def find_disagreements(conn: sqlite3.Connection, r1: dict[str, sqlite3.Row] | None = None,
+                       r2: dict[str, sqlite3.Row] | None = None) -> Disagreements:
+    """Clips whose round-1 and round-2 answers differ, and clips still missing one (answers may be passed in)."""
+    r1 = _current(conn, 1) if r1 is None else r1
+    r2 = _current(conn, 2) if r2 is None else r2
     planned = [r["clip_id"] for r in conn.execute("SELECT clip_id FROM assignments WHERE round = 1 ORDER BY clip_id")]
     clips, pending = [], []
     for clip in planned:
@@ -584,7 +587,7 @@ def agreement(work: str | os.PathLike) -> AgreementReport:
             else:
                 alpha = 1.0
         flags = [r1[c]["clip_flag"] == r2[c]["clip_flag"] for c in both]
-        dis = find_disagreements(conn)
+        dis = find_disagreements(conn, r1, r2)
         adjudicated = len(_current(conn, 3))
     return AgreementReport(
         rounds=rounds, clips_compared=len(both),

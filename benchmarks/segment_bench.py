@@ -26,7 +26,7 @@ import numpy as np
 import soundfile
 
 from ovavebench.ffmpeg_tools import real_ffmpeg
-from ovavebench.media import PNG_COMPRESS_LEVEL, segment_clip
+from ovavebench.media import segment_clip, write_png
 from ovavebench.synth import SecondSpec, distinct_colour, render_video, tone_for_second
 
 
@@ -58,7 +58,7 @@ def floor(clip: Path, out: Path) -> None:
                     frame.pts = None
                     fifo.write(frame)
     for k, frame in enumerate(frames):
-        frame.to_image().save(out / "frames" / f"{k}.png", format="PNG", compress_level=PNG_COMPRESS_LEVEL)
+        write_png(out / "frames" / f"{k}.png", frame.to_ndarray(format="rgb24"))
     resampler = av.AudioResampler(format="flt", layout="mono", rate=16000)
     chunks = [o.to_ndarray().reshape(-1) for o in [*resampler.resample(fifo.read()), *resampler.resample(None)]]
     soundfile.write(out / "audio.wav", np.concatenate(chunks)[:160000], 16000, subtype="PCM_16")

@@ -21,17 +21,18 @@ import contextlib
 import csv
 import fcntl
 import json
-import multiprocessing
 import os
+import queue
 import random
 import shutil
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 import urllib.parse
 import zlib
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -44,7 +45,7 @@ from .ffmpeg_tools import LOG_SUFFIX, ffmpeg_wrapper_dir, read_ffmpeg_log
 from .ids import DEFAULT_URL_TEMPLATE, CLIP_ID_RE, make_clip_id, validate_youtube_id, video_url
 from .io import atomic_open, sha256_file
 from .manifest import read_manifest
-from .media import SEGMENTS, MediaError, segment_clip, segmenter_process_init, segmenter_ready
+from .media import SEGMENTS, MediaError, segment_clip
 
 DB_NAME = "download.sqlite"
 TMP_DIR = ".tmp"
@@ -318,7 +319,12 @@ _thread_state = threading.local()
 
 
 def _downloader(options: DownloadOptions, wrapper: Path):  # type: ignore[no-untyped-def]
-    """This worker thread's YoutubeDL, built once: building one costs ~0.1 s of GIL-held CPU."""
+    """This worker thread's YoutubeDL, built once, with no extractor registered yet.
+
+    Registering yt-dlp's ~1,800 extractors costs ~85 ms of GIL-held CPU per
+    YoutubeDL; :func:`_fetch` adds only the one a URL needs (all of them for a
+    URL whose extractor is not obvious).
+    """
     import yt_dlp
 
     key = (options, str(wrapper))
@@ -326,10 +332,22 @@ def _downloader(options: DownloadOptions, wrapper: Path):  # type: ignore[no-unt
     if cached is None or cached[0] != key:
         log = _YtdlpLog()
         placeholder = ClipJob("placeholder", "placeholder", 0, SEGMENTS)
-        ydl = yt_dlp.YoutubeDL(_ytdlp_options(placeholder, wrapper / "clip.mp4", options, wrapper, log))
-        cached = (key, ydl, log)
+        ydl = yt_dlp.YoutubeDL(_ytdlp_options(placeholder, wrapper / "clip.mp4", options, wrapper, log), auto_init=False)
+        cached = (key, ydl, log, set())
         _thread_state.ydl = cached
-    return cached[1], cached[2]
+    return cached[1], cached[2], cached[3]
+
+
+def _register_extractor(ydl, registered: set[str | None], ie_key: str | None) -> None:  # type: ignore[no-untyped-def]
+    if ie_key in registered or None in registered:
+        return
+    if ie_key is None:
+        ydl.add_default_info_extractors()
+    else:
+        from yt_dlp.extractor import get_info_extractor
+
+        ydl.add_info_extractor(get_info_extractor(ie_key))
+    registered.add(ie_key)
 
 
 def _fetch(job: ClipJob, work: Path, options: DownloadOptions, wrapper: Path) -> Path:
@@ -337,15 +355,17 @@ def _fetch(job: ClipJob, work: Path, options: DownloadOptions, wrapper: Path) ->
     import yt_dlp
     from yt_dlp.utils import download_range_func
 
-    ydl, log = _downloader(options, wrapper)
+    ydl, log, registered = _downloader(options, wrapper)
     log.messages.clear()
     target = work / "clip.mp4"
     # Only these parameters change from clip to clip.
     ydl.params["outtmpl"] = {"default": str(target.with_suffix("")) + ".%(ext)s"}
     ydl.params["download_ranges"] = download_range_func(None, [(job.start_s, job.end_s)])
     url = video_url(job.youtube_id, options.url_template)
+    ie_key = extractor_for(url)
+    _register_extractor(ydl, registered, ie_key)
     try:
-        info = ydl.extract_info(url, download=True, ie_key=extractor_for(url))
+        info = ydl.extract_info(url, download=True, ie_key=ie_key)
     except yt_dlp.utils.DownloadError as exc:
         message = str(exc)
         ffmpeg_log = " ".join(read_ffmpeg_log(str(p)[: -len(LOG_SUFFIX)]) for p in work.glob("*" + LOG_SUFFIX))
@@ -387,32 +407,89 @@ class _Failure(Exception):
     """A failed attempt with its raw message."""
 
 
-def _segmenter_pool(workers: int) -> ProcessPoolExecutor | None:
-    """Processes that segment clips while threads wait on the network.
+class SegmenterProcesses:
+    """Processes that segment clips while the worker threads wait on the network.
 
     Segmenting holds the GIL between every decode call; in 16 threads that
     convoy costs more CPU than the segmenting itself, so it runs in one process
-    per core instead. Started (and warmed up) from the calling thread.
+    per core instead. Each process is a fresh interpreter that imports only
+    ``ovavebench.media`` (~0.3 s of CPU, started in the background while the
+    first clips download): a ``multiprocessing`` spawn would re-import the
+    caller's whole ``__main__`` (the CLI, pandas, yt-dlp) in every process.
+    A process that dies (a decoder crash on a hostile file) fails only its
+    clip, as ``undecodable``, and is replaced.
     """
+
+    _COMMAND = "from ovavebench.media import serve_segmenter; serve_segmenter()"
+
+    def __init__(self, processes: int) -> None:
+        self._idle: queue.Queue[subprocess.Popen[str]] = queue.Queue()
+        self._all: list[subprocess.Popen[str]] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        for _ in range(processes):
+            self._idle.put(self._start())
+
+    def _start(self) -> subprocess.Popen[str]:
+        package_parent = str(Path(__file__).resolve().parent.parent)
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_parent, os.environ.get("PYTHONPATH")])))
+        process = subprocess.Popen([sys.executable, "-c", self._COMMAND, str(os.getpid())], stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE, text=True, bufsize=1, env=env)
+        with self._lock:
+            self._all.append(process)
+        return process
+
+    def segment(self, clip: Path, out_dir: Path) -> None:
+        """:func:`ovavebench.media.segment_clip` in one of the processes; its errors are raised here."""
+        process = self._idle.get()
+        try:
+            assert process.stdin is not None and process.stdout is not None
+            process.stdin.write(json.dumps({"clip": str(clip), "out": str(out_dir)}) + "\n")
+            process.stdin.flush()
+            line = process.stdout.readline()
+        except (OSError, ValueError):  # a dead process, or its pipe closed by close()
+            line = ""
+        if not line:  # the process died on this clip (or was stopped with the run)
+            code = process.wait()
+            if not self._closed:
+                process = self._start()
+                self._idle.put(process)
+            raise MediaError("undecodable", f"{clip.name}: the segmenter process died while decoding it (exit code {code})")
+        self._idle.put(process)
+        reply = json.loads(line)
+        if reply["ok"]:
+            return
+        if reply["kind"] == "media":
+            raise MediaError(reply["error_class"], reply["message"])
+        if reply["kind"] == "os":
+            raise OSError(reply["message"])
+        raise RuntimeError(f"segmenter process failed on {clip}:\n{reply['message']}")
+
+    def close(self) -> None:
+        """End every process: idle ones at once, busy ones after their current clip is abandoned."""
+        self._closed = True
+        with self._lock:
+            processes = list(self._all)
+        for process in processes:
+            with contextlib.suppress(OSError):
+                process.stdin.close()  # type: ignore[union-attr]
+        for process in processes:
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _segmenter_processes(workers: int) -> SegmenterProcesses | None:
     processes = min(workers, os.cpu_count() or 1)
     if workers < 2 or processes < 2:
-        return None
-    # The initializer lives in media.py so the processes import only what segmenting needs.
-    pool = ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=segmenter_process_init, initargs=(os.getpid(),))
-    try:
-        for future in [pool.submit(segmenter_ready) for _ in range(processes)]:
-            future.result()
-    except BrokenProcessPool:
-        # Processes cannot be spawned from here (e.g. a script read from stdin):
-        # segment in the worker threads instead, slower but the same result.
-        pool.shutdown(wait=False)
-        return None
-    return pool
+        return None  # one worker: segment in its thread, nothing to overlap with
+    return SegmenterProcesses(processes)
 
 
 def process_clip(job: ClipJob, out_dir: Path, options: DownloadOptions, gate: BackoffGate,
-                 wrapper: Path, stop: threading.Event, segmenter: ProcessPoolExecutor | None = None) -> ClipResult:
+                 wrapper: Path, stop: threading.Event, segmenter: SegmenterProcesses | None = None) -> ClipResult:
     """Download, segment and place one clip, retrying transient failures."""
     result = ClipResult(job, "failed")
     for attempt_no in range(1, options.max_attempts + 1):
@@ -431,7 +508,7 @@ def process_clip(job: ClipJob, out_dir: Path, options: DownloadOptions, gate: Ba
             if segmenter is None:
                 segment_clip(staged / "clip.mp4", staged)
             else:
-                segmenter.submit(segment_clip, staged / "clip.mp4", staged, threaded_decoding=False).result()
+                segmenter.segment(staged / "clip.mp4", staged)
             t2 = time.perf_counter()
         except (_Failure, MediaError) as exc:
             message = str(exc).replace(str(work / "staged") + os.sep, "")  # name the file, not the temp folder
@@ -505,7 +582,7 @@ def download_clips(
             gate, stop = BackoffGate(), threading.Event()
             pending: set[Future] = set()
             queue = iter(jobs)
-            segmenter = _segmenter_pool(options.workers) if jobs else None
+            segmenter = _segmenter_processes(options.workers) if jobs else None
             with ThreadPoolExecutor(max_workers=max(1, options.workers), thread_name_prefix="clip") as pool:
                 try:
                     for job in _take(queue, max(1, options.workers) * 2):
@@ -531,7 +608,7 @@ def download_clips(
                     raise
                 finally:
                     if segmenter is not None:
-                        segmenter.shutdown(wait=False, cancel_futures=True)
+                        segmenter.close()
         finally:
             conn.close()
             shutil.rmtree(out_dir / TMP_DIR, ignore_errors=True)

@@ -9,21 +9,31 @@ non-keyframe (edit list) is segmented exactly.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import struct
 import sys
+import traceback
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import av
 import numpy as np
 import soundfile
+from av.video.reformatter import VideoReformatter
 
 from .errors import OvavebenchError
 
+try:  # ISA-L's deflate: the same zlib stream, 4-7x faster than zlib at level 1
+    from isal import isal_zlib as _deflate
+except ImportError:  # pragma: no cover - a core dependency; zlib gives the same files, slower
+    _deflate = zlib  # type: ignore[assignment]
+
 SEGMENTS = 10
 SAMPLE_RATE = 16_000
-PNG_COMPRESS_LEVEL = 1  # lossless either way; level 1 writes ~3x faster than the default 6
+PNG_COMPRESS_LEVEL = 1  # lossless either way; level 1 is the fast end
 MAX_AUDIO_GAP_S = 0.25  # a shorter audio tail is zero-padded; a longer one is "too short"
 
 
@@ -37,6 +47,40 @@ class MediaError(OvavebenchError):
     def __reduce__(self):  # type: ignore[no-untyped-def]
         # Raised in segmenter processes: must survive pickling with both arguments.
         return (MediaError, (self.error_class, str(self)))
+
+
+def _png_chunk(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+
+def encode_png(rgb: np.ndarray, level: int = PNG_COMPRESS_LEVEL) -> bytes:
+    """A lossless 8-bit RGB PNG of an ``[height, width, 3]`` uint8 array.
+
+    Every row uses PNG's "Sub" filter (each byte minus the byte one pixel to
+    its left, computed for the whole image at once) and one deflate stream.
+    On natural 640x360 frames this is ~7x faster than Pillow at level 1 (whose
+    per-row adaptive filter choice dominates) and the files are no larger.
+
+    >>> encode_png(np.zeros((2, 3, 3), np.uint8))[:8]
+    b'\x89PNG\r\n\x1a\n'
+    """
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"encode_png needs a [height, width, 3] uint8 array, got {rgb.dtype} {rgb.shape}")
+    height, width, _ = rgb.shape
+    rows = rgb.reshape(height, width * 3)
+    filtered = np.empty((height, width * 3 + 1), np.uint8)
+    filtered[:, 0] = 1  # filter type Sub
+    filtered[:, 1:4] = rows[:, :3]
+    np.subtract(rows[:, 3:], rows[:, :-3], out=filtered[:, 4:])  # modulo 256, as PNG defines it
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB, not interlaced
+    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header)
+            + _png_chunk(b"IDAT", _deflate.compress(filtered.tobytes(), level)) + _png_chunk(b"IEND", b""))
+
+
+def write_png(path: str | os.PathLike, rgb: np.ndarray) -> None:
+    """Write :func:`encode_png` of ``rgb`` to ``path``."""
+    with open(path, "wb") as handle:
+        handle.write(encode_png(rgb))
 
 
 @dataclass(frozen=True)
@@ -142,9 +186,11 @@ def segment_clip(
     frames_dir = out_dir / "frames"
     frames_dir.mkdir(parents=True, exist_ok=True)
     frame_paths = []
+    # One converter for the 10 frames: each frame's own would set up swscale again (half the cost).
+    to_rgb = VideoReformatter()
     for k, frame in enumerate(best):
         path = frames_dir / f"{k}.png"
-        frame.to_image().save(path, format="PNG", compress_level=PNG_COMPRESS_LEVEL)  # type: ignore[union-attr]
+        write_png(path, to_rgb.reformat(frame, format="rgb24").to_ndarray())  # type: ignore[arg-type]
         frame_paths.append(path)
     audio_path = out_dir / "audio.wav"
     soundfile.write(audio_path, samples, sample_rate, subtype="PCM_16")
@@ -165,6 +211,27 @@ def segmenter_process_init(parent_pid: int) -> None:
         os._exit(0)
 
 
-def segmenter_ready() -> bool:
-    """A no-op task: submitting one per process starts the pool before the real work."""
-    return True
+def serve_segmenter() -> None:
+    """Segment clips on request: the loop of a segmenter process (see ``download.SegmenterProcesses``).
+
+    Started as ``python -c "from ovavebench.media import serve_segmenter; serve_segmenter()" PARENT_PID``,
+    so the process imports only this module. Requests arrive on stdin, one JSON
+    object per line (``{"clip": ..., "out": ...}``); each gets one JSON line back:
+    ``{"ok": true}`` or ``{"ok": false, "kind": "media"|"os"|"bug", ...}``.
+    Replies go to the original stdout; anything a library prints lands on stderr.
+    """
+    segmenter_process_init(int(sys.argv[1]) if len(sys.argv) > 1 else os.getppid())
+    replies = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)  # a stray print must not corrupt the replies
+    for line in sys.stdin:
+        request = json.loads(line)
+        try:
+            segment_clip(request["clip"], request["out"], threaded_decoding=False)
+            reply: dict[str, object] = {"ok": True}
+        except MediaError as exc:
+            reply = {"ok": False, "kind": "media", "error_class": exc.error_class, "message": str(exc)}
+        except OSError as exc:
+            reply = {"ok": False, "kind": "os", "message": str(exc)}
+        except Exception:  # a bug: the parent stops the run and shows this
+            reply = {"ok": False, "kind": "bug", "message": traceback.format_exc()}
+        replies.write(json.dumps(reply) + "\n")

@@ -21,8 +21,9 @@ from typer.testing import CliRunner
 
 from ovavebench.cli import app
 from ovavebench.download import (BackoffGate, DownloadOptions, _ytdlp_options, ClipJob, _YtdlpLog, download_clips,
-                                 download_status, verify_downloads)
+                                 SegmenterProcesses, download_status, verify_downloads)
 from ovavebench.errors_youtube import classify_error
+from ovavebench.media import MediaError, encode_png, write_png
 from ovavebench.localserver import LocalServer
 from ovavebench.synth import colour_second_specs, dominant_tone, nearest_second, render_video, tone_for_second
 
@@ -226,6 +227,48 @@ def test_kill_and_resume_leaves_every_clip_done_once(source, tmp_path):
 @pytest.mark.slow
 def test_kill_and_resume_twenty_kills(source, tmp_path):
     _kill_and_resume(source, tmp_path, kills=20, clips=30, seed=1)
+
+
+@pytest.mark.parametrize("height,width", [(1, 1), (7, 1), (3, 5), (240, 320)])
+def test_png_writer_is_lossless_and_readable_by_pillow(tmp_path, height, width):
+    rgb = np.random.default_rng(height * width).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    write_png(tmp_path / "frame.png", rgb)
+    with Image.open(tmp_path / "frame.png") as image:
+        assert image.mode == "RGB" and image.size == (width, height)
+        assert np.array_equal(np.asarray(image), rgb)
+
+
+def test_png_writer_refuses_what_is_not_an_rgb_byte_image():
+    with pytest.raises(ValueError, match=r"\[height, width, 3\] uint8"):
+        encode_png(np.zeros((4, 4), np.uint8))
+    with pytest.raises(ValueError, match="float32"):
+        encode_png(np.zeros((4, 4, 3), np.float32))
+
+
+def test_segmenter_processes_report_errors_and_survive_a_dead_process(source, tmp_path):
+    segmenter = SegmenterProcesses(1)
+    try:
+        out = tmp_path / "ok"
+        segmenter.segment(source / "videos" / "okvideo0001.mp4", out)
+        assert sorted(p.name for p in (out / "frames").iterdir()) == sorted(f"{k}.png" for k in range(10))
+        with pytest.raises(MediaError) as bad:
+            segmenter.segment(source / "videos" / "notavideo01.mp4", tmp_path / "bad")
+        assert bad.value.error_class == "undecodable" and "notavideo01.mp4" in str(bad.value)
+        with pytest.raises(MediaError) as silent:
+            segmenter.segment(source / "videos" / "noaudio0001.mp4", tmp_path / "silent")
+        assert silent.value.error_class == "no_audio"
+        # A decoder crash kills the process: only that clip fails, and the next clip gets a new process.
+        (victim,) = segmenter._all
+        victim.kill()
+        victim.wait()
+        with pytest.raises(MediaError, match="segmenter process died") as died:
+            segmenter.segment(source / "videos" / "okvideo0002.mp4", tmp_path / "died")
+        assert died.value.error_class == "undecodable"
+        segmenter.segment(source / "videos" / "okvideo0002.mp4", tmp_path / "again")
+        assert (tmp_path / "again" / "audio.wav").exists()
+    finally:
+        segmenter.close()
+    assert all(process.poll() is not None for process in segmenter._all)
 
 
 def test_backoff_gate_holds_every_worker():

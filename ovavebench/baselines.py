@@ -115,12 +115,79 @@ class FinetuneConfig:
             raise OvavebenchError(f"--select-on must be val or test, got {self.select_on!r}")
 
 
+class DropoutMasks:
+    """Dropout masks drawn from one seeded PCG64 stream: 16 random bits per element.
+
+    ``torch.bernoulli_`` costs ~3 ms per 320x1024 mask on this CPU, a quarter of
+    a training step; four 16-bit draws per raw 64-bit number cost ~0.4 ms. An
+    element is dropped with probability round(p * 65536) / 65536 (0.100006 for
+    p = 0.1). The stream is seeded from the run's seed, so training stays
+    deterministic for a seed.
+    """
+
+    def __init__(self, p: float, seed: int) -> None:
+        self.p = p
+        self._rng = np.random.Generator(np.random.PCG64(seed))
+        # int16 draws are uniform on [-32768, 32767]; keep those at or above the threshold.
+        self._threshold = int(round(p * 65536)) - 32768
+        self._scale = 1.0 / (1.0 - p) if p < 1 else 0.0
+
+    def __call__(self, shape: tuple[int, ...]):  # type: ignore[no-untyped-def]
+        import torch
+
+        count = int(np.prod(shape))
+        bits = self._rng.bit_generator.random_raw((count + 3) // 4).view(np.int16)[:count].reshape(shape)
+        keep = torch.from_numpy(bits.copy()).ge_(self._threshold)
+        return keep.to(torch.float32).mul_(self._scale)
+
+
+def _normed_projection():  # type: ignore[no-untyped-def]
+    import torch
+
+    class NormedProjection(torch.autograd.Function):
+        """``(x_hat * gamma + beta) @ weight.T + bias`` for a frozen ``x_hat`` (the cached features).
+
+        Autograd would form d(x_hat * gamma + beta) = grad @ weight (tokens x 768 x 1024
+        multiply-adds) only to reduce it to the gradients of gamma and beta; both follow
+        from G = grad.T @ x_hat, which the weight gradient needs anyway:
+        d weight = G * gamma + colsum(grad) beta^T, d gamma = colsum(G * weight),
+        d beta = colsum(grad) @ weight. One matrix product in four saved per step.
+        """
+
+        @staticmethod
+        def forward(ctx, x_hat, gamma, beta, weight, bias):  # type: ignore[no-untyped-def]
+            ctx.save_for_backward(x_hat, gamma, beta, weight)
+            flat = torch.addcmul(beta, x_hat, gamma).reshape(-1, x_hat.shape[-1])
+            return torch.addmm(bias, flat, weight.t()).reshape(*x_hat.shape[:-1], weight.shape[0])
+
+        @staticmethod
+        def backward(ctx, grad):  # type: ignore[no-untyped-def]
+            x_hat, gamma, beta, weight = ctx.saved_tensors
+            grad = grad.reshape(-1, weight.shape[0])
+            g = grad.t() @ x_hat.reshape(-1, x_hat.shape[-1])  # [out, in]
+            column = grad.sum(0)
+            grad_weight = torch.addr(g * gamma, column, beta)
+            return None, (g * weight).sum(0), column @ weight, grad_weight, column
+
+    return NormedProjection
+
+
 def _model(config: FinetuneConfig, dim: int):  # type: ignore[no-untyped-def]
     import torch
     from torch import nn
+    from torch.nn import functional as F
+
+    normed_projection = _normed_projection()
 
     class TemporalBlock(nn.Module):
-        """A standard pre-norm Transformer encoder block with a narrower attention."""
+        """A standard pre-norm Transformer encoder block with a narrower attention.
+
+        Written out (not ``nn.TransformerEncoderLayer``) for the training speed:
+        q, k and v in one matrix product, attention over the 10 seconds as two
+        batched products, dropout masks from :class:`DropoutMasks`, and, on the
+        frozen input of the first block, :func:`_normed_projection`'s cheaper
+        gradient. The same function as the textbook block (tested against it).
+        """
 
         def __init__(self) -> None:
             super().__init__()
@@ -130,15 +197,33 @@ def _model(config: FinetuneConfig, dim: int):  # type: ignore[no-untyped-def]
             self.ffn = nn.Sequential(nn.Linear(dim, config.ffn_width), nn.GELU(), nn.Dropout(config.dropout),
                                      nn.Linear(config.ffn_width, dim))
             self.drop = nn.Dropout(config.dropout)
+            self.masks: DropoutMasks | None = None  # set by Temporal; None: torch's own dropout
+
+        def _dropout(self, x: torch.Tensor) -> torch.Tensor:
+            if not self.training or config.dropout == 0:
+                return x
+            if self.masks is None:
+                return F.dropout(x, config.dropout)
+            return x * self.masks(tuple(x.shape))
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             b, t, _ = x.shape
-            h = self.norm_1(x)
-            split = lambda z: z.reshape(b, t, config.heads, -1).transpose(1, 2)  # noqa: E731
-            attn = torch.nn.functional.scaled_dot_product_attention(
-                split(self.q(h)), split(self.k(h)), split(self.v(h)), dropout_p=config.dropout if self.training else 0.0)
-            x = x + self.drop(self.out(attn.transpose(1, 2).reshape(b, t, -1)))
-            return x + self.drop(self.ffn(self.norm_2(x)))
+            weight = torch.cat([self.q.weight, self.k.weight, self.v.weight])
+            bias = torch.cat([self.q.bias, self.k.bias, self.v.bias])
+            if x.requires_grad:  # a later block: the textbook gradient
+                qkv = F.linear(self.norm_1(x), weight, bias)
+            else:
+                x_hat = F.layer_norm(x, (dim,), eps=self.norm_1.eps)
+                qkv = normed_projection.apply(x_hat, self.norm_1.weight, self.norm_1.bias, weight, bias)
+            heads = config.heads
+            q, k, v = (z.reshape(b, t, heads, -1).transpose(1, 2).reshape(b * heads, t, -1)
+                       for z in qkv.split(config.attn_width, dim=-1))
+            attention = torch.softmax(torch.bmm(q, k.transpose(1, 2)) * (q.shape[-1] ** -0.5), dim=-1)
+            mixed = torch.bmm(self._dropout(attention), v)
+            mixed = mixed.reshape(b, heads, t, -1).transpose(1, 2).reshape(b, t, -1)
+            x = x + self._dropout(self.out(mixed))
+            hidden = self._dropout(F.gelu(self.ffn[0](self.norm_2(x))))
+            return x + self._dropout(self.ffn[3](hidden))
 
     def tower() -> nn.Module:
         if config.temporal == "linear":
@@ -149,6 +234,12 @@ def _model(config: FinetuneConfig, dim: int):  # type: ignore[no-untyped-def]
         def __init__(self) -> None:
             super().__init__()
             self.audio, self.visual = tower(), tower()  # separate weights per modality
+
+        def use_masks(self, masks: DropoutMasks) -> None:
+            """Draw every dropout mask from ``masks`` (one seeded stream for the run)."""
+            for block in self.modules():
+                if isinstance(block, TemporalBlock):
+                    block.masks = masks
 
         def forward(self, audio: torch.Tensor, visual: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
             return av_scores(self.audio(audio), self.visual(visual), text, config.fusion)
@@ -240,6 +331,7 @@ def finetune(store_path: str | os.PathLike, benchmark: str | os.PathLike, run_di
     weights = (targets >= 0).astype(np.float32)
     targets = np.where(targets >= 0, targets, 0)
     model = _model(config, audio_tr.shape[-1])
+    model.use_masks(DropoutMasks(config.dropout, config.seed))
     try:  # one fused kernel per step: 4x cheaper than the per-parameter loop on CPU
         optimiser = torch.optim.Adam(model.parameters(), lr=config.lr, fused=True)
     except (RuntimeError, TypeError):

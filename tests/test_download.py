@@ -271,6 +271,18 @@ def test_segmenter_processes_report_errors_and_survive_a_dead_process(source, tm
     assert all(process.poll() is not None for process in segmenter._all)
 
 
+def test_format_tables_are_rendered_only_for_a_print_template(monkeypatch):
+    from ovavebench.download import _youtube_dl
+
+    rendered = []
+    youtube_dl = _youtube_dl()
+    monkeypatch.setattr(youtube_dl, "render_formats_table", lambda self, info: rendered.append(info["id"]) or "")
+    info = {"id": "okvideo0001", "title": "t", "ext": "mp4", "url": "http://127.0.0.1/v.mp4"}
+    assert youtube_dl({"quiet": True}, auto_init=False)._forceprint("before_dl", info) is None and rendered == []
+    printing = youtube_dl({"quiet": True, "forceprint": {"before_dl": ["id"]}}, auto_init=False)
+    assert printing._forceprint("before_dl", info)["id"] == "okvideo0001" and rendered == ["okvideo0001"]
+
+
 def test_backoff_gate_holds_every_worker():
     gate = BackoffGate()
     gate.pause(0.3)

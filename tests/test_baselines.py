@@ -160,7 +160,6 @@ def test_config_files_of_the_published_rows_are_honoured(tmp_path):
 
 def _textbook_block(block, x, heads):  # type: ignore[no-untyped-def]
     """The pre-norm Transformer block written the plain way, with the fast block's parameters."""
-    import torch
     from torch.nn import functional as F
 
     b, t, dim = x.shape

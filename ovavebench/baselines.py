@@ -194,9 +194,9 @@ def _model(config: FinetuneConfig, dim: int):  # type: ignore[no-untyped-def]
             self.norm_1, self.norm_2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
             self.q, self.k, self.v = (nn.Linear(dim, config.attn_width) for _ in range(3))
             self.out = nn.Linear(config.attn_width, dim)
+            # A Sequential only for the parameter names checkpoints use (ffn.0, ffn.3); forward calls its layers.
             self.ffn = nn.Sequential(nn.Linear(dim, config.ffn_width), nn.GELU(), nn.Dropout(config.dropout),
                                      nn.Linear(config.ffn_width, dim))
-            self.drop = nn.Dropout(config.dropout)
             self.masks: DropoutMasks | None = None  # set by Temporal; None: torch's own dropout
 
         def _dropout(self, x: torch.Tensor) -> torch.Tensor:

@@ -177,6 +177,13 @@ def read_category_list(path: str | os.PathLike) -> list[str]:
         return [line.strip() for line in handle if line.strip()]
 
 
+def class_order(files: BenchmarkFiles, meta: pd.DataFrame) -> list[str]:
+    """The test-time class order, without ``other``: the category list's, else the sorted class names."""
+    if files.total_categories is not None:
+        return [c for c in read_category_list(files.total_categories) if c != OTHER]
+    return sorted(set(meta["cls_name"]))
+
+
 @dataclass(frozen=True)
 class Benchmark:
     """A benchmark folder: meta (with ``seen``), labels, the class order."""
@@ -198,10 +205,7 @@ def load_benchmark(folder: str | os.PathLike) -> Benchmark:
     files = find_benchmark_files(folder)
     meta = read_meta(files.meta)
     labels = read_labels(files.labels)
-    if files.total_categories is not None:
-        classes = [c for c in read_category_list(files.total_categories) if c != OTHER]
-    else:
-        classes = sorted(set(meta["cls_name"]))
+    classes = class_order(files, meta)
     known = set(classes)
     unknown = sorted(set(meta["cls_name"]) - known)
     if unknown:

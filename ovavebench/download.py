@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import fcntl
+import itertools
 import json
 import os
 import queue
@@ -35,7 +36,7 @@ import zlib
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterator
 
 import pandas as pd
 
@@ -603,11 +604,11 @@ def download_clips(
             summary.selected = len(jobs)
             gate, stop = BackoffGate(), threading.Event()
             pending: set[Future] = set()
-            queue = iter(jobs)
+            remaining = iter(jobs)
             segmenter = _segmenter_processes(options.workers) if jobs else None
             with ThreadPoolExecutor(max_workers=max(1, options.workers), thread_name_prefix="clip") as pool:
                 try:
-                    for job in _take(queue, max(1, options.workers) * 2):
+                    for job in itertools.islice(remaining, max(1, options.workers) * 2):
                         pending.add(pool.submit(process_clip, job, out_dir, options, gate, wrapper, stop, segmenter))
                     while pending:
                         finished, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -623,7 +624,7 @@ def download_clips(
                             summary.elapsed_s = time.perf_counter() - start
                             if on_result:
                                 on_result(result, summary)
-                            for job in _take(queue, 1):
+                            for job in itertools.islice(remaining, 1):
                                 pending.add(pool.submit(process_clip, job, out_dir, options, gate, wrapper, stop, segmenter))
                 except BaseException:
                     stop.set()  # Ctrl-C: let workers finish their current step, commit nothing half-done
@@ -636,16 +637,6 @@ def download_clips(
             shutil.rmtree(out_dir / TMP_DIR, ignore_errors=True)
     summary.elapsed_s = time.perf_counter() - start
     return summary
-
-
-def _take(iterator: Iterator[ClipJob], n: int) -> list[ClipJob]:
-    out = []
-    for _ in range(n):
-        try:
-            out.append(next(iterator))
-        except StopIteration:
-            break
-    return out
 
 
 # --------------------------------------------------------------------------- status, verify, export
@@ -797,13 +788,14 @@ def export_layout(media_dir: str | os.PathLike, benchmark_dir: str | os.PathLike
         if clip is None:
             report.missing.append(row.vid_name)
             continue
+        clip = clip.resolve()
         frames_dir = to / row.split / "video" / row.cls_name / row.vid_name
         frames_dir.mkdir(parents=True, exist_ok=True)
         for k in range(SEGMENTS):
-            _link(clip.resolve() / "frames" / f"{k}.png", frames_dir / f"{k}.png")
+            _link(clip / "frames" / f"{k}.png", frames_dir / f"{k}.png")
         audio_dir = to / row.split / "audio" / row.cls_name
         audio_dir.mkdir(parents=True, exist_ok=True)
-        _link(clip.resolve() / "audio.wav", audio_dir / f"{row.vid_name}.wav")
+        _link(clip / "audio.wav", audio_dir / f"{row.vid_name}.wav")
         report.linked += 1
     return report
 
@@ -830,5 +822,5 @@ def parse_shard(text: str) -> tuple[int, int]:
 __all__ = [
     "DownloadOptions", "ClipResult", "RunSummary", "download_clips", "download_status", "write_failures",
     "verify_downloads", "export_layout", "classify_error", "ErrorClass", "parse_shard", "open_state",
-    "clip_dirs_by_youtube_id", "resolve_clip_dir", "done_clips", "format_selector", "Iterable",
+    "clip_dirs_by_youtube_id", "resolve_clip_dir", "done_clips", "format_selector",
 ]

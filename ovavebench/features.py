@@ -204,7 +204,8 @@ def extract_features(
     """Embed every benchmark video's 10 frames and 10 audio seconds, and the class names; skip stored videos."""
     import torch
 
-    from .benchmark import find_benchmark_files, read_category_list
+    from .benchmark import class_order, find_benchmark_files, read_meta
+    from .taxonomy import OTHER
     from .imagebind import ImageBind, tokenize
     from .imagebind.weights import checkpoint_path, vocab_path
 
@@ -226,11 +227,7 @@ def extract_features(
         store.check_identity(identity)
         store.set_meta(identity)
         files = find_benchmark_files(benchmark)
-        classes = [c for c in read_category_list(files.total_categories)] if files.total_categories else None
-        if classes is None:
-            from .benchmark import read_meta
-
-            classes = sorted(set(read_meta(files.meta)["cls_name"])) + ["other"]
+        classes = class_order(files, read_meta(files.meta)) + [OTHER]
         autocast = (torch.autocast(device_type=device.split(":")[0], dtype={"bf16": torch.bfloat16, "fp16": torch.float16}[dtype])
                     if dtype != "fp32" else contextlib.nullcontext())
         with torch.inference_mode(), autocast:

@@ -44,10 +44,6 @@ class MediaError(OvavebenchError):
         super().__init__(message)
         self.error_class = error_class
 
-    def __reduce__(self):  # type: ignore[no-untyped-def]
-        # Raised in segmenter processes: must survive pickling with both arguments.
-        return (MediaError, (self.error_class, str(self)))
-
 
 def _png_chunk(kind: bytes, payload: bytes) -> bytes:
     return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
@@ -200,7 +196,7 @@ def segment_clip(
 
 
 def segmenter_process_init(parent_pid: int) -> None:
-    """Initializer of segmenter processes: end when the parent ends, even by SIGKILL."""
+    """Set-up of a segmenter process: end when the parent ends, even by SIGKILL."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     if sys.platform.startswith("linux"):
         import ctypes

@@ -15,6 +15,7 @@ every imported annotation (with its history) live in ``W/annotate.sqlite``.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import re
 import sqlite3
@@ -30,7 +31,7 @@ import pandas as pd
 import soundfile
 
 from .errors import InputFileError, OvavebenchError
-from .io import atomic_open, atomic_write_json, atomic_write_text, read_json
+from .io import atomic_open, atomic_write_json, atomic_write_text, open_sqlite_state, read_json
 from .media import SEGMENTS
 
 DB_NAME = "annotate.sqlite"
@@ -135,7 +136,7 @@ def parse_result(result: Any, segments: int = SEGMENTS) -> tuple[list[int], bool
                 raise AnnotationError(f"control {FLAG_CONTROL}: unknown choice(s) {choices} (expected {BROKEN!r})")
             broken = broken or BROKEN in choices
             continue
-        match = re.fullmatch(r"av_(\d+)", str(name))
+        match = re.fullmatch(r"av_(\d{1,4})", name) if isinstance(name, str) else None
         if not match or int(match.group(1)) >= segments:
             raise AnnotationError(f"unknown control {name!r}")
         k = int(match.group(1))
@@ -153,13 +154,17 @@ def parse_result(result: Any, segments: int = SEGMENTS) -> tuple[list[int], bool
 # --------------------------------------------------------------------------- state
 
 
-def open_work(work: str | os.PathLike) -> sqlite3.Connection:
-    Path(work).mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(Path(work) / DB_NAME, timeout=30)
-    conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.executescript(_SCHEMA)
-    return conn
+def open_work(work: str | os.PathLike, create: bool = False) -> sqlite3.Connection:
+    """The annotation store of a work folder; only ``annotate export`` (``create``) makes a new one.
+
+    A damaged store, or a database of another tool, is refused and left as it is.
+    """
+    work = Path(work)
+    if not create and not (work / DB_NAME).is_file():
+        raise OvavebenchError(f"{work}: not an annotation work folder (no {DB_NAME}); "
+                              "run `ovavebench annotate export --work` with it first")
+    work.mkdir(parents=True, exist_ok=True)
+    return open_sqlite_state(work / DB_NAME, _SCHEMA, "annotations", "an annotation store (annotate.sqlite)")
 
 
 def register_clips(conn: sqlite3.Connection, manifest: pd.DataFrame, media: Path) -> int:
@@ -343,7 +348,7 @@ def export_round(
     """Plan a round and write its tasks: import files (``out``) or projects on a live server (``client``)."""
     start = time.perf_counter()
     media, work = Path(media), Path(work)
-    conn = open_work(work)
+    conn = open_work(work, create=True)
     report = ExportReport(round_no)
     with contextlib.closing(conn):
         if register_clips(conn, manifest, media) == 0:
@@ -392,13 +397,33 @@ class ImportReport:
 
 
 def _who(completed_by: Any, users: dict[int, str], fallback: str | None) -> str | None:
+    def text(value: Any) -> str | None:
+        return value if isinstance(value, str) and value else None
+
+    def user(value: Any) -> str | None:
+        return users.get(value) if type(value) is int else None
+
     if isinstance(completed_by, dict):
-        return completed_by.get("email") or completed_by.get("username") or users.get(completed_by.get("id", -1)) or fallback
-    if isinstance(completed_by, int):
+        return text(completed_by.get("email")) or text(completed_by.get("username")) or user(completed_by.get("id")) or fallback
+    if type(completed_by) is int:
         return users.get(completed_by, fallback)
     if isinstance(completed_by, str):
         return completed_by
     return fallback
+
+
+_MAX_ID = 2**63 - 1  # SQLite's INTEGER
+
+
+def _optional(value: Any, kind: str) -> bool:
+    """Whether an optional export field has the type Label Studio writes (or is absent)."""
+    if value is None:
+        return True
+    if kind == "id":
+        return type(value) is int and 0 <= value <= _MAX_ID
+    if kind == "number":
+        return type(value) in (int, float) and math.isfinite(value) and abs(value) < 1e12
+    return isinstance(value, str) and len(value) < 100
 
 
 def _plan_name(who: str | None, planned: set[str]) -> str | None:
@@ -443,11 +468,30 @@ def import_annotations(
         for source, tasks, file_annotator, project_id in exports:
             if not isinstance(tasks, list):
                 raise InputFileError(source, "expected a Label Studio JSON export (a list of tasks)")
-            for task in tasks:
-                task_id = task.get("id") if isinstance(task, dict) else None
-                data = task.get("data", {}) if isinstance(task, dict) else {}
-                clip = str(data.get("clip_id", ""))
-                for annotation in (task.get("annotations") or []) if isinstance(task, dict) else []:
+            for position, task in enumerate(tasks):
+                if not isinstance(task, dict):
+                    report.problems.append(ImportProblem(None, str(file_annotator), "", f"{source}: task #{position + 1} "
+                                                         f"is a {type(task).__name__}, not a Label Studio task object"))
+                    continue
+                task_id = task.get("id")
+                data = task.get("data")
+                annotations = task.get("annotations")
+                shape_problem = None
+                if not _optional(task_id, "id"):
+                    shape_problem, task_id = f"task id {str(task_id)[:40]!r} is not a task id", None
+                elif not isinstance(data, dict) or not isinstance(data.get("clip_id"), str):
+                    shape_problem = "task has no data object with a clip_id"
+                elif annotations is not None and not isinstance(annotations, list):
+                    shape_problem = f"annotations is a {type(annotations).__name__}, not a list"
+                if shape_problem:
+                    report.problems.append(ImportProblem(task_id, str(file_annotator), "", f"{source}: {shape_problem}"))
+                    continue
+                clip = data["clip_id"]
+                for annotation in annotations or []:
+                    if not isinstance(annotation, dict):
+                        report.problems.append(ImportProblem(task_id, str(file_annotator), clip,
+                                                             f"an annotation is a {type(annotation).__name__}, not an object"))
+                        continue
                     who = _who(annotation.get("completed_by"), users, file_annotator)
                     annotator = _plan_name(who, planned)
                     label = annotator or str(who)
@@ -455,6 +499,11 @@ def import_annotations(
                     def problem(reason: str) -> None:
                         report.problems.append(ImportProblem(task_id, label, clip, reason))
 
+                    bad_fields = [name for name, kind in (("id", "id"), ("lead_time", "number"), ("created_at", "text"),
+                                                          ("updated_at", "text")) if not _optional(annotation.get(name), kind)]
+                    if bad_fields:
+                        problem(f"malformed field(s) {', '.join(bad_fields)} (not what Label Studio writes)")
+                        continue
                     if clip not in known:
                         problem(f"unknown clip {clip!r}")
                         continue

@@ -107,6 +107,25 @@ class FinetuneConfig:
     train_subset: float | None = None  # Table 6: a ratio whose <prefix>_trainratio{r}_meta.csv is in the benchmark
 
     def validate(self) -> None:
+        """Refuse values no run could use (a config file bypasses the CLI's option checks)."""
+        ranges = {"layers": (int, 1, 64), "width": (int, 1, 1 << 16), "attn_width": (int, 1, 1 << 16),
+                  "ffn_width": (int, 1, 1 << 16), "heads": (int, 1, 1024), "batch_size": (int, 1, 1 << 16),
+                  "epochs": (int, 1, 10_000), "seed": (int, 0, 2**32 - 1), "dropout": (float, 0.0, 0.999),
+                  "lr": (float, 1e-12, 10.0), "grad_clip": (float, 1e-12, 1e6)}
+        for name, (kind, low, high) in ranges.items():
+            value = getattr(self, name)
+            ok_type = type(value) is int if kind is int else type(value) in (int, float)
+            if not ok_type or not low <= value <= high:
+                raise OvavebenchError(f"{name} must be {'an integer' if kind is int else 'a number'} in [{low:g}, {high:g}], got {value!r}")
+        if type(self.with_other) is not bool:
+            raise OvavebenchError(f"with_other must be true or false, got {self.with_other!r}")
+        if self.train_subset is not None and (type(self.train_subset) not in (int, float) or not 0 < self.train_subset < 1):
+            raise OvavebenchError(f"train_subset must be a ratio in (0, 1) or null, got {self.train_subset!r}")
+        for name in ("temporal", "fusion", "select_on"):
+            if not isinstance(getattr(self, name), str):
+                raise OvavebenchError(f"{name} must be a string, got {getattr(self, name)!r}")
+        if self.width % self.heads or self.attn_width % self.heads:
+            raise OvavebenchError(f"heads ({self.heads}) must divide width ({self.width}) and attn_width ({self.attn_width})")
         if self.temporal not in TEMPORAL:
             raise OvavebenchError(f"--temporal must be one of {', '.join(TEMPORAL)}, got {self.temporal!r}")
         if self.fusion not in FUSIONS:

@@ -11,6 +11,7 @@ for the published prefix ``ovave``), ``<prefix>_total_close_open_categories.csv`
 from __future__ import annotations
 
 import json
+import re
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +34,19 @@ def labels_filename(prefix: str = "ovave") -> str:
     return "released_ovavel_dataset_anno.json" if prefix == "ovave" else f"released_{prefix}_dataset_anno.json"
 
 
+_PREFIX_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+def validate_prefix(prefix: str) -> str:
+    """A file-name prefix: letters, digits, ``_`` and ``-`` only (never a path: files stay inside the folder)."""
+    if not isinstance(prefix, str) or not _PREFIX_RE.match(prefix):
+        raise OvavebenchError(f"--prefix {prefix!r}: expected 1-64 letters, digits, '_' or '-' "
+                              "(a file-name prefix, not a path)")
+    return prefix
+
+
 def benchmark_filenames(prefix: str = "ovave") -> dict[str, str]:
+    validate_prefix(prefix)
     return {
         "meta": f"{prefix}_dataset_meta.csv",
         "labels": labels_filename(prefix),
@@ -80,11 +93,19 @@ def find_benchmark_files(folder: str | os.PathLike) -> BenchmarkFiles:
 
 def read_meta(path: str | os.PathLike) -> pd.DataFrame:
     """Read and validate a ``*_dataset_meta.csv``; adds a boolean ``seen`` column."""
+    import io
+
+    from .io import read_text
+
     path = Path(path)
+    what = f"a dataset meta CSV with header {','.join(META_COLUMNS)}"
+    text = read_text(path, what)
+    if not text.strip():
+        raise InputFileError(path, f"empty file; expected {what}")
     try:
-        meta = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise InputFileError(path, f"not a CSV file ({exc})") from None
+        meta = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        raise InputFileError(path, f"not a CSV table ({' '.join(str(exc).split())[:200]}); expected {what}") from None
     if list(meta.columns) != META_COLUMNS:
         raise InputFileError(path, f"expected header {','.join(META_COLUMNS)}, got {','.join(map(str, meta.columns))}", 1)
     bad_split = ~meta["split"].isin(SPLITS)
@@ -172,9 +193,22 @@ def read_labels(path: str | os.PathLike) -> Labels:
 
 
 def read_category_list(path: str | os.PathLike) -> list[str]:
-    """One class name per line, ``other`` last in the published files."""
-    with open(path, encoding="utf-8-sig") as handle:
-        return [line.strip() for line in handle if line.strip()]
+    """One class name per line, ``other`` last in the published files; a name listed twice is an error."""
+    from .io import read_text
+
+    names: list[str] = []
+    seen: set[str] = set()
+    for line_no, line in enumerate(read_text(path, "a category list (one class name per line)").splitlines(), start=1):
+        name = line.strip()
+        if not name:
+            continue
+        if name in seen:
+            raise InputFileError(path, f"class {name!r} listed twice", line_no)
+        seen.add(name)
+        names.append(name)
+    if not names:
+        raise InputFileError(path, "no class names; expected a category list (one class name per line)")
+    return names
 
 
 def class_order(files: BenchmarkFiles, meta: pd.DataFrame) -> list[str]:

@@ -17,20 +17,31 @@ import typer
 
 from .errors import OvavebenchError
 
+# Plain click help (no rich panels): every default is shown in full, wrapped, at any terminal width.
+_HELP = {"rich_markup_mode": None, "context_settings": {"max_content_width": 120}}
+
 app = typer.Typer(
     help="Build, annotate, split, score and baseline OV-AVEBench (open-vocabulary audio-visual event localization).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    **_HELP,
 )
-metadata_app = typer.Typer(help="Fetch VGGSound's CSV and the published OV-AVEBench metadata.", no_args_is_help=True)
+metadata_app = typer.Typer(help="Fetch VGGSound's CSV and the published OV-AVEBench metadata.", no_args_is_help=True, **_HELP)
 app.add_typer(metadata_app, name="metadata")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _one_line(text: str, limit: int = 2000) -> str:
+    """One printable line: whitespace runs become one space, control characters their escapes."""
+    line = " ".join(str(text).split())
+    line = "".join(c if c.isprintable() else repr(c)[1:-1] for c in line)
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
 def fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
+    typer.echo(f"error: {_one_line(message)}", err=True)
     raise typer.Exit(2)
 
 
@@ -63,11 +74,13 @@ def metadata_fetch(
     vggsound_url: Optional[str] = typer.Option(None, help="URL of vggsound.csv (or $OVAVEBENCH_VGGSOUND_URL)."),
     vggsound_stat_url: Optional[str] = typer.Option(None, help="URL of VGGSound's stat.csv label list (or $OVAVEBENCH_VGGSOUND_STAT_URL)."),
     ovave_base_url: Optional[str] = typer.Option(None, help="Base URL of the published OV-AVEBench files (or $OVAVEBENCH_OVAVE_BASE_URL)."),
+    force: bool = typer.Option(False, "--force", help="Download every file again, even those already verified."),
 ) -> None:
     """Download VGGSound's CSV and the published OV-AVEBench files into the cache (verified, resumable)."""
     from .metadata import fetch_metadata
 
-    report = fetch_metadata(cache, vggsound_url, ovave_base_url, progress=True, vggsound_stat_url=vggsound_stat_url)
+    report = fetch_metadata(cache, vggsound_url, ovave_base_url, progress=True, vggsound_stat_url=vggsound_stat_url,
+                            force=force)
     for item in report.files:
         state = "already verified" if item.skipped else "downloaded"
         typer.echo(f"{state:>16}  {item.path}  ({item.bytes:,} bytes, sha256 {item.sha256[:12]}…)")
@@ -183,13 +196,13 @@ def split_cmd(
     out: Path = typer.Option(..., help="Benchmark folder to write (published format)."),
     classes: Optional[Path] = typer.Option(None, help="Class taxonomy CSV (default manifests/classes.csv)."),
     unseen: str = typer.Option("official", help="official, auto, or a file with one class name per line."),
-    num_unseen: int = typer.Option(21, help="With --unseen auto: how many classes to hold out."),
-    unseen_share: float = typer.Option(0.335, help="With --unseen auto: target share of unseen videos."),
-    seen_eval_fraction: float = typer.Option(0.2, help="Fraction of a seen class's videos for val+test (rounded up)."),
-    test_share: float = typer.Option(0.5, help="Fraction of the evaluation videos for test (rounded up)."),
+    num_unseen: int = typer.Option(21, min=1, help="With --unseen auto: how many classes to hold out."),
+    unseen_share: float = typer.Option(0.335, min=0.0, max=1.0, help="With --unseen auto: target share of unseen videos."),
+    seen_eval_fraction: float = typer.Option(0.2, min=0.0, max=1.0, help="Fraction of a seen class's videos for val+test (rounded up)."),
+    test_share: float = typer.Option(0.5, min=0.0, max=1.0, help="Fraction of the evaluation videos for test (rounded up)."),
     target_ratio: Optional[str] = typer.Option(None, help="Solve the seen evaluation fraction for this seen:unseen ratio in val and test, e.g. 3:7."),
     train_ratios: str = typer.Option("0.25,0.5,0.75", help="Training subsets (Table 6), comma-separated."),
-    seed: int = typer.Option(0, help="Seed of the per-class shuffle and of --unseen auto."),
+    seed: int = typer.Option(0, min=0, max=2**32 - 1, help="Seed of the per-class shuffle and of --unseen auto."),
     prefix: str = typer.Option("ovave", help="File-name prefix (ovave gives the published names)."),
 ) -> None:
     """Split classes into seen/unseen and videos into train/val/test; write a benchmark folder."""
@@ -197,11 +210,14 @@ def split_cmd(
     from .split import SplitRule, make_split, parse_ratio, read_class_list, write_split
     from .taxonomy import load_taxonomy
 
+    from .benchmark import validate_prefix
+
+    validate_prefix(prefix)
+    if unseen not in ("official", "auto") and not Path(unseen).is_file():
+        fail(f"--unseen must be official, auto or an existing file, got {unseen!r}")
     taxonomy = load_taxonomy(classes)
     label_data = read_labels(labels)
     selection: str | list[str] = unseen if unseen in ("official", "auto") else read_class_list(unseen, taxonomy)
-    if unseen not in ("official", "auto") and not Path(unseen).exists():
-        fail(f"--unseen must be official, auto or an existing file, got {unseen!r}")
     result = make_split(
         label_data, taxonomy, unseen=selection, num_unseen=num_unseen, unseen_share=unseen_share,
         rule=SplitRule(seen_eval_fraction, test_share),
@@ -245,20 +261,38 @@ def stats_cmd(
 # --------------------------------------------------------------------------- download
 
 def _download_bar():  # type: ignore[no-untyped-def]
+    """A progress bar drawn from the first finished clip on (nothing shows before the work starts)."""
     from tqdm import tqdm
 
-    bar = tqdm(total=0, unit="clip", desc="download", dynamic_ncols=True)
+    class LazyBar:
+        bar = None
+
+        def close(self) -> None:
+            if self.bar is not None:
+                self.bar.close()
+
+    holder = LazyBar()
 
     def on_result(result, summary) -> None:  # type: ignore[no-untyped-def]
+        if holder.bar is None:
+            holder.bar = tqdm(total=summary.selected, unit="clip", desc="download", dynamic_ncols=True)
+        bar = holder.bar
         bar.total = summary.selected
         bar.update(1)
         rate = (summary.done + summary.failed) / max(summary.elapsed_s, 1e-9)
         bar.set_postfix(done=summary.done, failed=summary.failed, clips_per_s=f"{rate:.2f}")
 
-    return bar, on_result
+    return holder, on_result
 
 
-download_app = typer.Typer(help="Fetch each clip's 10 s window and cut it into 10 frames + 16 kHz audio.")
+def _names(text: str, option: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    if not names:
+        fail(f"{option} needs at least one name, got {text!r}")
+    return names
+
+
+download_app = typer.Typer(help="Fetch each clip's 10 s window and cut it into 10 frames + 16 kHz audio.", **_HELP)
 app.add_typer(download_app, name="download")
 
 
@@ -268,17 +302,18 @@ def download_cmd(
     ctx: typer.Context,
     manifest: Optional[Path] = typer.Option(None, help="Manifest of `ovavebench manifest` (rows with a start time)."),
     out: Optional[Path] = typer.Option(None, help="Media folder: DIR/<clip_id>/{clip.mp4,frames/,audio.wav} + download.sqlite."),
-    workers: int = typer.Option(4, help="Clips downloaded in parallel."),
-    retry_failed: Optional[str] = typer.Option(None, "--retry-failed", help="Also retry permanent failures: 'all' or comma-separated class names."),
+    workers: int = typer.Option(4, min=1, max=512, help="Clips downloaded in parallel."),
+    retry_failed: Optional[str] = typer.Option(None, "--retry-failed", help="Also retry permanent failures: 'all' or comma-separated error classes (e.g. unknown,unavailable; see `download status`)."),
+    only_classes: Optional[str] = typer.Option(None, "--only-classes", help="Only clips of these benchmark classes (comma-separated class names)."),
     cookies: Optional[Path] = typer.Option(None, help="Netscape cookies file passed to yt-dlp."),
     proxy: Optional[str] = typer.Option(None, help="Proxy URL passed to yt-dlp (and ffmpeg)."),
-    max_height: int = typer.Option(360, help="Highest video height to fetch (the lowest >= 224p is preferred)."),
+    max_height: int = typer.Option(360, min=1, max=8640, help="Highest video height to fetch (the lowest >= 224p is preferred)."),
     url_template: str = typer.Option("https://www.youtube.com/watch?v={youtube_id}", help="Video URL; {youtube_id} is replaced."),
     shard: Optional[str] = typer.Option(None, help="i/n: only this shard of the clips (stable by clip id)."),
-    limit: Optional[int] = typer.Option(None, help="At most this many clips in this run."),
-    max_attempts: int = typer.Option(4, help="Attempts per clip for transient failures (rate limits, 5xx, timeouts)."),
-    backoff: float = typer.Option(2.0, help="First retry delay in seconds (doubles, with jitter)."),
-    timeout: float = typer.Option(30.0, help="Network timeout in seconds."),
+    limit: Optional[int] = typer.Option(None, min=0, help="At most this many clips in this run."),
+    max_attempts: int = typer.Option(4, min=1, max=100, help="Attempts per clip for transient failures (rate limits, 5xx, timeouts)."),
+    backoff: float = typer.Option(2.0, min=0.0, max=3600.0, help="First retry delay in seconds (doubles, with jitter)."),
+    timeout: float = typer.Option(30.0, min=0.0, max=3600.0, help="Network timeout in seconds."),
     reencode: bool = typer.Option(False, help="Re-encode at the cuts so clip.mp4 holds no packet outside the window (slower)."),
 ) -> None:
     """Download and segment clips (resumable: finished clips are skipped). Subcommands: status, verify, export-layout."""
@@ -289,13 +324,15 @@ def download_cmd(
     from .download import DownloadOptions, download_clips, parse_shard
 
     retry_classes: tuple[str, ...] = ()
-    if retry_failed not in (None, "all", ""):
-        retry_classes = tuple(c.strip() for c in retry_failed.split(",") if c.strip())
+    if retry_failed is not None and retry_failed.strip() != "all":
+        retry_classes = _names(retry_failed, "--retry-failed")
     options = DownloadOptions(
         workers=workers, url_template=url_template, cookies=str(cookies) if cookies else None, proxy=proxy,
         max_height=max_height, max_attempts=max_attempts, backoff_s=backoff, socket_timeout_s=timeout,
         reencode=reencode, retry_failed=retry_failed is not None, retry_classes=retry_classes,
+        only_classes=_names(only_classes, "--only-classes") if only_classes is not None else (),
         shard=parse_shard(shard) if shard else None, limit=limit)
+    options.validate()
     bar, on_result = _download_bar()
     try:
         summary = download_clips(manifest, out, options, on_result)
@@ -361,7 +398,7 @@ def download_export_cmd(
 
 # --------------------------------------------------------------------------- annotate
 
-annotate_app = typer.Typer(help="Two-round crowd labelling in Label Studio: export, import, status, finalize.", no_args_is_help=True)
+annotate_app = typer.Typer(help="Two-round crowd labelling in Label Studio: export, import, status, finalize.", no_args_is_help=True, **_HELP)
 app.add_typer(annotate_app, name="annotate")
 
 
@@ -378,7 +415,7 @@ def _client(url: Optional[str], api_key: Optional[str]):  # type: ignore[no-unty
 def annotate_export_cmd(
     manifest: Path = typer.Option(..., help="Manifest of `ovavebench manifest`."),
     media: Path = typer.Option(..., help="Media folder of `ovavebench download`."),
-    round_no: int = typer.Option(..., "--round", help="1, 2 or 3 (adjudication)."),
+    round_no: int = typer.Option(..., "--round", min=1, max=3, help="1, 2 or 3 (adjudication)."),
     annotators: str = typer.Option(..., help="Comma-separated annotator names (round 3: the adjudicators)."),
     work: Path = typer.Option(..., help="Work folder: the plan and all annotations (annotate.sqlite)."),
     out: Optional[Path] = typer.Option(None, help="File mode: folder for round{N}_{annotator}.json (default WORK/tasks)."),
@@ -405,9 +442,10 @@ def annotate_export_cmd(
 @annotate_app.command("import")
 @user_errors
 def annotate_import_cmd(
-    round_no: int = typer.Option(..., "--round", help="1, 2 or 3."),
+    round_no: int = typer.Option(..., "--round", min=1, max=3, help="1, 2 or 3."),
     work: Path = typer.Option(..., help="Work folder of `annotate export`."),
-    from_files: Optional[list[Path]] = typer.Option(None, "--from", help="Label Studio JSON export(s) (round{N}_{annotator}.json)."),
+    from_files: Optional[list[Path]] = typer.Option(None, "--from", help="Label Studio JSON export(s) (round{N}_{annotator}.json); several may follow one --from."),
+    more_files: Optional[list[Path]] = typer.Argument(None, help="More export files (so that `--from exports/*.json` works)."),
     label_studio_url: Optional[str] = typer.Option(None, help="Live mode: pull the round's projects from this server."),
     api_key: Optional[str] = typer.Option(None, help="Live mode: API key (or $LABEL_STUDIO_API_KEY)."),
 ) -> None:
@@ -417,8 +455,11 @@ def annotate_import_cmd(
     from .annotate import import_annotations, open_work, read_export_files
 
     client = _client(label_studio_url, api_key)
+    from_files = [*(from_files or []), *(more_files or [])]
     if client is None and not from_files:
         fail("annotate import needs --from FILE… or --label-studio-url")
+    if client is not None and from_files:
+        fail("annotate import takes --from files or --label-studio-url, not both")
     users: dict[int, str] = {}
     if client is not None:
         with contextlib.closing(open_work(work)) as conn:
@@ -489,12 +530,12 @@ def annotate_finalize_cmd(
 def build_cmd(
     out: Path = typer.Option(..., help="Output folder (running again continues where it stopped)."),
     benchmark: str = typer.Option("ovavebench", help="The benchmark to rebuild."),
-    workers: int = typer.Option(4, help="Clips downloaded in parallel."),
+    workers: int = typer.Option(4, min=1, max=512, help="Clips downloaded in parallel."),
     cookies: Optional[Path] = typer.Option(None, help="Netscape cookies file passed to yt-dlp."),
     proxy: Optional[str] = typer.Option(None, help="Proxy URL passed to yt-dlp."),
     cache: Optional[Path] = typer.Option(None, help="Metadata cache (default $OVAVEBENCH_CACHE or ~/.cache/ovavebench)."),
-    max_height: int = typer.Option(360, help="Highest video height to fetch."),
-    limit: Optional[int] = typer.Option(None, help="At most this many clips in this run (try it on a few first)."),
+    max_height: int = typer.Option(360, min=1, max=8640, help="Highest video height to fetch."),
+    limit: Optional[int] = typer.Option(None, min=0, help="At most this many clips in this run (try it on a few first)."),
     url_template: str = typer.Option("https://www.youtube.com/watch?v={youtube_id}", help="Video URL; {youtube_id} is replaced."),
     vggsound_url: Optional[str] = typer.Option(None, help="URL of vggsound.csv."),
     ovave_base_url: Optional[str] = typer.Option(None, help="Base URL of the published OV-AVEBench files."),
@@ -509,6 +550,7 @@ def build_cmd(
     options = BuildOptions(out=out, cache=cache, vggsound_url=vggsound_url, ovave_base_url=ovave_base_url,
                            download=DownloadOptions(workers=workers, cookies=str(cookies) if cookies else None, proxy=proxy,
                                                     max_height=max_height, limit=limit, url_template=url_template))
+    options.download.validate()
     try:
         report = build(options, log=typer.echo, on_result=on_result)
     finally:
@@ -523,20 +565,18 @@ def build_cmd(
 @app.command("demo")
 @user_errors
 def demo_cmd(
-    out: Path = typer.Option(Path("demo-out"), help="Folder for everything the demo makes (replaced if it exists)."),
+    out: Path = typer.Option(Path("demo-out"), help="Folder for everything the demo makes: new or empty, or made by an earlier demo (then cleared)."),
     size: str = typer.Option("default", help="small (12 clips) or default (30 clips)."),
-    seed: int = typer.Option(0, help="Seed of the generated source and the simulated annotators."),
+    seed: int = typer.Option(0, min=0, max=2**32 - 1, help="Seed of the generated source and the simulated annotators."),
 ) -> None:
     """The whole toolkit end to end on a generated offline source: build, annotate, split, plot, score."""
-    import shutil
-
-    from .demo import SIZES, run_demo
+    from .demo import DEMO_MARKER, SIZES, run_demo
+    from .io import claim_output_dir
     from .scoring import format_score_table
 
     if size not in SIZES:
         fail(f"--size must be one of {', '.join(SIZES)}, got {size!r}")
-    if out.exists():
-        shutil.rmtree(out)
+    claim_output_dir(out, DEMO_MARKER, "`ovavebench demo`")
     bar, on_result = _download_bar()
     try:
         report = run_demo(out, size=size, seed=seed, log=typer.echo, on_result=on_result)
@@ -555,7 +595,7 @@ def demo_cmd(
 
 # --------------------------------------------------------------------------- features
 
-features_app = typer.Typer(help="ImageBind embeddings of every second and of the class names, computed once.", no_args_is_help=True)
+features_app = typer.Typer(help="ImageBind embeddings of every second and of the class names, computed once.", no_args_is_help=True, **_HELP)
 app.add_typer(features_app, name="features")
 
 
@@ -566,32 +606,39 @@ def features_extract_cmd(
     benchmark: Path = typer.Option(..., help="Benchmark folder: its videos (all splits) and class names."),
     out: Path = typer.Option(..., help="Feature store folder (resumable: stored videos are skipped)."),
     device: Optional[str] = typer.Option(None, help="cuda or cpu (default: cuda if available)."),
-    batch_size: int = typer.Option(8, help="Videos per batch (x10 frames and x10 audio seconds)."),
+    batch_size: int = typer.Option(8, min=1, max=65536, help="Videos per batch (x10 frames and x10 audio seconds)."),
     dtype: Optional[str] = typer.Option(None, help="bf16, fp16 or fp32 (default: bf16 on GPU, fp32 on CPU)."),
     checkpoint: Optional[Path] = typer.Option(None, help="ImageBind checkpoint (default: imagebind_huge.pth in the cache, downloaded on first use)."),
     model_config: Optional[Path] = typer.Option(None, help="JSON of the official constructor arguments (default: the huge model)."),
     vocab: Optional[Path] = typer.Option(None, help="BPE vocabulary (default: beside the checkpoint, or downloaded)."),
-    workers: Optional[int] = typer.Option(None, help="DataLoader workers decoding clips (default: min(4, cores))."),
+    workers: Optional[int] = typer.Option(None, min=0, max=256, help="DataLoader workers decoding clips (default: min(4, cores))."),
 ) -> None:
     """Embed every benchmark video's frames and audio seconds, and the class names (+ other)."""
     try:
         from tqdm import tqdm
 
-        from .features import extract_features
+        from .features import check_device, extract_features
     except ImportError as exc:  # pragma: no cover - depends on the install
         fail(f"features need the baselines extra (pip install 'ovavebench[baselines]'): {exc}")
-    bar = tqdm(total=0, unit="video", desc="features", dynamic_ncols=True)
+    if dtype is not None and dtype not in ("bf16", "fp16", "fp32"):
+        fail(f"--dtype must be bf16, fp16 or fp32, got {dtype!r}")
+    if device is not None:
+        check_device(device)
+    bars: list[Any] = []  # drawn from the first batch on: nothing shows before the work starts
 
     def on_batch(done: int, total: int) -> None:
-        bar.total = total
-        bar.n = done
-        bar.refresh()
+        if not bars:
+            bars.append(tqdm(total=total, unit="video", desc="features", dynamic_ncols=True))
+        bars[0].total = total
+        bars[0].n = done
+        bars[0].refresh()
 
     try:
         report = extract_features(media, benchmark, out, checkpoint, model_config, vocab, device, dtype, batch_size,
                                   workers, on_batch)
     finally:
-        bar.close()
+        for bar in bars:
+            bar.close()
     typer.echo(f"{report.extracted:,} video(s) embedded, {report.skipped:,} already in the store, "
                f"{len(report.missing_media):,} without media; {report.seconds:.1f} s on {report.device} ({report.dtype})")
     if report.missing_media:
@@ -613,7 +660,7 @@ def features_info_cmd(store: Path = typer.Argument(..., help="Feature store fold
 
 # --------------------------------------------------------------------------- baselines
 
-baseline_app = typer.Typer(help="Reference baselines on cached features: zero-shot, fine-tune, predict.", no_args_is_help=True)
+baseline_app = typer.Typer(help="Reference baselines on cached features: zero-shot, fine-tune, predict.", no_args_is_help=True, **_HELP)
 app.add_typer(baseline_app, name="baseline")
 
 
@@ -641,22 +688,39 @@ def baseline_finetune_cmd(
     benchmark: Path = typer.Option(..., help="Benchmark folder."),
     out: Path = typer.Option(..., help="Run folder (model.pt, config.json, log.json)."),
     temporal: str = typer.Option("transformer", help="transformer, or linear (Table 5)."),
-    layers: int = typer.Option(1, help="Temporal blocks per modality."),
+    layers: int = typer.Option(1, min=1, max=64, help="Temporal blocks per modality."),
     fusion: str = typer.Option("sqrt", help="sqrt, prob-avg or fea-avg (Table 4)."),
     no_other: bool = typer.Option(False, "--no-other", help="Without the `other` class (Table 3)."),
     train_subset: Optional[float] = typer.Option(None, help="Train on a Table-6 subset (0.25, 0.5, 0.75)."),
-    epochs: int = typer.Option(5, help="Epochs."),
-    batch_size: int = typer.Option(32, help="Videos per batch."),
-    lr: float = typer.Option(5e-5, help="Adam learning rate."),
-    seed: int = typer.Option(0, help="Seed (deterministic on CPU)."),
+    epochs: int = typer.Option(5, min=1, max=10000, help="Epochs."),
+    batch_size: int = typer.Option(32, min=1, max=65536, help="Videos per batch."),
+    lr: float = typer.Option(5e-5, min=0.0, max=10.0, help="Adam learning rate."),
+    seed: int = typer.Option(0, min=0, max=2**32 - 1, help="Seed (deterministic on CPU)."),
     select_on: str = typer.Option("val", help="Split that picks the epoch: val, or test as the published script does."),
     config: Optional[Path] = typer.Option(None, help="A JSON config from baselines/ (options given here override it)."),
 ) -> None:
     """Fine-tune temporal layers on the frozen per-second embeddings (seen classes), select on val."""
     from .baselines import FinetuneConfig, finetune
 
-    base = json.loads(config.read_text()) if config else {}
-    base = {k: v for k, v in base.items() if k in FinetuneConfig.__dataclass_fields__}
+    base: dict[str, Any] = {}
+    if config:
+        from .errors import InputFileError
+        from .io import read_json
+
+        what = "a fine-tuning config (a JSON object of FinetuneConfig fields, as in baselines/)"
+        base = read_json(config, what)
+        if not isinstance(base, dict):
+            raise InputFileError(config, f"expected {what}")
+        known = set(FinetuneConfig.__dataclass_fields__) | {"description", "command"}
+        unknown = sorted(set(base) - known)
+        if unknown:
+            raise InputFileError(config, f"unknown key(s) {', '.join(map(repr, unknown[:5]))}; expected FinetuneConfig fields "
+                                         f"({', '.join(FinetuneConfig.__dataclass_fields__)})")
+        base = {k: v for k, v in base.items() if k in FinetuneConfig.__dataclass_fields__}
+        try:
+            FinetuneConfig(**base).validate()
+        except OvavebenchError as exc:
+            raise InputFileError(config, str(exc)) from None
     given = {"temporal": temporal, "layers": layers, "fusion": fusion, "with_other": not no_other, "epochs": epochs,
              "batch_size": batch_size, "lr": lr, "seed": seed, "select_on": select_on, "train_subset": train_subset}
     defaults = FinetuneConfig()
@@ -683,9 +747,63 @@ def baseline_predict_cmd(
     typer.echo(f"wrote {out}: {len(predictions):,} video(s) of the {split} split")
 
 
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the command line on ``argv`` (default ``sys.argv[1:]``) and return its exit code.
+
+    Exit codes: 0 success; 1 a check found problems (``download verify``); 2 an error,
+    explained in one line on stderr (bad input, a bad option, a usage error, the
+    environment); 3 a download run that stopped on a persistent block; 130 Ctrl-C.
+    Nothing prints a traceback unless ``OVAVEBENCH_TRACEBACK=1``.
+    """
+    import os
+    import sqlite3
+
+    from typer.exceptions import Exit, TyperException
+
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=argv, prog_name="ovavebench", standalone_mode=False)
+    except TyperException as exc:  # typer's click: usage errors, bad option values
+        ctx = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:  # `ovavebench annotate`: the help
+            typer.echo(ctx.get_help())
+            return 0
+        where = ctx.command_path if ctx is not None else "ovavebench"
+        typer.echo(f"error: {where}: {_one_line(exc.format_message())} (see '{where} --help')", err=True)
+        return 2
+    except typer.Abort:
+        typer.echo("error: aborted", err=True)
+        return 130
+    except Exit as exc:
+        return exc.exit_code
+    except KeyboardInterrupt:
+        typer.echo("error: interrupted (finished work is kept; run the same command again to continue)", err=True)
+        return 130
+    except OvavebenchError as exc:
+        typer.echo(f"error: {_one_line(str(exc))}", err=True)
+        return 2
+    except sqlite3.DatabaseError as exc:  # damage that only showed after the database was opened
+        typer.echo(f"error: a state database is damaged or unreadable ({_one_line(str(exc), 300)}); "
+                   "it was left as it is", err=True)
+        return 2
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        typer.echo(f"error: {_one_line(where + (exc.strerror or str(exc)))}", err=True)
+        return 2
+    except Exception as exc:  # a bug, or input nobody foresaw: still one line, and never a lost result
+        if os.environ.get("OVAVEBENCH_TRACEBACK") == "1":
+            raise
+        typer.echo(f"error: internal error ({type(exc).__name__}: {_one_line(str(exc), 300)}); "
+                   "rerun with OVAVEBENCH_TRACEBACK=1 and report it", err=True)
+        return 2
+    return code if isinstance(code, int) else 0
+
+
 def main() -> None:
     """Console-script entry point."""
-    app(prog_name="ovavebench")
+    sys.exit(run())
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -148,6 +148,9 @@ def _simulated_export(task_file: Path, answers: Callable[[str], list[int]], who:
                               "lead_time": 20.0}]} for i, t in enumerate(tasks)]
 
 
+DEMO_MARKER = ".ovavebench-demo"
+
+
 def run_demo(out: str | Path, size: str = "default", seed: int = 0, error_rate: float = 0.08,
              log: Log = lambda _: None, on_result: Callable[..., None] | None = None) -> DemoReport:
     """Run the demo into ``out`` (a fresh folder each time)."""

@@ -38,13 +38,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import numpy as np
 import pandas as pd
 
 from .errors import OvavebenchError
 from .errors_youtube import ALL_CLASSES, TRANSIENT_CLASSES, ErrorClass, classify_error
 from .ffmpeg_tools import LOG_SUFFIX, ffmpeg_wrapper_dir, read_ffmpeg_log
 from .ids import DEFAULT_URL_TEMPLATE, CLIP_ID_RE, make_clip_id, validate_youtube_id, video_url
-from .io import atomic_open, sha256_file
+from .io import atomic_open, open_sqlite_state, sha256_file
 from .manifest import read_manifest
 from .media import SEGMENTS, MediaError, segment_clip
 
@@ -104,10 +105,59 @@ class DownloadOptions:
     socket_timeout_s: float = 30.0
     reencode: bool = False  # force keyframes at the cuts (exact packets, slower)
     retry_failed: bool = False
-    retry_classes: tuple[str, ...] = ()  # with retry_failed: only clips of these classes
+    retry_classes: tuple[str, ...] = ()  # with retry_failed: only failures of these error classes (empty: all)
+    only_classes: tuple[str, ...] = ()  # only clips of these benchmark classes (empty: all)
     shard: tuple[int, int] | None = None  # (i, n): only clips with crc32(clip_id) % n == i
     limit: int | None = None
     cache: str | None = None  # where the ffmpeg wrapper lives (default: DIR/.tools)
+
+
+    def validate(self) -> None:
+        """Refuse options no run could use, before anything is written."""
+        from .ids import validate_proxy, validate_url_template
+
+        checks = [("workers", self.workers, 1), ("max_attempts", self.max_attempts, 1), ("max_height", self.max_height, 1),
+                  ("min_height", self.min_height, 0)]
+        for name, value, low in checks:
+            if type(value) is not int or value < low:
+                raise OvavebenchError(f"--{name.replace('_', '-')} must be a whole number >= {low}, got {value!r}")
+        if self.limit is not None and (type(self.limit) is not int or self.limit < 0):
+            raise OvavebenchError(f"--limit must be a whole number >= 0, got {self.limit!r}")
+        if not self.socket_timeout_s > 0:
+            raise OvavebenchError(f"--timeout must be > 0 seconds, got {self.socket_timeout_s!r}")
+        if not 0 <= self.backoff_s <= self.backoff_max_s:
+            raise OvavebenchError(f"--backoff must be in [0, {self.backoff_max_s:g}] seconds, got {self.backoff_s!r}")
+        validate_url_template(self.url_template)
+        if self.proxy is not None:
+            validate_proxy(self.proxy)
+        if self.cookies is not None:
+            check_cookies_file(self.cookies)
+        unknown = sorted(set(self.retry_classes) - set(ALL_CLASSES))
+        if unknown:
+            raise OvavebenchError(f"--retry-failed: unknown error class(es) {', '.join(map(repr, unknown))}; "
+                                  f"expected 'all' or some of {', '.join(sorted(ALL_CLASSES))}")
+
+
+def check_cookies_file(path: str | os.PathLike) -> None:
+    """Refuse a cookies file yt-dlp could not use: missing, unreadable, or not in Netscape format."""
+    from .errors import InputFileError
+    from .io import read_text
+
+    what = "a Netscape-format cookies file (as exported by a browser extension or yt-dlp --cookies)"
+    text = read_text(path, what)
+    data_lines = 0
+    for line_no, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or (stripped.startswith("#") and not stripped.startswith("#HttpOnly_")):
+            continue
+        fields = line.rstrip("\r\n").split("\t")
+        if len(fields) != 7:
+            raise InputFileError(path, f"{len(fields)} tab-separated field(s), expected 7; expected {what}", line_no)
+        if not fields[4].strip().lstrip("-").isdigit():
+            raise InputFileError(path, f"expiry {fields[4]!r} is not a number; expected {what}", line_no)
+        data_lines += 1
+    if not data_lines:
+        raise InputFileError(path, f"no cookies in it; expected {what}")
 
 
 @dataclass
@@ -158,15 +208,14 @@ class RunSummary:
 
 
 def open_state(out_dir: str | os.PathLike) -> sqlite3.Connection:
-    """Open (creating) the state database of a download folder."""
+    """Open (creating) the state database of a download folder.
+
+    A file that is not a readable SQLite database, or one that holds other tables
+    (another tool's database), is refused and left exactly as it is.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(out_dir / DB_NAME, timeout=30)
-    conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.executescript(_SCHEMA)
-    return conn
+    return open_sqlite_state(out_dir / DB_NAME, _SCHEMA, "attempts", "a download state database")
 
 
 def register_clips(conn: sqlite3.Connection, manifest: pd.DataFrame, source: str = "<manifest>") -> int:
@@ -174,20 +223,33 @@ def register_clips(conn: sqlite3.Connection, manifest: pd.DataFrame, source: str
     rows = manifest[manifest["start_s"].notna()]
     now = time.time()
     records = []
-    for row in rows.itertuples(index=False):
-        youtube_id = validate_youtube_id(str(row.youtube_id), f"{source}: clip {row.clip_id!r}")
+    # Every row is checked before anything is written: a bad row leaves the state untouched.
+    for line, row in zip(rows.index, rows.itertuples(index=False)):
+        where = f"{source}: row {int(line) + 2}" if isinstance(line, (int, np.integer)) else source
+        youtube_id = validate_youtube_id(str(row.youtube_id), f"{where}, clip {row.clip_id!r}")
         start = int(row.start_s)
+        if start < 0:
+            raise OvavebenchError(f"{where}: clip {row.clip_id!r}: negative start_s {start}")
         clip_id = make_clip_id(youtube_id, start)
         if str(row.clip_id) != clip_id:
-            raise OvavebenchError(f"{source}: clip id {row.clip_id!r} does not match its YouTube id and start ({clip_id})")
+            raise OvavebenchError(f"{where}: clip id {row.clip_id!r} does not match its YouTube id and start ({clip_id})")
         end = int(row.end_s) if "end_s" in rows.columns and pd.notna(row.end_s) else start + SEGMENTS
+        if end != start + SEGMENTS:
+            raise OvavebenchError(f"{where}: clip {clip_id!r}: end_s {end} is not start_s + {SEGMENTS} = {start + SEGMENTS} "
+                                  f"(every clip is a {SEGMENTS} s window)")
         records.append((clip_id, youtube_id, start, end, getattr(row, "class_name", None), getattr(row, "split", None) or None, now))
     with conn:
-        before = conn.total_changes
+        before = conn.execute("SELECT COUNT(*) FROM clips").fetchone()[0]
+        # Clips not done yet follow the manifest (a corrected window or class); a failure recorded for
+        # another window no longer applies and goes back to pending.
         conn.executemany(
-            "INSERT OR IGNORE INTO clips (clip_id, youtube_id, start_s, end_s, class_name, split, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)", records)
-        return conn.total_changes - before
+            "INSERT INTO clips (clip_id, youtube_id, start_s, end_s, class_name, split, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (clip_id) DO UPDATE SET "
+            "status = CASE WHEN clips.end_s != excluded.end_s THEN 'pending' ELSE clips.status END, "
+            "error_class = CASE WHEN clips.end_s != excluded.end_s THEN NULL ELSE clips.error_class END, "
+            "end_s = excluded.end_s, class_name = excluded.class_name, split = excluded.split "
+            "WHERE clips.status != 'done'", records)
+        return conn.execute("SELECT COUNT(*) FROM clips").fetchone()[0] - before
 
 
 def _shard_of(clip_id: str, n: int) -> int:
@@ -205,8 +267,10 @@ def select_jobs(conn: sqlite3.Connection, options: DownloadOptions) -> tuple[lis
         if row["status"] == "failed" and row["error_class"] not in TRANSIENT_CLASSES:
             if not options.retry_failed:
                 continue
-            if options.retry_classes and row["class_name"] not in options.retry_classes:
+            if options.retry_classes and (row["error_class"] or "unknown") not in options.retry_classes:
                 continue
+        if options.only_classes and row["class_name"] not in options.only_classes:
+            continue
         if options.shard and _shard_of(row["clip_id"], options.shard[1]) != options.shard[0]:
             continue
         jobs.append(ClipJob(row["clip_id"], row["youtube_id"], row["start_s"], row["end_s"]))
@@ -588,10 +652,11 @@ def download_clips(
     ``on_result`` is called in the calling thread after each clip is committed
     (the CLI draws its progress bar with it).
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    options.validate()
     source = str(manifest) if not isinstance(manifest, pd.DataFrame) else "<manifest>"
     frame = manifest if isinstance(manifest, pd.DataFrame) else read_manifest(manifest)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     wrapper = ffmpeg_wrapper_dir(options.cache or out_dir / ".tools")
     summary = RunSummary()
     start = time.perf_counter()
@@ -600,6 +665,12 @@ def download_clips(
         conn = open_state(out_dir)
         try:
             register_clips(conn, frame, source)
+            if options.only_classes:
+                known = {r[0] for r in conn.execute("SELECT DISTINCT class_name FROM clips")}
+                unknown = sorted(set(options.only_classes) - known)
+                if unknown:
+                    raise OvavebenchError(f"--only-classes: no clip of class(es) {', '.join(map(repr, unknown[:5]))} "
+                                          f"in {source}")
             jobs, summary.skipped_done = select_jobs(conn, options)
             summary.selected = len(jobs)
             gate, stop = BackoffGate(), threading.Event()

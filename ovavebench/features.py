@@ -11,6 +11,7 @@ so a crash loses at most the batch in flight and a re-run skips what is stored.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import sqlite3
@@ -23,7 +24,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .errors import OvavebenchError
-from .io import atomic_open, sha256_file
+from .io import atomic_open, atomic_write_text, open_sqlite_state, sha256_file
 
 PREPROCESSING_VERSION = "ovavel-1s-v1"  # 224 bicubic/centre crop frames; 1-s tiled 128-bin fbank, 204 frames
 DB_NAME = "store.sqlite"
@@ -43,8 +44,8 @@ class FeatureStore:
         if not create and not (self.path / DB_NAME).exists():
             raise OvavebenchError(f"{self.path}: not a feature store (no {DB_NAME}); run `ovavebench features extract`")
         self.path.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(self.path / DB_NAME, timeout=30)
-        self._conn.executescript(_SCHEMA)
+        self._conn = open_sqlite_state(self.path / DB_NAME, _SCHEMA, "videos", "a feature store database (store.sqlite)")
+        self._conn.row_factory = None  # plain tuples, as the queries below expect
         self._shards: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     def close(self) -> None:
@@ -184,14 +185,43 @@ class ExtractReport:
 
 
 def checkpoint_sha256(path: Path) -> str:
-    """sha256 of a checkpoint, remembered beside it (4.5 GB take a while to hash)."""
-    marker = path.with_name(path.name + ".sha256")
-    if marker.exists() and marker.stat().st_mtime >= path.stat().st_mtime:
-        return marker.read_text().strip()
-    digest = sha256_file(path)
+    """sha256 of a checkpoint, remembered in the toolkit's cache (4.5 GB take a while to hash).
+
+    Never written beside the checkpoint: that folder may be read-only, shared, or
+    someone else's. The cache entry is keyed by the file's real path, size and mtime.
+    """
+    from .metadata import cache_dir
+
+    real = Path(os.path.realpath(path))
+    info = real.stat()
+    key = hashlib.sha256(f"{real}\0{info.st_size}\0{info.st_mtime_ns}".encode()).hexdigest()[:32]
+    marker = cache_dir() / "checksums" / f"{key}.sha256"
     with contextlib.suppress(OSError):
-        marker.write_text(digest + "\n")
+        recorded = marker.read_text(encoding="ascii").strip()
+        if len(recorded) == 64:
+            return recorded
+    digest = sha256_file(real)
+    with contextlib.suppress(OSError):
+        atomic_write_text(marker, digest + "\n")
     return digest
+
+
+def check_device(device: str) -> None:
+    """Refuse a device torch cannot use here, with what to do instead."""
+    import torch
+
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise OvavebenchError(f"--device {device!r}: not a torch device (expected cpu, cuda or cuda:N)") from None
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            build = "a CPU-only build" if torch.version.cuda is None else f"built for CUDA {torch.version.cuda}"
+            raise OvavebenchError(f"--device {device}: no CUDA GPU is visible (torch {torch.__version__}, {build}); use --device cpu")
+        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+            raise OvavebenchError(f"--device {device}: only {torch.cuda.device_count()} CUDA device(s) here")
+    elif parsed.type != "cpu":
+        raise OvavebenchError(f"--device {device!r}: expected cpu, cuda or cuda:N")
 
 
 def extract_features(
@@ -211,6 +241,7 @@ def extract_features(
 
     start = time.perf_counter()
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    check_device(device)
     dtype = dtype or ("bf16" if device.startswith("cuda") else "fp32")
     if dtype not in ("bf16", "fp16", "fp32"):
         raise OvavebenchError(f"--dtype must be bf16, fp16 or fp32, got {dtype!r}")

@@ -8,15 +8,17 @@ records what was verified, so a re-run skips the download.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from tqdm import tqdm
 
-from .errors import ChecksumError, OvavebenchError
+from .errors import ChecksumError, InputFileError, OvavebenchError
 from .io import atomic_write_text, sha256_file
 
 CHUNK = 1 << 16
@@ -37,15 +39,28 @@ def _marker(path: Path) -> Path:
     return path.with_name(path.name + ".sha256")
 
 
-def is_verified(path: Path, expected_sha256: str | None = None) -> bool:
-    """True if ``path`` exists and matches its marker (and ``expected_sha256``)."""
+ContentCheck = Callable[[Path, str], None]  # (file, url) → None, or raise InputFileError on wrong content
+
+
+def is_verified(path: Path, expected_sha256: str | None = None, check: ContentCheck | None = None, url: str = "") -> bool:
+    """True if ``path`` exists, matches its marker (and ``expected_sha256``) and passes ``check``."""
     marker = _marker(path)
-    if not path.exists() or not marker.exists():
+    if not path.is_file() or not marker.is_file():
         return False
-    recorded = marker.read_text().strip()
+    try:
+        recorded = marker.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return False
     if expected_sha256 is not None and recorded != expected_sha256:
         return False
-    return sha256_file(path) == recorded
+    if sha256_file(path) != recorded:
+        return False
+    if check is not None:
+        try:
+            check(path, url)
+        except InputFileError:
+            return False  # e.g. an error page cached by an older version: fetched again
+    return True
 
 
 def fetch_file(
@@ -54,16 +69,23 @@ def fetch_file(
     expected_sha256: str | None = None,
     progress: bool = False,
     timeout: float = 60.0,
+    check: ContentCheck | None = None,
+    force: bool = False,
 ) -> FetchResult:
-    """Download ``url`` to ``dest``; skip if already verified.
+    """Download ``url`` to ``dest``; skip if already verified (unless ``force``).
 
     Raises :class:`ChecksumError` (and keeps nothing) when the content does not
-    match ``expected_sha256``, and :class:`OvavebenchError` on HTTP errors.
+    match ``expected_sha256``, :class:`InputFileError` (keeping nothing) when
+    ``check`` refuses the content (an HTML error page, say), and
+    :class:`OvavebenchError` on HTTP errors.
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    if is_verified(dest, expected_sha256):
-        return FetchResult(dest, url, _marker(dest).read_text().strip(), dest.stat().st_size, True)
+    if not force and is_verified(dest, expected_sha256, check, url):
+        return FetchResult(dest, url, _marker(dest).read_text(encoding="ascii").strip(), dest.stat().st_size, True)
+    if force:
+        with contextlib.suppress(FileNotFoundError):
+            dest.with_name(dest.name + ".part").unlink()
 
     part = dest.with_name(dest.name + ".part")
     offset = part.stat().st_size if part.exists() else 0
@@ -76,7 +98,7 @@ def fetch_file(
         if exc.code == 416 and offset:
             # The partial file is already complete (or longer than the file): restart cleanly.
             part.unlink()
-            return fetch_file(url, dest, expected_sha256, progress, timeout)
+            return fetch_file(url, dest, expected_sha256, progress, timeout, check)
         raise OvavebenchError(f"downloading {url}: HTTP {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, OSError) as exc:
         raise OvavebenchError(f"downloading {url}: {getattr(exc, 'reason', exc)}") from None
@@ -118,6 +140,12 @@ def fetch_file(
             f"{url}: sha256 {digest} does not match the published {expected_sha256}; "
             "the file was not kept (a corrupted or changed upstream file)"
         )
+    if check is not None:
+        try:
+            check(part, url)
+        except InputFileError as exc:
+            part.unlink()
+            raise InputFileError(url, f"{exc.what}; nothing was kept") from None
     os.replace(part, dest)
     atomic_write_text(_marker(dest), digest + "\n")
     return FetchResult(dest, url, digest, size, False)

@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from .errors import InputFileError, OvavebenchError
+from .ids import MAX_START_S
 from .io import atomic_open, atomic_write_json
 from .metadata import VGGSoundTable
 from .taxonomy import Taxonomy
@@ -31,6 +32,7 @@ MANIFEST_COLUMNS = [
 ]
 STATUSES = ("resolved", "ambiguous", "unresolved")
 CLIP_SECONDS = 10
+
 
 
 @dataclass
@@ -98,7 +100,7 @@ def build_rebuild_manifest(
     )
     frame = videos.set_index("youtube_id")
     frame["start_s"] = chosen["start_s"].reindex(frame.index).astype("Int64")
-    frame["vggsound_split"] = chosen["vggsound_split"].reindex(frame.index).fillna("")
+    frame["vggsound_split"] = chosen["vggsound_split"].reindex(frame.index).astype(object).fillna("")
     count = n_candidates.reindex(frame.index).fillna(0).astype(int)
     frame["status"] = "unresolved"
     frame.loc[count == 1, "status"] = "resolved"
@@ -174,26 +176,69 @@ def write_manifest(result: ManifestResult, path: str | os.PathLike) -> Path:
 
 
 def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a manifest written by :func:`write_manifest` and check its columns."""
+    """Read a manifest written by :func:`write_manifest` and check its columns and values.
+
+    Anything that is not a manifest (empty, binary, another encoding, a CSV named
+    ``.parquet``, a bad value) is one :class:`InputFileError` naming the file and row.
+    """
+    import io
+
+    import numpy as np
+    import pyarrow
+
+    from .ids import is_youtube_id
+    from .io import decode_text, read_bytes
+
     path = Path(path)
+    what = "a manifest of `ovavebench manifest` (CSV, or Parquet named .parquet)"
     if not path.exists():
         raise OvavebenchError(f"{path}: manifest not found (run `ovavebench manifest`)")
+    data = read_bytes(path, what)
+    if not data.strip():
+        raise InputFileError(path, f"empty file; expected {what}")
     if path.suffix == ".parquet":
-        frame = pd.read_parquet(path)
+        if not (data[:4] == b"PAR1" and data[-4:] == b"PAR1"):
+            raise InputFileError(path, f"not a Parquet file (a manifest named .parquet must be Parquet); expected {what}")
+        try:
+            frame = pd.read_parquet(io.BytesIO(data))
+        except (pyarrow.ArrowException, ValueError, OSError) as exc:
+            raise InputFileError(path, f"unreadable Parquet ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+        frame = frame.reset_index(drop=True)
+        for column in ("clip_id", "youtube_id", "split", "note", "vggsound_split", "class_name"):
+            if column in frame.columns:
+                frame[column] = frame[column].map(lambda v: "" if v is None or (isinstance(v, float) and v != v) else v)
     else:
-        frame = pd.read_csv(
-            path, dtype={"clip_id": str, "youtube_id": str, "split": str, "note": str, "vggsound_split": str},
-            keep_default_na=False, na_values={"start_s": [""], "end_s": [""]},
-        )
+        text = decode_text(data, path, what)
+        try:
+            frame = pd.read_csv(
+                io.StringIO(text), dtype=str, keep_default_na=False, na_values={"start_s": [""], "end_s": [""]},
+            )
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+            raise InputFileError(path, f"not a CSV table ({' '.join(str(exc).split())[:200]}); expected {what}") from None
         if "seen" in frame.columns:
             frame["seen"] = frame["seen"].astype(str).str.lower().eq("true")
     missing = [c for c in ("clip_id", "youtube_id", "start_s", "class_name") if c not in frame.columns]
     if missing:
-        raise InputFileError(path, f"not a manifest: missing column(s) {', '.join(missing)}")
-    try:
-        frame["start_s"] = pd.to_numeric(frame["start_s"]).astype("Int64")
-        if "end_s" in frame.columns:
-            frame["end_s"] = pd.to_numeric(frame["end_s"]).astype("Int64")
-    except (ValueError, TypeError) as exc:
-        raise InputFileError(path, f"start_s/end_s must be whole seconds ({exc})") from None
+        raise InputFileError(path, f"not a manifest: missing column(s) {', '.join(missing)}", 1)
+    for column in ("clip_id", "youtube_id", "class_name"):
+        bad = ~frame[column].map(lambda v: isinstance(v, str))
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise InputFileError(path, f"{column} {frame[column].iloc[i]!r} is not text", i + 2)
+    for column in ("start_s", "end_s"):
+        if column not in frame.columns:
+            continue
+        numbers = pd.to_numeric(frame[column], errors="coerce")
+        given = frame[column].notna().to_numpy() & (frame[column].astype("string").fillna("") != "").to_numpy()
+        bad = given & ~(numbers.notna() & (numbers >= 0) & (numbers <= MAX_START_S) & (numbers == numbers.round())).to_numpy()
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise InputFileError(path, f"{column} {frame[column].iloc[i]!r} is not a whole number of seconds "
+                                       f"in [0, {MAX_START_S:,}]", i + 2)
+        frame[column] = numbers.astype("Int64")
+    has_start = frame["start_s"].notna().to_numpy()
+    bad_id = has_start & ~frame["youtube_id"].map(lambda v: is_youtube_id(v)).to_numpy()
+    if bad_id.any():
+        i = int(np.flatnonzero(bad_id)[0])
+        raise InputFileError(path, f"invalid YouTube id {frame['youtube_id'].iloc[i]!r}: expected 11 characters of [A-Za-z0-9_-]", i + 2)
     return frame

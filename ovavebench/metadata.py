@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import csv
 import difflib
+import io
+import itertools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import pandas as pd
 
 from .errors import InputFileError, OvavebenchError
 from .fetch import FetchResult, fetch_file
 from .ids import is_youtube_id
+from .io import read_text
+from .ids import MAX_START_S
 from .taxonomy import Taxonomy
 
 DEFAULT_VGGSOUND_URL = "https://www.robots.ox.ac.uk/~vgg/data/vggsound/vggsound.csv"
@@ -68,15 +73,42 @@ def vggsound_stat_path(cache: str | os.PathLike | None = None) -> Path:
 
 def read_vggsound_labels(path: str | os.PathLike) -> set[str]:
     """The label vocabulary from VGGSound's ``stat.csv`` (``label,count,group``)."""
+    what = "VGGSound's stat.csv (label,count,group rows)"
     labels: set[str] = set()
-    with open(path, encoding="utf-8-sig", newline="") as handle:
-        for line_no, row in enumerate(csv.reader(handle), start=1):
-            if not row:
-                continue
-            if len(row) != 3 or not row[1].strip().isdigit():
-                raise InputFileError(path, f"expected label,count,group, got {row}", line_no)
-            labels.add(row[0])
+    for line_no, row, error in _csv_rows(read_text(path, what)):
+        if error:
+            raise InputFileError(path, error, line_no)
+        if not row:
+            continue
+        if len(row) != 3 or not (row[1].strip().isascii() and row[1].strip().isdigit()) or not row[0].strip():
+            shown = ",".join(row)
+            raise InputFileError(path, f"expected label,count,group, got {shown[:120]!r}", line_no)
+        labels.add(row[0])
+    if not labels:
+        raise InputFileError(path, f"no labels; expected {what}")
     return labels
+
+
+def _csv_rows(text: str) -> Iterator[tuple[int, list[str], str | None]]:
+    """(line where the row starts, row, problem) for each CSV row of ``text``.
+
+    A quote left open swallows the lines after it; the problem then names the
+    line where the row began, not the line where the reader stopped.
+    """
+    reader = csv.reader(io.StringIO(text, newline=""))
+    while True:
+        start = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield start, [], f"unparseable CSV ({exc})"
+            return
+        if reader.line_num > start and any("\n" in cell or "\r" in cell for cell in row):
+            yield start, row, f"unbalanced double quote: the row runs on over {reader.line_num - start + 1} lines"
+            return
+        yield start, row, None
 
 
 def cached_vggsound_labels(cache: str | os.PathLike | None = None) -> set[str] | None:
@@ -95,7 +127,7 @@ class FetchReport:
 
 def fetch_ovave_files(
     cache: str | os.PathLike | None = None, base_url: str | None = None, progress: bool = False,
-    verify: bool = True, target: str | os.PathLike | None = None,
+    verify: bool = True, target: str | os.PathLike | None = None, force: bool = False,
 ) -> list[FetchResult]:
     """Fetch the five published OV-AVEBench files into the cache, verified by sha256.
 
@@ -110,7 +142,7 @@ def fetch_ovave_files(
         raise OvavebenchError("unverified benchmark files need their own folder (not the published cache)")
     folder = Path(target) if target is not None else ovave_dir(cache)
     return [
-        fetch_file(base + name, folder / name, expected_sha256=digest if verify else None, progress=progress)
+        fetch_file(base + name, folder / name, expected_sha256=digest if verify else None, progress=progress, force=force)
         for name, digest in OVAVE_FILES.items()
     ]
 
@@ -123,20 +155,58 @@ def fetch_metadata(
     include_vggsound: bool = True,
     vggsound_stat_url: str | None = None,
     include_ovave: bool = True,
+    force: bool = False,
 ) -> FetchReport:
     """Download VGGSound's CSV and the published OV-AVEBench files into the cache.
 
-    Re-runs skip files already verified; writes are atomic.
+    Re-runs skip files already verified (``force`` downloads them again); the
+    VGGSound files are checked for their CSV content before they are kept; writes
+    are atomic.
     """
     report = FetchReport(cache_dir(cache))
     if include_ovave:
-        report.files.extend(fetch_ovave_files(cache, ovave_base_url, progress))
+        report.files.extend(fetch_ovave_files(cache, ovave_base_url, progress, force=force))
     if include_vggsound:
         url = vggsound_url or os.environ.get(ENV_VGGSOUND_URL) or DEFAULT_VGGSOUND_URL
-        report.files.append(fetch_file(url, vggsound_csv_path(cache), progress=progress))
+        report.files.append(fetch_file(url, vggsound_csv_path(cache), progress=progress, check=check_vggsound_csv, force=force))
         stat_url = vggsound_stat_url or os.environ.get(ENV_VGGSOUND_STAT_URL) or DEFAULT_VGGSOUND_STAT_URL
-        report.files.append(fetch_file(stat_url, vggsound_stat_path(cache), progress=progress))
+        report.files.append(fetch_file(stat_url, vggsound_stat_path(cache), progress=progress, check=check_vggsound_stat,
+                                       force=force))
     return report
+
+
+def _head_text(path: Path, what: str, limit: int = 1 << 16) -> list[str]:
+    """The first complete lines of a downloaded text file (its first ``limit`` bytes)."""
+    from .io import decode_text
+
+    with open(path, "rb") as handle:
+        data = handle.read(limit)
+    if len(data) == limit and b"\n" in data:
+        data = data[: data.rindex(b"\n") + 1]
+    lines = [line for line in decode_text(data, path, what).splitlines() if line.strip()]
+    if not lines:
+        raise InputFileError(path, f"empty; expected {what}")
+    if lines[0].lstrip().lower().startswith(("<!doctype", "<html", "<?xml", "{")):
+        raise InputFileError(path, f"an HTML/XML/JSON page, not a CSV; expected {what}")
+    return lines
+
+
+def check_vggsound_csv(path: Path, url: str = "") -> None:
+    """Refuse content that is not VGGSound's CSV (checks the first rows)."""
+    what = "VGGSound's CSV (youtube_id,start_seconds,label,split rows, no header)"
+    for line_no, row, problem in itertools.islice(_csv_rows("\n".join(_head_text(path, what)[:50])), 50):
+        reason = problem or _check_row(row, {}, None)
+        if reason:
+            raise InputFileError(path, f"{reason}; expected {what}", line_no)
+
+
+def check_vggsound_stat(path: Path, url: str = "") -> None:
+    """Refuse content that is not VGGSound's stat.csv (checks the first rows)."""
+    what = "VGGSound's stat.csv (label,count,group rows)"
+    for line_no, row, problem in itertools.islice(_csv_rows("\n".join(_head_text(path, what)[:50])), 50):
+        if problem or len(row) != 3 or not (row[1].strip().isascii() and row[1].strip().isdigit()):
+            raise InputFileError(path, f"{problem or 'expected label,count,group, got ' + repr(','.join(row)[:80])}; "
+                                       f"expected {what}", line_no)
 
 
 def ensure_ovave_files(cache: str | os.PathLike | None = None) -> Path:
@@ -177,14 +247,15 @@ def _check_row(row: list[str], taxonomy_labels: dict[str, str], known_labels: se
     youtube_id, start, label, split = row
     if not is_youtube_id(youtube_id):
         return f"invalid YouTube id {youtube_id!r}: expected 11 characters of [A-Za-z0-9_-]"
-    try:
-        start_s = int(start)
-    except ValueError:
-        return f"start time {start!r} is not an integer number of seconds"
-    if start_s < 0:
-        return f"negative start time {start_s}"
-    if not label or label != label.strip() or "\n" in label:
-        return f"malformed label {label!r}"
+    if start.startswith("-") and start[1:].isascii() and start[1:].isdigit():
+        return f"negative start time {start[:20]}"
+    if not (start.isascii() and start.isdigit()):
+        shown = start if len(start) <= 20 else start[:17] + "..."
+        return f"start time {shown!r} is not an integer number of seconds"
+    if len(start) > 7 or int(start) > MAX_START_S:
+        return f"start time {start[:20]} is past {MAX_START_S:,} s (longer than any video)"
+    if not label or label != label.strip() or "\n" in label or len(label) > 200:
+        return f"malformed label {label[:60]!r}"
     if known_labels is not None and label not in known_labels:
         close = difflib.get_close_matches(label, sorted(known_labels), n=1, cutoff=0.6)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -216,6 +287,7 @@ def read_vggsound_csv(
     path = Path(path)
     if not path.exists():
         raise OvavebenchError(f"{path}: VGGSound CSV not found (run `ovavebench metadata fetch`)")
+    text = read_text(path, "VGGSound's CSV (youtube_id,start_seconds,label,split rows)")
     labels = {c.vggsound_label: c.name for c in taxonomy.classes} if taxonomy else {}
     ids: list[str] = []
     starts: list[int] = []
@@ -223,30 +295,23 @@ def read_vggsound_csv(
     splits: list[str] = []
     lines: list[int] = []
     bad: list[BadRow] = []
-    with open(path, encoding="utf-8-sig", newline="") as handle:
-        reader = csv.reader(handle)
-        while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                break
-            except csv.Error as exc:
-                reason, line_no, row = f"unparseable CSV ({exc})", reader.line_num, []
-            else:
-                line_no = reader.line_num
-                if not row:
-                    continue
-                reason = _check_row(row, labels, known_labels)
-            if reason is not None:
-                if not skip_bad_rows:
-                    raise InputFileError(path, reason, line_no)
-                bad.append(BadRow(line_no, reason, ",".join(row)))
+    for line_no, row, reason in _csv_rows(text):
+        if reason is None:
+            if not row or all(not cell.strip() for cell in row):
                 continue
-            ids.append(row[0])
-            starts.append(int(row[1]))
-            row_labels.append(row[2])
-            splits.append(row[3])
-            lines.append(line_no)
+            reason = _check_row(row, labels, known_labels)
+        if reason is not None:
+            if not skip_bad_rows or not row:
+                raise InputFileError(path, reason, line_no)
+            bad.append(BadRow(line_no, reason, ",".join(row)[:500]))
+            continue
+        ids.append(row[0])
+        starts.append(int(row[1]))
+        row_labels.append(row[2])
+        splits.append(row[3])
+        lines.append(line_no)
+    if not ids and not bad:
+        raise InputFileError(path, "no rows; expected VGGSound's CSV (youtube_id,start_seconds,label,split rows)")
     frame = pd.DataFrame(
         {"youtube_id": ids, "start_s": starts, "vggsound_label": row_labels,
          "vggsound_split": splits, "line": lines},

@@ -14,7 +14,6 @@ expected.
 from __future__ import annotations
 
 import difflib
-import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -82,6 +81,8 @@ def read_predictions(predictions: Mapping[str, Any] | str | os.PathLike) -> tupl
         source = str(predictions)
         if not Path(predictions).exists():
             raise PredictionsError(source, "file not found")
+        if Path(predictions).is_dir():
+            raise PredictionsError(source, "is a folder; expected a predictions JSON file")
         data = read_json(predictions, "a JSON object {video_id: [10 labels]}", PredictionsError)
     if isinstance(data, Mapping) and set(data.keys()) == {"predictions"} and isinstance(data["predictions"], Mapping):
         data = data["predictions"]
@@ -182,8 +183,11 @@ def read_availability(folder: str | os.PathLike) -> dict[str, Any] | None:
     path = Path(folder) / AVAILABILITY_FILE
     if not path.exists():
         return None
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+    what = "the availability report of `ovavebench build` (a JSON object with 'obtained' and 'published' counts)"
+    data = read_json(path, what)
+    if not isinstance(data, dict) or not all(type(data.get(k)) is int and data[k] >= 0 for k in ("obtained", "published")):
+        raise InputFileError(path, f"expected {what}")
+    return data
 
 
 def score(

@@ -149,18 +149,30 @@ def parse_ratio(text: str) -> float:
     """``"3:7"`` → 0.3 (the seen share)."""
     try:
         seen, unseen = (float(x) for x in text.split(":"))
-        return seen / (seen + unseen)
-    except (ValueError, ZeroDivisionError):
-        raise OvavebenchError(f"--target-ratio must look like 3:7 (seen:unseen), got {text!r}") from None
+    except ValueError:
+        seen = unseen = float("nan")
+    if not (math.isfinite(seen) and math.isfinite(unseen) and seen > 0 and unseen > 0):
+        raise OvavebenchError(f"--target-ratio must look like 3:7 (two positive numbers, seen:unseen), got {text!r}")
+    return seen / (seen + unseen)
 
 
 def read_class_list(path: str | os.PathLike, taxonomy: Taxonomy) -> list[str]:
-    """A file of class names, one per line; unknown names are an error."""
-    names = [line.strip() for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    """A file of class names, one per line; unknown or repeated names are an error."""
+    from .io import read_text
+
+    names: list[str] = []
     known = set(taxonomy.names)
-    for i, name in enumerate(names, start=1):
+    for i, line in enumerate(read_text(path, "a list of class names, one per line").splitlines(), start=1):
+        name = line.strip()
+        if not name:
+            continue
         if name not in known:
             raise InputFileError(path, f"unknown class {name!r} (not in the taxonomy {taxonomy.source})", i)
+        if name in names:
+            raise InputFileError(path, f"class {name!r} listed twice", i)
+        names.append(name)
+    if not names:
+        raise InputFileError(path, "no class names; expected a list of class names, one per line")
     return names
 
 
@@ -176,7 +188,20 @@ def make_split(
     seed: int = 0,
     labels_source: str = "<labels>",
 ) -> SplitResult:
-    """Choose unseen classes and assign every video to train, val or test."""
+    """Choose unseen classes and assign every video to train, val or test.
+
+    Every parameter is checked and every split must get videos before anything
+    is returned (and so before anything is written).
+    """
+    for name, value in (("--seen-eval-fraction", rule.seen_eval_fraction), ("--test-share", rule.test_share)):
+        if not 0 < value < 1:
+            raise OvavebenchError(f"{name} must be in (0, 1), got {value!r}")
+    if type(seed) is not int or not 0 <= seed < 2**32:
+        raise OvavebenchError(f"--seed must be a whole number in [0, 2^32), got {seed!r}")
+    if not 0 < unseen_share < 1:
+        raise OvavebenchError(f"--unseen-share must be in (0, 1), got {unseen_share!r}")
+    if len(labels.video_ids) == 0:
+        raise InputFileError(labels_source, "no videos to split")
     by_name = taxonomy.by_name()
     for vid, cat in zip(labels.video_ids, labels.categories):
         if cat not in by_name:
@@ -221,6 +246,11 @@ def make_split(
     meta = pd.DataFrame(rows, columns=["split", "cls_name", "cls_type", "vid_name"])
     meta["group"] = meta["cls_name"].map(lambda c: by_name[c].group)
 
+    empty = [split for split in ("train", "val", "test") if not per_split[split]]
+    if empty:
+        raise OvavebenchError(
+            f"the {' and '.join(empty)} split(s) would be empty with seen evaluation fraction {rule.seen_eval_fraction:g} "
+            f"and test share {rule.test_share:g} on {len(labels.video_ids)} video(s); nothing was written")
     subsets: dict[float, pd.DataFrame] = {}
     for ratio in train_ratios:
         if not 0 < ratio <= 1:

@@ -7,6 +7,7 @@ benchmark has 67 classes in 5 groups (17/15/17/9/9), 46 seen and 21 unseen.
 from __future__ import annotations
 
 import csv
+import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,15 +84,27 @@ def load_taxonomy(
     path = Path(path) if path is not None else default_classes_path()
     if not path.exists():
         raise OvavebenchError(f"{path}: class taxonomy file not found")
-    with open(path, encoding="utf-8-sig", newline="") as handle:
+    from .io import read_text
+
+    text = read_text(path, f"a class taxonomy CSV ({','.join(TAXONOMY_COLUMNS)})")
+    with io.StringIO(text, newline="") as handle:
         reader = csv.reader(handle)
-        header = next(reader, None)
+        try:
+            header = next(reader, None)
+        except csv.Error as exc:
+            raise InputFileError(path, f"unparseable CSV ({exc})", 1) from None
         if header is None or tuple(h.strip() for h in header) != TAXONOMY_COLUMNS:
             raise InputFileError(path, f"expected header {','.join(TAXONOMY_COLUMNS)}, got {header}", 1)
         classes: list[ClassInfo] = []
         names: set[str] = set()
         labels: set[str] = set()
-        for line_no, row in enumerate(reader, start=2):
+        rows = []
+        try:
+            for row in reader:
+                rows.append((reader.line_num, row))
+        except csv.Error as exc:
+            raise InputFileError(path, f"unparseable CSV ({exc})", reader.line_num) from None
+        for line_no, row in rows:
             if not row or all(not cell.strip() for cell in row):
                 continue
             if len(row) != 4:

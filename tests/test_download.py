@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 from ovavebench.cli import app
 from ovavebench.download import (BackoffGate, DownloadOptions, _ytdlp_options, ClipJob, _YtdlpLog, download_clips,
                                  SegmenterProcesses, download_status, verify_downloads)
+from ovavebench.errors import OvavebenchError
 from ovavebench.errors_youtube import classify_error
 from ovavebench.media import MediaError, encode_png, write_png
 from ovavebench.localserver import LocalServer
@@ -132,9 +133,14 @@ def test_rerun_skips_done_clips_and_retries_permanent_failures_only_when_asked(s
         again = download_clips(manifest, media, _options(server))
         assert (again.selected, again.skipped_done) == (0, 1)  # the 404 is permanent: not retried
         requests = server.request_count("videos/okvideo0001.mp4")
-        retried = download_clips(manifest, media, _options(server, retry_failed=True, retry_classes=("cat purring",)))
-        assert retried.selected == 0  # not that class
-        retried = download_clips(manifest, media, _options(server, retry_failed=True, retry_classes=("dog barking",)))
+        retried = download_clips(manifest, media, _options(server, retry_failed=True, retry_classes=("unavailable",)))
+        assert retried.selected == 0  # not that error class
+        with pytest.raises(OvavebenchError, match="unknown error class"):
+            download_clips(manifest, media, _options(server, retry_failed=True, retry_classes=("dog barking",)))
+        with pytest.raises(OvavebenchError, match="--only-classes: no clip of class"):
+            download_clips(manifest, media, _options(server, retry_failed=True, only_classes=("cat purring",)))
+        retried = download_clips(manifest, media, _options(server, retry_failed=True, retry_classes=("not_found",),
+                                                           only_classes=("dog barking",)))
         assert (retried.selected, retried.done) == (1, 1)
         assert server.request_count("videos/okvideo0001.mp4") == requests  # done clips never re-fetched
     status = download_status(media)

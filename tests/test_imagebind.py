@@ -74,8 +74,14 @@ def test_tokenizer_reproduces_the_official_ids(ib):
 def test_fbank_reproduces_the_official_melspec(ib, name):
     mel = preprocess_audio(ib / f"{name}.wav")
     reference = np.load(ib / f"{name}_melspec.npy")
-    assert mel.shape == (10, 1, 128, 204)
-    assert np.abs(mel.numpy() - reference).max() < 2e-4
+    assert mel.shape == (10, 1, 128, 204) and mel.dtype == torch.float32
+    # The bound is the reference's own: the fixture was computed in float32, and its README measures an
+    # exact (float64) implementation against it at max |d| 1.5e-3, mean 4e-6, and gives the float64
+    # bound max <= 2e-3 plus mean <= 2e-5. Our fbank runs in float64, so this holds on any CPU.
+    diff = np.abs(mel.numpy().astype(np.float64) - reference.astype(np.float64))
+    assert diff.max() <= 2e-3 and diff.mean() <= 2e-5
+    # Where the reference is well-conditioned (not next to the log floor) we agree to float32 rounding.
+    assert np.median(diff) <= 1e-6
 
 
 def test_frame_transform_reproduces_the_official_tensor(ib, small, io):

@@ -77,24 +77,32 @@ def _mel(freq: torch.Tensor) -> torch.Tensor:
 
 @lru_cache(maxsize=2)
 def mel_banks(num_bins: int = NUM_MEL_BINS, padded_window: int = 512, sample_rate: int = SAMPLE_RATE) -> torch.Tensor:
-    """Kaldi's triangular mel filters on the power spectrum, ``[num_bins, padded_window/2 + 1]`` float32."""
+    """Kaldi's triangular mel filters on the power spectrum, ``[num_bins, padded_window/2 + 1]`` float64."""
     fft_bins = padded_window // 2
     nyquist = 0.5 * sample_rate
     mel_low = 1127.0 * math.log(1.0 + LOW_FREQ / 700.0)
     mel_high = 1127.0 * math.log(1.0 + nyquist / 700.0)
     delta = (mel_high - mel_low) / (num_bins + 1)
-    index = torch.arange(num_bins).unsqueeze(1)
+    index = torch.arange(num_bins, dtype=torch.float64).unsqueeze(1)
     left, center, right = mel_low + index * delta, mel_low + (index + 1.0) * delta, mel_low + (index + 2.0) * delta
-    mel = _mel((sample_rate / padded_window) * torch.arange(fft_bins)).unsqueeze(0)
+    mel = _mel((sample_rate / padded_window) * torch.arange(fft_bins, dtype=torch.float64)).unsqueeze(0)
     up = (mel - left) / (center - left)
     down = (right - mel) / (right - center)
-    banks = torch.max(torch.zeros(1), torch.min(up, down))
+    banks = torch.max(torch.zeros(1, dtype=torch.float64), torch.min(up, down))
     return F.pad(banks, (0, 1))  # the Nyquist bin gets no weight
 
 
 def kaldi_fbank(waveform: torch.Tensor) -> torch.Tensor:
-    """Log-mel fbank of channel 0 of ``waveform [C, N]`` (Kaldi's defaults used by ImageBind), ``[frames, 128]``."""
-    signal = waveform[0]
+    """Log-mel fbank of channel 0 of ``waveform [C, N]`` (Kaldi's defaults used by ImageBind), ``[frames, 128]``.
+
+    Computed in float64 whatever the input's dtype. In float32 the result depends on
+    the CPU's vector kernels (FFT, matrix product): bins ~100 dB below a frame's
+    peak, next to the log floor, moved by up to 1.3e-3 between an AVX2 and an
+    AVX-512 machine. In float64 every CPU gives the same values to ~1e-12, and the
+    difference to the (float32) official output is the official output's own
+    rounding (see ``../shared/reference/imagebind/README.md``).
+    """
+    signal = waveform[0].to(torch.float64)
     frames = 1 + (signal.shape[0] - FRAME_LENGTH) // FRAME_SHIFT
     if frames < 1:
         raise OvavebenchError(f"audio too short for one {FRAME_LENGTH}-sample frame")
@@ -105,8 +113,8 @@ def kaldi_fbank(waveform: torch.Tensor) -> torch.Tensor:
     strided = strided * torch.hann_window(FRAME_LENGTH, periodic=False, dtype=strided.dtype)
     strided = F.pad(strided, (0, 512 - FRAME_LENGTH))
     power = torch.fft.rfft(strided).abs().pow(2.0)
-    energies = power @ mel_banks().to(power.dtype).T
-    return torch.max(energies, torch.tensor(torch.finfo(torch.float).eps, dtype=energies.dtype)).log()
+    energies = power @ mel_banks().T
+    return torch.max(energies, torch.tensor(torch.finfo(torch.float32).eps, dtype=energies.dtype)).log()
 
 
 def _load_wav(source: str | os.PathLike | np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -135,9 +143,9 @@ def preprocess_audio(source: str | os.PathLike | np.ndarray | torch.Tensor) -> t
         wave = padded
     seconds = []
     for t in range(CLIP_SECONDS):
-        segment = wave[:, SAMPLE_RATE * t:SAMPLE_RATE * (t + 1)].repeat(1, 2)
+        segment = wave[:, SAMPLE_RATE * t:SAMPLE_RATE * (t + 1)].repeat(1, 2).to(torch.float64)
         segment = segment - segment.mean()
-        fbank = kaldi_fbank(segment).transpose(0, 1)  # [128, frames]
+        fbank = kaldi_fbank(segment).transpose(0, 1)  # [128, frames], float64
         fbank = F.pad(fbank, (0, TARGET_FRAMES - fbank.shape[1]))
-        seconds.append(((fbank - AUDIO_MEAN) / AUDIO_STD).unsqueeze(0))
+        seconds.append(((fbank - AUDIO_MEAN) / AUDIO_STD).to(torch.float32).unsqueeze(0))
     return torch.stack(seconds)

@@ -454,6 +454,7 @@ def annotate_import_cmd(
 
     from .annotate import import_annotations, open_work, read_export_files
 
+    open_work(work).close()  # a work folder of `annotate export`, before any file is read
     client = _client(label_studio_url, api_key)
     from_files = [*(from_files or []), *(more_files or [])]
     if client is None and not from_files:

@@ -219,10 +219,18 @@ def open_state(out_dir: str | os.PathLike) -> sqlite3.Connection:
 
 
 def register_clips(conn: sqlite3.Connection, manifest: pd.DataFrame, source: str = "<manifest>") -> int:
-    """Add the manifest's clips (rows with a start time) as ``pending``; known clips are kept."""
+    """Add the manifest's clips (rows with a start time) as ``pending``; return how many are new.
+
+    Clips not done yet follow the manifest (see :func:`register_records`).
+    """
+    return register_records(conn, manifest_records(manifest, source))
+
+
+def manifest_records(manifest: pd.DataFrame, source: str = "<manifest>") -> list[tuple]:
+    """The state rows of the manifest's clips; any bad row raises before anything is written."""
     rows = manifest[manifest["start_s"].notna()]
     now = time.time()
-    records = []
+    records: list[tuple] = []
     # Every row is checked before anything is written: a bad row leaves the state untouched.
     for line, row in zip(rows.index, rows.itertuples(index=False)):
         where = f"{source}: row {int(line) + 2}" if isinstance(line, (int, np.integer)) else source
@@ -238,6 +246,14 @@ def register_clips(conn: sqlite3.Connection, manifest: pd.DataFrame, source: str
             raise OvavebenchError(f"{where}: clip {clip_id!r}: end_s {end} is not start_s + {SEGMENTS} = {start + SEGMENTS} "
                                   f"(every clip is a {SEGMENTS} s window)")
         records.append((clip_id, youtube_id, start, end, getattr(row, "class_name", None), getattr(row, "split", None) or None, now))
+    return records
+
+
+def register_records(conn: sqlite3.Connection, records: list[tuple]) -> int:
+    """Insert clips as ``pending``; a clip not done yet takes the manifest's window, class and split.
+
+    A failure recorded for another window no longer applies: that clip goes back to pending.
+    """
     with conn:
         before = conn.execute("SELECT COUNT(*) FROM clips").fetchone()[0]
         # Clips not done yet follow the manifest (a corrected window or class); a failure recorded for
@@ -468,7 +484,38 @@ def _fetch(job: ClipJob, work: Path, options: DownloadOptions, wrapper: Path) ->
     media = files[0]
     if media != target:
         os.replace(media, target)
+    if duration is None and _media_seconds(target) < (job.end_s - job.start_s) - 0.5:
+        # A short window from a source whose length yt-dlp did not report (a direct file): if the source
+        # ends before the clip does, that is a fact about the video (too short), not an undecodable file.
+        source = _media_seconds(_direct_media_url(info), options.socket_timeout_s)
+        if source < job.end_s:
+            raise _Failure(f"too short: the video lasts {source:.1f} s, the clip needs [{job.start_s}, {job.end_s})")
     return target
+
+
+def _direct_media_url(info: dict[str, Any] | None) -> str | None:
+    info = info or {}
+    if isinstance(info.get("url"), str):
+        return info["url"]
+    formats = info.get("requested_formats") or []
+    return next((f["url"] for f in formats if isinstance(f, dict) and isinstance(f.get("url"), str)), None)
+
+
+def _media_seconds(source: str | os.PathLike | None, timeout_s: float = 10.0) -> float:
+    """A media file's or URL's duration in seconds (``inf`` when it cannot be read: nothing is concluded then)."""
+    if source is None:
+        return float("inf")
+    import av
+
+    options = {"rw_timeout": str(int(timeout_s * 1_000_000))} if isinstance(source, str) else {}
+    try:
+        with av.open(str(source), options=options, timeout=timeout_s) as container:
+            if container.duration is not None:
+                return container.duration / 1_000_000
+            streams = [s for s in container.streams if s.duration is not None and s.time_base is not None]
+            return max((float(s.duration * s.time_base) for s in streams), default=float("inf"))
+    except (av.FFmpegError, OSError, ValueError):
+        return float("inf")
 
 
 YOUTUBE_HOSTS = ("youtube.com", "www.youtube.com", "m.youtube.com", "music.youtube.com", "youtu.be")
@@ -655,6 +702,7 @@ def download_clips(
     options.validate()
     source = str(manifest) if not isinstance(manifest, pd.DataFrame) else "<manifest>"
     frame = manifest if isinstance(manifest, pd.DataFrame) else read_manifest(manifest)
+    records = manifest_records(frame, source)  # every row checked before any state is written
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     wrapper = ffmpeg_wrapper_dir(options.cache or out_dir / ".tools")
@@ -664,7 +712,7 @@ def download_clips(
         shutil.rmtree(out_dir / TMP_DIR, ignore_errors=True)  # what a killed run left half-written
         conn = open_state(out_dir)
         try:
-            register_clips(conn, frame, source)
+            register_records(conn, records)
             if options.only_classes:
                 known = {r[0] for r in conn.execute("SELECT DISTINCT class_name FROM clips")}
                 unknown = sorted(set(options.only_classes) - known)

@@ -61,8 +61,10 @@ _PATTERNS: list[tuple[str, ErrorClass]] = [
     (r"http error 403|server returned 403|403 forbidden", FORBIDDEN),
     (r"http error 5\d\d|server returned 5\d\d|5\d\d (?:internal server error|bad gateway|service unavailable)", SERVER_ERROR),
     (r"timed out|timeout", TIMEOUT),
+    # A body cut short in transit ("Stream ends prematurely", a reset) is the network's fault and retried; corrupt
+    # packets in a body that arrived whole are the file's ("Invalid data found", below) and are not.
     (r"connection (?:reset|refused|aborted)|remote end closed|incompleteread|broken pipe|stream ends prematurely"
-     r"|corrupt input packet|end of file|unexpected eof|eof occurred|i/o error|network is unreachable", CONNECTION),
+     r"|end of file|unexpected eof|eof occurred|i/o error|network is unreachable", CONNECTION),
     (r"no audio stream|does not contain any stream|no audio", NO_AUDIO),
     (r"too short|ends after|ends \d", TOO_SHORT),
     (r"invalid data found|error opening input|moov atom not found|cannot open as media|no video stream"

@@ -79,12 +79,17 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", **kwargs: Any) -> Iter
         with open(final, mode, **kwargs) as handle:
             yield handle
         return
-    final.parent.mkdir(parents=True, exist_ok=True)
     try:
-        file_mode = stat.S_IMODE(os.stat(final).st_mode)  # a replaced file keeps its mode
-    except FileNotFoundError:
-        file_mode = default_file_mode()
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            file_mode = stat.S_IMODE(os.stat(final).st_mode)  # a replaced file keeps its mode
+        except FileNotFoundError:
+            file_mode = default_file_mode()
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    except OSError as exc:  # name the file the user asked for, not our temp file
+        from .errors import OvavebenchError
+
+        raise OvavebenchError(f"{path}: cannot write there ({exc.strerror or exc})") from None
     try:
         os.fchmod(fd, file_mode)  # mkstemp creates 0600 whatever the umask
     finally:

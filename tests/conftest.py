@@ -20,6 +20,18 @@ def _reference() -> Path:
     return REFERENCE
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory):
+    """The toolkit's cache (checksums, downloads) under the test run's temp folder, never the user's."""
+    previous = os.environ.get("OVAVEBENCH_CACHE")
+    os.environ["OVAVEBENCH_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if previous is None:
+        os.environ.pop("OVAVEBENCH_CACHE", None)
+    else:
+        os.environ["OVAVEBENCH_CACHE"] = previous
+
+
 @pytest.fixture(scope="session")
 def reference() -> Path:
     return _reference()

@@ -58,13 +58,15 @@ def source(tmp_path_factory):
     render_video(videos / "noaudio0001.mp4", specs, width=WIDTH, height=HEIGHT, audio=False)
     render_video(videos / "fivesecond1.mp4", colour_second_specs(5), width=WIDTH, height=HEIGHT)
     (videos / "notavideo01.mp4").write_bytes(os.urandom(200_000))
+    whole = (videos / "okvideo0001.mp4").read_bytes()
+    (videos / "truncfile01.mp4").write_bytes(whole[: len(whole) // 5])  # served whole, but the file itself is cut
     return root
 
 
 def test_every_fault_ends_in_the_right_status_and_class(source, tmp_path):
     clips = [("okvideo0001", 3), ("-startsdash", 7), ("ratelimited", 2), ("truncated01", 1), ("truncated02", 1),
              ("stalled0001", 0), ("servererror", 0), ("gone0000001", 0), ("missing0001", 0), ("noaudio0001", 0),
-             ("fivesecond1", 0), ("notavideo01", 0)]
+             ("fivesecond1", 0), ("notavideo01", 0), ("truncfile01", 1), ("fivesecond1", 30)]
     manifest = _manifest(tmp_path / "m.csv", clips)
     with LocalServer(source) as server:
         server.set_fault("videos/ratelimited.mp4", status=429, times=2)
@@ -75,20 +77,26 @@ def test_every_fault_ends_in_the_right_status_and_class(source, tmp_path):
         server.set_fault("videos/gone0000001.mp4", status=410)
         summary = download_clips(manifest, tmp_path / "media", _options(server))
     conn = sqlite3.connect(tmp_path / "media" / "download.sqlite")
-    rows = {r[0]: r[1:] for r in conn.execute("SELECT youtube_id, status, error_class, attempts, error_message FROM clips")}
+    rows = {r[0].removesuffix("_000000"): r[1:] for r in conn.execute(
+        "SELECT clip_id, status, error_class, attempts, error_message FROM clips")}
+    rows = {k.rsplit("_", 1)[0] if k.endswith(("_000001", "_000002", "_000003", "_000007")) else k: v for k, v in rows.items()}
     expected = {
         "okvideo0001": ("done", None), "-startsdash": ("done", None), "ratelimited": ("done", None),
         "truncated01": ("done", None), "truncated02": ("failed", "connection"), "stalled0001": ("failed", "timeout"),
         "servererror": ("failed", "server_error"), "gone0000001": ("failed", "not_found"),
         "missing0001": ("failed", "not_found"), "noaudio0001": ("failed", "no_audio"),
         "fivesecond1": ("failed", "too_short"), "notavideo01": ("failed", "undecodable"),
+        # A file cut short on the server is permanent evidence about that video (not a connection to retry
+        # forever), and a start past the end of the video is too_short, not undecodable.
+        "truncfile01": ("failed", "undecodable"), "fivesecond1_000030": ("failed", "too_short"),
     }
     assert {k: v[:2] for k, v in rows.items()} == expected
     assert rows["ratelimited"][2] == 3  # two 429s, then success
     assert rows["servererror"][2] == 3 and rows["gone0000001"][2] == 1  # transient retried, permanent not
     assert "HTTP Error 410" in rows["gone0000001"][3]  # the raw message is kept
     assert "ffmpeg" in rows["notavideo01"][3]
-    assert summary.done == 4 and summary.failed == 8
+    assert rows["truncfile01"][2] == 1 and "the video lasts 5.0 s" in rows["fivesecond1_000030"][3]
+    assert summary.done == 4 and summary.failed == 10
     report = verify_downloads(tmp_path / "media")
     assert (report.ok, report.bad, report.strays, report.temp_leftovers) == (4, [], [], [])
 

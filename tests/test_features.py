@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -51,6 +53,9 @@ def test_extract_writes_per_second_embeddings_and_text(setup):
         assert names == ["cat purring", "dog barking", "other"] and text.shape == (3, 32)
         info = store.info()
         assert info["checkpoint_sha256"] and info["preprocessing"] and info["embed_dim"] == 32
+    # Nothing is ever written beside an input: the checkpoint's hash is remembered in the toolkit's cache.
+    assert sorted(p.name for p in ib.iterdir() if p.name.startswith("small_checkpoint")) == ["small_checkpoint.pth"]
+    assert list((Path(os.environ["OVAVEBENCH_CACHE"]) / "checksums").glob("*.sha256"))
     # The stored embeddings are the model's, second by second.
     model = ImageBind.from_checkpoint(ib / "small_checkpoint.pth", ib / "small_config.json")
     clip = root / "media" / f"{videos[0]}_000000"

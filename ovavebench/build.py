@@ -84,11 +84,15 @@ def availability_report(meta: pd.DataFrame, manifest: pd.DataFrame, obtained: se
 
 
 def build(options: BuildOptions, log: Log = lambda _: None,
-          on_result: Callable[[Any, RunSummary], None] | None = None) -> BuildReport:
+          on_result: Callable[[Any, RunSummary], None] | None = None,
+          on_state: Callable[[RunSummary], None] | None = None) -> BuildReport:
     """Run the whole pipeline into ``options.out`` (running it again continues where it stopped).
 
-    ``log`` receives one line per step; ``on_result`` each downloaded clip (for a progress bar).
+    ``log`` receives one line per step; ``on_result`` each downloaded clip and ``on_state``
+    each change of an egress's block state (for a progress bar). A download that stopped on a
+    block still leaves a benchmark folder of the clips obtained so far (``report.download.blocked``).
     """
+    options.download.validate()
     out = Path(options.out)
     out.mkdir(parents=True, exist_ok=True)
     taxonomy = load_taxonomy(options.classes)
@@ -114,7 +118,7 @@ def build(options: BuildOptions, log: Log = lambda _: None,
 
     log("3/6 download: each clip's 10 s window, 10 frames and 16 kHz audio")
     media = out / "media"
-    summary = download_clips(result.frame, media, options.download, on_result=on_result or _progress(log))
+    summary = download_clips(result.frame, media, options.download, on_result=on_result or _progress(log), on_state=on_state)
     log(f"    {summary.done:,} done now, {summary.skipped_done:,} already done, {summary.failed:,} failed")
 
     log("4/6 benchmark folder: published-format metadata and labels of the obtained clips")

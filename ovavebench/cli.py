@@ -261,11 +261,16 @@ def stats_cmd(
 # --------------------------------------------------------------------------- download
 
 def _download_bar():  # type: ignore[no-untyped-def]
-    """A progress bar drawn from the first finished clip on (nothing shows before the work starts)."""
+    """A progress bar drawn from the first event on (nothing shows before the work starts), with egress states."""
     from tqdm import tqdm
 
     class LazyBar:
         bar = None
+
+        def get(self, total: int):  # type: ignore[no-untyped-def]
+            if self.bar is None:
+                self.bar = tqdm(total=total, unit="clip", desc="download", dynamic_ncols=True)
+            return self.bar
 
         def close(self) -> None:
             if self.bar is not None:
@@ -273,16 +278,21 @@ def _download_bar():  # type: ignore[no-untyped-def]
 
     holder = LazyBar()
 
-    def on_result(result, summary) -> None:  # type: ignore[no-untyped-def]
-        if holder.bar is None:
-            holder.bar = tqdm(total=summary.selected, unit="clip", desc="download", dynamic_ncols=True)
-        bar = holder.bar
-        bar.total = summary.selected
-        bar.update(1)
+    def postfix(summary) -> None:  # type: ignore[no-untyped-def]
+        bar = holder.get(summary.selected)
         rate = (summary.done + summary.failed) / max(summary.elapsed_s, 1e-9)
-        bar.set_postfix(done=summary.done, failed=summary.failed, clips_per_s=f"{rate:.2f}")
+        states = {k: v for k, v in summary.egress_states.items() if not v.endswith("clips/h")}
+        extra = ("; " + ", ".join(f"{k}: {v}" for k, v in states.items())) if states else ""
+        bar.set_postfix_str(f"done={summary.done}, failed={summary.failed}, clips_per_s={rate:.2f}{extra}")
 
-    return holder, on_result
+    def on_result(result, summary) -> None:  # type: ignore[no-untyped-def]
+        bar = holder.get(summary.selected)
+        bar.total = summary.selected
+        if result.status != "pending":
+            bar.update(1)
+        postfix(summary)
+
+    return holder, on_result, postfix
 
 
 def _names(text: str, option: str) -> tuple[str, ...]:
@@ -296,6 +306,57 @@ download_app = typer.Typer(help="Fetch each clip's 10 s window and cut it into 1
 app.add_typer(download_app, name="download")
 
 
+# Options of the YouTube side of a run, shared by `download` and `build`.
+_PROXIES_HELP = "File of egress proxies, one URL a line: each gets its own budget and block state."
+_BUDGET_HELP = "Clips per hour per egress (default: 250 for YouTube URLs, none for others; 0: no budget)."
+_BLOCK_PAUSE_HELP = "Seconds a blocked egress rests before one clip probes it."
+_MAX_BLOCKS_HELP = "Failed probes after which an egress is given up (all given up: exit code 3)."
+_YTDLP_OPTIONS_HELP = "JSON file of extra YoutubeDL parameters (extractor_args for a PO-token provider, js_runtimes, sleeps)."
+_YTDLP_OPTION_HELP = "One extra YoutubeDL parameter as KEY=JSON (repeatable), e.g. sleep_interval_requests=1.5."
+_NO_JS_HELP = "Run even when yt-dlp finds no JavaScript runtime (YouTube then serves fewer formats)."
+
+
+def _youtube_options(proxies: Optional[Path], max_clips_per_hour: Optional[float], block_pause: float, max_blocks: int,
+                     ytdlp_options: Optional[Path], ytdlp_option: Optional[list[str]], allow_no_js_runtime: bool) -> dict[str, Any]:
+    from .download import read_proxies, ytdlp_params_from
+
+    return {"proxies": read_proxies(proxies) if proxies else (), "max_clips_per_hour": max_clips_per_hour,
+            "block_pause_s": block_pause, "max_blocks": max_blocks,
+            "ytdlp_params_json": ytdlp_params_from(ytdlp_options, list(ytdlp_option or [])),
+            "allow_no_js_runtime": allow_no_js_runtime}
+
+
+def _check_runtime(options: Any) -> None:
+    """The offline part of `download doctor`, before a YouTube run: refuse to start without a JS runtime."""
+    if not options.is_youtube or options.allow_no_js_runtime:
+        return
+    from .download import runtime_report
+    from .ffmpeg_tools import ffmpeg_wrapper_dir
+    from .metadata import cache_dir
+
+    report = runtime_report(options, ffmpeg_wrapper_dir(cache_dir() / "tools"))
+    for warning in report.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    if report.problems:
+        fail(f"{report.problems[0]} (or pass --allow-no-js-runtime; `ovavebench download doctor` checks everything)")
+
+
+def _finish_download(summary: Any) -> None:
+    """The closing lines of a download run, and its exit code when it stopped early."""
+    typer.echo(f"{summary.done} done, {summary.failed} failed, {summary.skipped_done} already done, "
+               f"{summary.pending_left} left pending; {summary.selected} clips in {summary.elapsed_s:.1f} s")
+    if summary.by_error_class:
+        typer.echo("failures by class: " + ", ".join(f"{k} {v}" for k, v in sorted(summary.by_error_class.items())))
+    if summary.stopped:
+        fail(f"the run stopped early: {summary.stopped}")
+    if summary.blocked:
+        typer.echo(f"error: every egress is blocked ({_one_line(summary.block_cause, 400)}); {summary.pending_left} clip(s) "
+                   "left pending, none lost. Remedies: a cookies file of a signed-in account (--cookies), more egress "
+                   "(--proxies), a PO-token provider (--ytdlp-option extractor_args=…), or wait an hour and run the same "
+                   "command again", err=True)
+        raise typer.Exit(3)
+
+
 @download_app.callback(invoke_without_command=True)
 @user_errors
 def download_cmd(
@@ -307,20 +368,27 @@ def download_cmd(
     only_classes: Optional[str] = typer.Option(None, "--only-classes", help="Only clips of these benchmark classes (comma-separated class names)."),
     cookies: Optional[Path] = typer.Option(None, help="Netscape cookies file passed to yt-dlp."),
     proxy: Optional[str] = typer.Option(None, help="Proxy URL passed to yt-dlp (and ffmpeg)."),
+    proxies: Optional[Path] = typer.Option(None, help=_PROXIES_HELP),
+    max_clips_per_hour: Optional[float] = typer.Option(None, min=0.0, max=1e6, help=_BUDGET_HELP),
+    block_pause: float = typer.Option(1800.0, min=0.0, max=604800.0, help=_BLOCK_PAUSE_HELP),
+    max_blocks: int = typer.Option(6, min=1, max=1000, help=_MAX_BLOCKS_HELP),
+    ytdlp_options: Optional[Path] = typer.Option(None, help=_YTDLP_OPTIONS_HELP),
+    ytdlp_option: Optional[list[str]] = typer.Option(None, help=_YTDLP_OPTION_HELP),
+    allow_no_js_runtime: bool = typer.Option(False, "--allow-no-js-runtime", help=_NO_JS_HELP),
     max_height: int = typer.Option(360, min=1, max=8640, help="Highest video height to fetch (the lowest >= 224p is preferred)."),
     url_template: str = typer.Option("https://www.youtube.com/watch?v={youtube_id}", help="Video URL; {youtube_id} is replaced."),
     shard: Optional[str] = typer.Option(None, help="i/n: only this shard of the clips (stable by clip id)."),
     limit: Optional[int] = typer.Option(None, min=0, help="At most this many clips in this run."),
-    max_attempts: int = typer.Option(4, min=1, max=100, help="Attempts per clip for transient failures (rate limits, 5xx, timeouts)."),
+    max_attempts: int = typer.Option(4, min=1, max=100, help="Attempts per clip for transient failures about the video (5xx, timeouts)."),
     backoff: float = typer.Option(2.0, min=0.0, max=3600.0, help="First retry delay in seconds (doubles, with jitter)."),
     timeout: float = typer.Option(30.0, min=0.0, max=3600.0, help="Network timeout in seconds."),
     reencode: bool = typer.Option(False, help="Re-encode at the cuts so clip.mp4 holds no packet outside the window (slower)."),
 ) -> None:
-    """Download and segment clips (resumable: finished clips are skipped). Subcommands: status, verify, export-layout."""
+    """Download and segment clips (resumable: finished clips are skipped). Subcommands: doctor, status, verify, export-layout."""
     if ctx.invoked_subcommand is not None:
         return
     if manifest is None or out is None:
-        fail("download needs --manifest and --out (or a subcommand: status, verify, export-layout)")
+        fail("download needs --manifest and --out (or a subcommand: doctor, status, verify, export-layout)")
     from .download import DownloadOptions, download_clips, parse_shard
 
     retry_classes: tuple[str, ...] = ()
@@ -331,17 +399,61 @@ def download_cmd(
         max_height=max_height, max_attempts=max_attempts, backoff_s=backoff, socket_timeout_s=timeout,
         reencode=reencode, retry_failed=retry_failed is not None, retry_classes=retry_classes,
         only_classes=_names(only_classes, "--only-classes") if only_classes is not None else (),
-        shard=parse_shard(shard) if shard else None, limit=limit)
+        shard=parse_shard(shard) if shard else None, limit=limit,
+        **_youtube_options(proxies, max_clips_per_hour, block_pause, max_blocks, ytdlp_options, ytdlp_option,
+                           allow_no_js_runtime))
     options.validate()
-    bar, on_result = _download_bar()
+    _check_runtime(options)
+    bar, on_result, on_state = _download_bar()
     try:
-        summary = download_clips(manifest, out, options, on_result)
+        summary = download_clips(manifest, out, options, on_result, on_state)
     finally:
         bar.close()
-    typer.echo(f"{summary.done} done, {summary.failed} failed, {summary.skipped_done} already done; "
-               f"{summary.selected} clips in {summary.elapsed_s:.1f} s")
-    if summary.by_error_class:
-        typer.echo("failures by class: " + ", ".join(f"{k} {v}" for k, v in sorted(summary.by_error_class.items())))
+    _finish_download(summary)
+
+
+@download_app.command("doctor")
+@user_errors
+def download_doctor_cmd(
+    cookies: Optional[Path] = typer.Option(None, help="Netscape cookies file to check."),
+    proxy: Optional[str] = typer.Option(None, help="Proxy URL to check."),
+    proxies: Optional[Path] = typer.Option(None, help=_PROXIES_HELP),
+    ytdlp_options: Optional[Path] = typer.Option(None, help=_YTDLP_OPTIONS_HELP),
+    ytdlp_option: Optional[list[str]] = typer.Option(None, help=_YTDLP_OPTION_HELP),
+    probe: Optional[str] = typer.Option(None, "--probe", help="Also run one real extraction of this video URL."),
+) -> None:
+    """Check what a YouTube run needs: yt-dlp, its JS runtime and EJS scripts, ffmpeg, cookies, proxies."""
+    from .download import DownloadOptions, probe as probe_url, read_proxies, runtime_report, ytdlp_params_from
+    from .errors_youtube import classify_error
+    from .ffmpeg_tools import ffmpeg_wrapper_dir
+    from .metadata import cache_dir
+
+    options = DownloadOptions(cookies=str(cookies) if cookies else None, proxy=proxy,
+                              proxies=read_proxies(proxies) if proxies else (),
+                              ytdlp_params_json=ytdlp_params_from(ytdlp_options, list(ytdlp_option or [])))
+    options.validate()  # cookies readable and in Netscape format, proxies parse, yt-dlp options known
+    report = runtime_report(options, ffmpeg_wrapper_dir(cache_dir() / "tools"))
+    typer.echo(f"yt-dlp        {report.ytdlp_version}")
+    typer.echo(f"JS runtime    {', '.join(report.js_runtimes) or 'none'}")
+    typer.echo(f"EJS scripts   {report.ejs_version or 'none'}")
+    typer.echo(f"ffmpeg        {report.ffmpeg_version or 'none'}")
+    typer.echo(f"cookies       {cookies or 'none'}" + (" (Netscape format, readable)" if cookies else ""))
+    typer.echo(f"egress        {', '.join(options.proxies or (proxy,)) if (options.proxies or proxy) else 'direct'}")
+    for warning in report.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    if report.problems:
+        fail(report.problems[0] + (f" (and {len(report.problems) - 1} more problem(s))" if len(report.problems) > 1 else ""))
+    if probe:
+        from .download.ytdlp import _Failure
+
+        try:
+            formats, warnings = probe_url(probe, options)
+        except _Failure as exc:
+            fail(f"probe {probe}: {classify_error(str(exc)).name}: {_one_line(str(exc), 300)}")
+        typer.echo(f"probe         {formats} format(s) of {probe}")
+        for warning in warnings:
+            typer.echo(f"warning: yt-dlp: {_one_line(warning, 300)}", err=True)
+    typer.echo("ok: ready for YouTube")
 
 
 @download_app.command("status")
@@ -349,14 +461,22 @@ def download_cmd(
 def download_status_cmd(
     out: Path = typer.Option(..., help="Media folder of `ovavebench download`."),
     failures: Optional[Path] = typer.Option(None, help="Write every failed clip (class, raw message) to this CSV."),
+    as_json: bool = typer.Option(False, "--json", help="Print the counts (per status, error class, warning) as JSON."),
 ) -> None:
-    """Counts per status and per error class."""
+    """Counts per status, per error class, and of yt-dlp's warnings."""
     from .download import download_status, write_failures
 
     report = download_status(out)
-    typer.echo("status: " + ", ".join(f"{k} {v:,}" for k, v in report.by_status.items()))
-    for name, count in report.by_error_class.items():
-        typer.echo(f"  {name or 'unknown':<20}{count:8,}")
+    if as_json:
+        echo_json(report.to_dict())
+    else:
+        typer.echo("status: " + ", ".join(f"{k} {v:,}" for k, v in report.by_status.items()))
+        for name, count in report.by_error_class.items():
+            typer.echo(f"  {name or 'unknown':<20}{count:8,}")
+        if report.warnings:
+            typer.echo(f"yt-dlp warnings ({sum(report.warnings.values()):,} in all):")
+            for message, count in list(report.warnings.items())[:10]:
+                typer.echo(f"  {count:8,}  {_one_line(message, 160)}")
     if failures:
         n = write_failures(out, failures)
         typer.echo(f"wrote {n:,} failed clip(s) to {failures}")
@@ -540,6 +660,13 @@ def build_cmd(
     url_template: str = typer.Option("https://www.youtube.com/watch?v={youtube_id}", help="Video URL; {youtube_id} is replaced."),
     vggsound_url: Optional[str] = typer.Option(None, help="URL of vggsound.csv."),
     ovave_base_url: Optional[str] = typer.Option(None, help="Base URL of the published OV-AVEBench files."),
+    proxies: Optional[Path] = typer.Option(None, help=_PROXIES_HELP),
+    max_clips_per_hour: Optional[float] = typer.Option(None, min=0.0, max=1e6, help=_BUDGET_HELP),
+    block_pause: float = typer.Option(1800.0, min=0.0, max=604800.0, help=_BLOCK_PAUSE_HELP),
+    max_blocks: int = typer.Option(6, min=1, max=1000, help=_MAX_BLOCKS_HELP),
+    ytdlp_options: Optional[Path] = typer.Option(None, help=_YTDLP_OPTIONS_HELP),
+    ytdlp_option: Optional[list[str]] = typer.Option(None, help=_YTDLP_OPTION_HELP),
+    allow_no_js_runtime: bool = typer.Option(False, "--allow-no-js-runtime", help=_NO_JS_HELP),
 ) -> None:
     """Rebuild the published benchmark here: metadata, manifest, download, benchmark folder, layout, plots, availability."""
     from .build import BuildOptions, build
@@ -547,13 +674,16 @@ def build_cmd(
 
     if benchmark != "ovavebench":
         fail(f"unknown benchmark {benchmark!r}: only 'ovavebench' is published")
-    bar, on_result = _download_bar()
-    options = BuildOptions(out=out, cache=cache, vggsound_url=vggsound_url, ovave_base_url=ovave_base_url,
-                           download=DownloadOptions(workers=workers, cookies=str(cookies) if cookies else None, proxy=proxy,
-                                                    max_height=max_height, limit=limit, url_template=url_template))
-    options.download.validate()
+    download = DownloadOptions(workers=workers, cookies=str(cookies) if cookies else None, proxy=proxy,
+                               max_height=max_height, limit=limit, url_template=url_template,
+                               **_youtube_options(proxies, max_clips_per_hour, block_pause, max_blocks, ytdlp_options,
+                                                  ytdlp_option, allow_no_js_runtime))
+    download.validate()
+    _check_runtime(download)
+    options = BuildOptions(out=out, cache=cache, vggsound_url=vggsound_url, ovave_base_url=ovave_base_url, download=download)
+    bar, on_result, on_state = _download_bar()
     try:
-        report = build(options, log=typer.echo, on_result=on_result)
+        report = build(options, log=typer.echo, on_result=on_result, on_state=on_state)
     finally:
         bar.close()
     av = report.availability
@@ -561,6 +691,8 @@ def build_cmd(
                + (", ".join(f"{k} {v:,}" for k, v in av["missing_by_reason"].items()) or "none"))
     typer.echo(f"note: {av['caveat']}")
     typer.echo(f"benchmark folder: {report.benchmark}  (score with: ovavebench score PRED.json --benchmark {report.benchmark})")
+    if report.download.stopped or report.download.blocked:
+        _finish_download(report.download)
 
 
 @app.command("demo")
@@ -578,7 +710,7 @@ def demo_cmd(
     if size not in SIZES:
         fail(f"--size must be one of {', '.join(SIZES)}, got {size!r}")
     claim_output_dir(out, DEMO_MARKER, "`ovavebench demo`")
-    bar, on_result = _download_bar()
+    bar, on_result, _ = _download_bar()
     try:
         report = run_demo(out, size=size, seed=seed, log=typer.echo, on_result=on_result)
     finally:

@@ -16,11 +16,17 @@ from dataclasses import dataclass
 class ErrorClass:
     name: str
     transient: bool
-    pauses_all: bool = False  # a rate limit or bot check: every worker backs off
+    pauses_all: bool = False  # a rate limit or bot check: every worker of that egress backs off
+    # About this machine's access to YouTube (its IP, its runtime), not about the video: never a lost clip.
+    # The clip goes back to pending and the failures count towards block detection.
+    run_level: bool = False
 
 
-RATE_LIMITED = ErrorClass("rate_limited", True, True)
-BOT_CHECK = ErrorClass("bot_check", True, True)
+RATE_LIMITED = ErrorClass("rate_limited", True, True, True)
+BOT_CHECK = ErrorClass("bot_check", True, True, True)
+SIGN_IN = ErrorClass("sign_in", True, True, True)
+JS_CHALLENGE = ErrorClass("js_challenge", True, False, True)  # no JS runtime, or the challenge solver failed
+NO_FORMATS = ErrorClass("no_formats", True, False, True)
 SERVER_ERROR = ErrorClass("server_error", True)
 TIMEOUT = ErrorClass("timeout", True)
 CONNECTION = ErrorClass("connection", True)
@@ -37,19 +43,23 @@ NOT_FOUND = ErrorClass("not_found", False)
 TOO_SHORT = ErrorClass("too_short", False)
 NO_AUDIO = ErrorClass("no_audio", False)
 UNDECODABLE = ErrorClass("undecodable", False)
-UNKNOWN = ErrorClass("unknown", False)
+UNKNOWN = ErrorClass("unknown", True)  # no evidence about the video: retried (by later runs too), never permanent
 
 ALL_CLASSES = {c.name: c for c in (
-    RATE_LIMITED, BOT_CHECK, SERVER_ERROR, TIMEOUT, CONNECTION, FORBIDDEN, UNAVAILABLE, PRIVATE, REMOVED,
+    RATE_LIMITED, BOT_CHECK, SIGN_IN, JS_CHALLENGE, NO_FORMATS, SERVER_ERROR, TIMEOUT, CONNECTION, FORBIDDEN, UNAVAILABLE, PRIVATE, REMOVED,
     ACCOUNT_TERMINATED, COPYRIGHT, GEO_BLOCKED, AGE_RESTRICTED, MEMBERS_ONLY, NOT_FOUND, TOO_SHORT, NO_AUDIO,
     UNDECODABLE, UNKNOWN)}
 TRANSIENT_CLASSES = frozenset(c.name for c in ALL_CLASSES.values() if c.transient)
+RUN_LEVEL_CLASSES = frozenset(c.name for c in ALL_CLASSES.values() if c.run_level)
 
 # Order matters: the first match wins (specific reasons before generic ones).
 _PATTERNS: list[tuple[str, ErrorClass]] = [
     (r"confirm you[’']re not a bot|not a bot", BOT_CHECK),
     (r"http error 429|too many requests|rate[- ]limit", RATE_LIMITED),
     (r"confirm your age|age[- ]restricted|inappropriate for some users", AGE_RESTRICTED),
+    (r"no supported javascript runtime|challenge solv|n challenge|signature (?:extraction|solving|decipher)"
+     r"|nsig extraction|unable to extract (?:initial )?player", JS_CHALLENGE),
+    (r"no video formats found|requested format is not available|only images are available", NO_FORMATS),
     (r"private video|video is private", PRIVATE),
     (r"account associated with this video has been terminated|account .*terminated", ACCOUNT_TERMINATED),
     (r"not (?:made this video )?available in your country|geo[- ]?restrict|blocked it in your country", GEO_BLOCKED),
@@ -57,6 +67,8 @@ _PATTERNS: list[tuple[str, ErrorClass]] = [
     (r"members[- ]only|join this channel", MEMBERS_ONLY),
     (r"removed by the (?:uploader|user)|has been removed|no longer available|violating youtube", REMOVED),
     (r"video unavailable|this video is unavailable|this content isn[’']t available", UNAVAILABLE),
+    # After every reason about the video: yt-dlp adds "Use --cookies …" to private and members-only messages too.
+    (r"sign in to confirm|please sign in|requires? (?:a )?log ?in|login required", SIGN_IN),
     (r"http error 40[4]|http error 410|404 not found|410 gone|server returned 404|server returned 410", NOT_FOUND),
     (r"http error 403|server returned 403|403 forbidden", FORBIDDEN),
     (r"http error 5\d\d|server returned 5\d\d|5\d\d (?:internal server error|bad gateway|service unavailable)", SERVER_ERROR),

@@ -14,7 +14,6 @@ import contextlib
 import hashlib
 import json
 import os
-import sqlite3
 import time
 import uuid
 from dataclasses import dataclass

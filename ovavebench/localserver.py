@@ -8,6 +8,12 @@ Faults are set per URL path with :meth:`LocalServer.set_fault`:
 ``status`` (answer with that HTTP code, optionally only for the first ``times``
 requests), ``truncate`` (send only the first N bytes of the body but announce
 the full length), ``stall`` (sleep before answering), and a global ``latency``.
+
+:meth:`LocalServer.set_quota` makes it behave like YouTube under pressure: each
+egress (the client's address; :class:`ForwardingProxy` gives each proxy its own
+127.0.0.N) may make so many requests per window, then is blocked for a while
+(a 429, a bot-check or sign-in wall, or "no formats"). Every request is logged
+with its time, egress and client, for budget checks.
 """
 
 from __future__ import annotations
@@ -37,6 +43,26 @@ class Fault:
     truncate: int | None = None  # send only this many bytes of the body
     stall: float = 0.0  # seconds to sleep before answering
     served: int = 0
+
+
+# Answers of a blocked egress, with the words YouTube uses (the reason phrase carries them to yt-dlp's message).
+BLOCK_ANSWERS = {
+    "rate_limit": (429, "Too Many Requests"),
+    "bot_check": (403, "Sign in to confirm you're not a bot"),
+    "sign_in": (403, "Please sign in"),
+    "no_formats": (404, "No video formats found"),
+}
+
+
+@dataclass
+class Quota:
+    """Per egress: ``requests`` per ``window_s``; past that, ``answer`` for ``block_s`` (``inf``: for good)."""
+
+    requests: int
+    window_s: float
+    block_s: float
+    answer: str = "rate_limit"
+    egresses: frozenset[str] | None = None  # only these client addresses (None: every egress)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -73,8 +99,19 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - stdlib name
         srv = self.server
         srv.count_request(self.path)
+        blocked = srv.check_quota(self.client_address[0], self.path, self.headers.get("User-Agent", ""))
         if srv.latency:
             time.sleep(srv.latency)
+        if blocked is not None:
+            code, reason = BLOCK_ANSWERS[blocked]
+            body = f"<html><body>{reason}</body></html>\n".encode()
+            self.send_response(code, reason)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+            return
         url_path = urllib.parse.urlsplit(self.path).path
         fault = srv.faults.get(url_path)
         if fault is not None:
@@ -150,6 +187,29 @@ class _Server(ThreadingHTTPServer):
         self.latency = 0.0
         self.lock = threading.Lock()
         self.requests: dict[str, int] = {}
+        self.quota: Quota | None = None
+        self.window: dict[str, list[float]] = {}  # egress → request times in the current window
+        self.blocked_until: dict[str, float] = {}
+        self.log: list[tuple[float, str, str, str]] = []  # (time, egress, path, user agent)
+
+    def check_quota(self, egress: str, path: str, agent: str) -> str | None:
+        """Log the request; the answer to give if this egress is blocked now, else None."""
+        now = time.monotonic()
+        with self.lock:
+            self.log.append((now, egress, urllib.parse.urlsplit(path).path, agent))
+            quota = self.quota
+            if quota is None or (quota.egresses is not None and egress not in quota.egresses):
+                return None
+            if now < self.blocked_until.get(egress, 0.0):
+                return quota.answer
+            times = [t for t in self.window.get(egress, []) if t > now - quota.window_s]
+            if len(times) >= quota.requests:
+                self.blocked_until[egress] = now + quota.block_s
+                self.window[egress] = []  # after the block, a fresh window
+                return quota.answer
+            times.append(now)
+            self.window[egress] = times
+            return None
 
     def handle_error(self, request: object, client_address: object) -> None:
         import sys
@@ -192,6 +252,18 @@ class LocalServer:
     def clear_faults(self) -> None:
         self._server.faults.clear()
 
+    def set_quota(self, quota: Quota | None) -> None:
+        """Enforce ``quota`` per egress from now on (None lifts it, and every block)."""
+        with self._server.lock:
+            self._server.quota = quota
+            self._server.window.clear()
+            self._server.blocked_until.clear()
+
+    def request_log(self) -> list[tuple[float, str, str, str]]:
+        """Every request so far: (monotonic time, egress address, path, user agent)."""
+        with self._server.lock:
+            return list(self._server.log)
+
     def set_latency(self, seconds: float) -> None:
         self._server.latency = seconds
 
@@ -212,3 +284,82 @@ class LocalServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class _ProxyHandler(BaseHTTPRequestHandler):
+    server: "_ProxyServer"
+    protocol_version = "HTTP/1.1"
+    _HOP = {"connection", "proxy-connection", "keep-alive", "te", "trailers", "transfer-encoding", "upgrade",
+            "proxy-authorization"}
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
+        return
+
+    def do_HEAD(self) -> None:  # noqa: N802 - stdlib name
+        self.do_GET()
+
+    def do_GET(self) -> None:  # noqa: N802 - stdlib name
+        import http.client
+
+        target = urllib.parse.urlsplit(self.path)
+        if target.scheme != "http" or target.hostname not in ("127.0.0.1", "localhost"):
+            self.send_error(403, "this test proxy forwards only to http://127.0.0.1")
+            return
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in self._HOP}
+        connection = http.client.HTTPConnection(target.hostname, target.port or 80, timeout=60,
+                                                source_address=(self.server.egress, 0))
+        try:
+            connection.request(self.command, target.path + (f"?{target.query}" if target.query else ""), headers=headers)
+            response = connection.getresponse()
+            self.send_response(response.status, response.reason)
+            for key, value in response.getheaders():
+                if key.lower() not in self._HOP:
+                    self.send_header(key, value)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            while self.command != "HEAD":
+                chunk = response.read(1 << 16)
+                if not chunk:
+                    break
+                self.wfile.write(chunk)
+        except (ConnectionError, TimeoutError, http.client.HTTPException):
+            pass
+        finally:
+            connection.close()
+            self.close_connection = True
+
+
+class _ProxyServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, egress: str):
+        super().__init__(("127.0.0.1", 0), _ProxyHandler)
+        self.egress = egress
+
+
+class ForwardingProxy:
+    """A tiny HTTP proxy on 127.0.0.1 whose requests leave from ``egress`` (another loopback address).
+
+    To :class:`LocalServer` each proxy is its own egress, as a proxy on another
+    machine is to YouTube. Forwards only to http://127.0.0.1 (tests, benchmarks).
+    """
+
+    def __init__(self, egress: str):
+        if not egress.startswith("127."):
+            raise ValueError("a test egress is a loopback address (127.0.0.N)")
+        self._server = _ProxyServer(egress)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self) -> "ForwardingProxy":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)

@@ -324,3 +324,16 @@ def test_import_accepts_several_files_after_one_from(tmp_path):
     code, out, err = run_cli("annotate", "import", "--round", "1", "--work", work, "--from", *files)
     assert code == 0, err
     assert "4 new" in out
+
+
+def test_an_unbalanced_quote_is_reported_at_its_own_line_and_an_empty_vggsound_csv_is_refused(tmp_path, bench):
+    rows = [f"{vid(i)[:11]},{i},people marching,test\n" for i in range(20)]
+    rows[2] = '---g-f_I2yQ,3,"people marching,test\n'  # line 3 opens a quote that never closes
+    vgg = tmp_path / "vggsound.csv"
+    vgg.write_text("".join(rows))
+    code, _, err = run_cli("manifest", "--out", tmp_path / "m.csv", "--vggsound-csv", vgg, "--benchmark-dir", bench)
+    assert_refused(code, err, "vggsound.csv:3:", "unbalanced double quote")
+    vgg.write_text("")
+    code, _, err = run_cli("manifest", "--out", tmp_path / "m.csv", "--vggsound-csv", vgg, "--benchmark-dir", bench)
+    assert_refused(code, err, "vggsound.csv", "no rows")
+    assert not (tmp_path / "m.csv").exists()

@@ -288,7 +288,8 @@ def test_fuzzed_option_values_are_refused_in_one_line(base, data):
         if command == "download":
             option = data.draw(st.sampled_from(["--workers", "--max-height", "--timeout", "--proxy", "--url-template", "--limit",
                                                 "--shard", "--retry-failed", "--only-classes", "--max-attempts", "--backoff",
-                                                "--cookies"]))
+                                                "--cookies", "--proxies", "--max-clips-per-hour", "--block-pause",
+                                                "--max-blocks", "--ytdlp-option", "--ytdlp-options"]))
             args = ["download", "--manifest", base["empty_manifest"], "--out", folder / "media", option, value]
         elif command == "split":
             option = data.draw(st.sampled_from(["--seed", "--prefix", "--seen-eval-fraction", "--test-share", "--train-ratios",

@@ -1,0 +1,74 @@
+"""Lay downloaded clips out where the published OV-AVEL code reads them (symbolic links, no copies)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import OvavebenchError
+from ..ids import CLIP_ID_RE
+from ..media import SEGMENTS
+
+
+def clip_dirs_by_youtube_id(media_dir: str | os.PathLike) -> dict[str, list[Path]]:
+    """Map YouTube id → clip folders (``<youtube_id>_<start:06d>``) holding a complete clip."""
+    media_dir = Path(media_dir)
+    out: dict[str, list[Path]] = {}
+    for entry in sorted(media_dir.iterdir()) if media_dir.exists() else []:
+        match = CLIP_ID_RE.match(entry.name)
+        if match and entry.is_dir() and (entry / "audio.wav").exists():
+            out.setdefault(match.group("youtube_id"), []).append(entry)
+    return out
+
+
+def resolve_clip_dir(youtube_id: str, index: dict[str, list[Path]]) -> Path | None:
+    """The one clip folder of a benchmark video (``vid_name`` is a bare YouTube id)."""
+    found = index.get(youtube_id, [])
+    if len(found) > 1:
+        raise OvavebenchError(
+            f"YouTube id {youtube_id!r} matches {len(found)} clip folders ({', '.join(p.name for p in found)}); "
+            "keep the one of the benchmark")
+    return found[0] if found else None
+
+
+@dataclass
+class ExportReport:
+    linked: int = 0
+    missing: list[str] = field(default_factory=list)
+
+
+def export_layout(media_dir: str | os.PathLike, benchmark_dir: str | os.PathLike, to: str | os.PathLike) -> ExportReport:
+    """Lay clips out as the published OV-AVEL code reads them, with symbolic links (no copies).
+
+    ``<to>/<split>/video/<class>/<vid>/{0..9}.png`` and ``<to>/<split>/audio/<class>/<vid>.wav``.
+    """
+    from ..benchmark import find_benchmark_files, read_meta
+
+    meta = read_meta(find_benchmark_files(benchmark_dir).meta)
+    index = clip_dirs_by_youtube_id(media_dir)
+    to = Path(to)
+    report = ExportReport()
+    for row in meta.itertuples(index=False):
+        clip = resolve_clip_dir(row.vid_name, index)
+        if clip is None:
+            report.missing.append(row.vid_name)
+            continue
+        clip = clip.resolve()
+        frames_dir = to / row.split / "video" / row.cls_name / row.vid_name
+        frames_dir.mkdir(parents=True, exist_ok=True)
+        for k in range(SEGMENTS):
+            _link(clip / "frames" / f"{k}.png", frames_dir / f"{k}.png")
+        audio_dir = to / row.split / "audio" / row.cls_name
+        audio_dir.mkdir(parents=True, exist_ok=True)
+        _link(clip / "audio.wav", audio_dir / f"{row.vid_name}.wav")
+        report.linked += 1
+    return report
+
+
+def _link(target: Path, link: Path) -> None:
+    if link.is_symlink() or link.exists():
+        if link.is_symlink() and Path(os.readlink(link)) == target:
+            return
+        link.unlink()
+    os.symlink(target, link)

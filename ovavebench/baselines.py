@@ -39,8 +39,9 @@ def _normalise(x: np.ndarray) -> np.ndarray:
     return x / np.linalg.norm(x, axis=-1, keepdims=True).clip(1e-12)
 
 
-def _text_rows(store: FeatureStore, classes: Sequence[str], with_other: bool) -> tuple[list[str], np.ndarray]:
-    names, text = store.text()
+def _text_rows(store: FeatureStore, classes: Sequence[str], with_other: bool,
+               audio_side: bool = False) -> tuple[list[str], np.ndarray]:
+    names, text = store.text_audio() if audio_side else store.text()
     index = {n: i for i, n in enumerate(names)}
     missing = [c for c in classes if c not in index]
     if missing:
@@ -52,10 +53,16 @@ def _text_rows(store: FeatureStore, classes: Sequence[str], with_other: bool) ->
 # --------------------------------------------------------------------------- training-free
 
 
-def zero_shot_rows(audio: np.ndarray, visual: np.ndarray, text: np.ndarray, other_row: int | None) -> np.ndarray:
-    """Per-second predicted rows [N, 10] (-1 = background) by the published training-free rule."""
+def zero_shot_rows(audio: np.ndarray, visual: np.ndarray, text: np.ndarray, other_row: int | None,
+                   text_audio: np.ndarray | None = None) -> np.ndarray:
+    """Per-second predicted rows [N, 10] (-1 = background) by the published training-free rule.
+
+    ``text_audio``: the class names in the audio encoder's own space, for two-space encoders
+    (CLIP & CLAP); by default the audio is compared with ``text`` (ImageBind's joint space).
+    """
     t = _normalise(text)
-    audio_class = (_normalise(audio) @ t.T).argmax(-1)  # [N, 10]
+    t_audio = t if text_audio is None else _normalise(text_audio)
+    audio_class = (_normalise(audio) @ t_audio.T).argmax(-1)  # [N, 10]
     visual_class = (_normalise(visual) @ t.T).argmax(-1)
     agree = audio_class == visual_class
     first = agree.argmax(axis=1)  # first agreeing second (0 if none: masked below)
@@ -79,8 +86,9 @@ def zero_shot(store_path: str | os.PathLike, benchmark: str | os.PathLike | Benc
     videos = bench.split_videos(split)["vid_name"].tolist()
     with FeatureStore(store_path) as store:
         names, text = _text_rows(store, bench.classes, with_other)
+        _, text_audio = _text_rows(store, bench.classes, with_other, audio_side=True)
         audio, visual = store.get(videos)
-    rows = zero_shot_rows(audio, visual, text, len(bench.classes) if with_other else None)
+    rows = zero_shot_rows(audio, visual, text, len(bench.classes) if with_other else None, text_audio)
     return predictions_from_rows(videos, rows, names)
 
 
@@ -337,6 +345,9 @@ def finetune(store_path: str | os.PathLike, benchmark: str | os.PathLike, run_di
     run = Path(run_dir)
     run.mkdir(parents=True, exist_ok=True)
     with FeatureStore(store_path) as store:
+        if store.encoder != "imagebind":
+            raise OvavebenchError(f"{store_path}: a {store.encoder} store; the fine-tuning rows of the paper are "
+                                  "ImageBind's (one joint space): extract with --encoder imagebind")
         train_names, train_text = _text_rows(store, bench.seen_classes, config.with_other)
         test_names, test_text = _text_rows(store, bench.classes, config.with_other)
         train_ids = _train_ids(bench, config)

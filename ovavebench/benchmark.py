@@ -34,6 +34,15 @@ def labels_filename(prefix: str = "ovave") -> str:
     return "released_ovavel_dataset_anno.json" if prefix == "ovave" else f"released_{prefix}_dataset_anno.json"
 
 
+# Videos whose official raw files were empty: the authors' preprocessed media for them are other videos
+# (OV-AVEL issue #6), and 11 of the 12 label edits between ovavel_dataset_anno.json and
+# released_ovavel_dataset_anno.json fall on them. A rebuild from YouTube gets different media for these.
+REPLACED_IN_OFFICIAL_MEDIA: dict[str, tuple[str, ...]] = {
+    "train": ("7J8LMbtzJLs", "H3z1RRazXhc", "IUUe8-Zn9cA", "YPisuHnthCo", "fQWT4MDmVGw"),
+    "val": ("4xR6HvjYEII", "Uuti9EHClMk", "di01T0hGboU", "ri2DVH0Q-so", "tm870k_Vr2s", "u13LAp8oBUE"),
+    "test": ("EDal0UtzjTA", "bTpB0vwqb8M"),
+}
+
 _PREFIX_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 

@@ -14,7 +14,8 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from .benchmark import Labels, find_benchmark_files, read_category_list, read_labels, read_meta, write_benchmark
+from .benchmark import (REPLACED_IN_OFFICIAL_MEDIA, Labels, find_benchmark_files, read_category_list, read_labels, read_meta,
+                        write_benchmark)
 from .download import DownloadOptions, RunSummary, download_clips, export_layout, open_state
 from .io import atomic_write_json
 from .manifest import build_rebuild_manifest, write_manifest
@@ -51,6 +52,9 @@ class BuildReport:
     download: RunSummary
 
 
+REPLACED_IDS = frozenset(v for ids in REPLACED_IN_OFFICIAL_MEDIA.values() for v in ids)
+
+
 def availability_report(meta: pd.DataFrame, manifest: pd.DataFrame, obtained: set[str], failures: pd.DataFrame,
                         not_attempted: int = 0) -> dict[str, Any]:
     """How many published videos were obtained, per class / split / seen-unseen, and why the rest were not."""
@@ -76,6 +80,11 @@ def availability_report(meta: pd.DataFrame, manifest: pd.DataFrame, obtained: se
         "by_seen": {("seen" if k else "unseen"): counts(g) for k, g in frame.groupby("seen")},
         "by_class": {c: counts(g) for c, g in frame.groupby("cls_name")},
         "comparable": missing == 0,
+        # Their official preprocessed media are other videos: a rebuild from YouTube gets different media here.
+        "replaced_in_official_media": sorted(set(meta["vid_name"]) & REPLACED_IDS),
+        "replaced_note": ("the official preprocessed download replaced the media of these videos (their raw files were "
+                          "empty; OV-AVEL issue #6) and 11 of the 12 label edits of the released labels fall on them: "
+                          "this rebuild's media for them come from YouTube and may differ from the official ones"),
         "caveat": ("all published clips were obtained: scores are comparable to the published ones" if missing == 0 else
                    f"{missing:,} of {total['published']:,} published clips ({100 * missing / max(1, total['published']):.1f} %) "
                    "could not be obtained; scores on this rebuild are computed on the clips that exist and are NOT "

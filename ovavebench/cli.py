@@ -745,6 +745,10 @@ def features_extract_cmd(
     model_config: Optional[Path] = typer.Option(None, help="JSON of the official constructor arguments (default: the huge model)."),
     vocab: Optional[Path] = typer.Option(None, help="BPE vocabulary (default: beside the checkpoint, or downloaded)."),
     workers: Optional[int] = typer.Option(None, min=0, max=256, help="DataLoader workers decoding clips (default: min(4, cores))."),
+    encoder: str = typer.Option("imagebind", help="imagebind (the paper's), or clip-clap (CLIP frames, CLAP audio; Table 2's CLIP&CLAP row)."),
+    clip_model: Optional[str] = typer.Option(None, help="With clip-clap: a CLIP hub name or save_pretrained folder (default openai/clip-vit-base-patch32)."),
+    clap_model: Optional[str] = typer.Option(None, help="With clip-clap: a CLAP hub name or save_pretrained folder (default laion/clap-htsat-unfused)."),
+    layout: str = typer.Option("toolkit", help="toolkit (folders of `ovavebench download`), or official (the official preprocessed download: <split>/video/<class>/<vid>/, <split>/audio/<class>/<vid>.wav)."),
 ) -> None:
     """Embed every benchmark video's frames and audio seconds, and the class names (+ other)."""
     try:
@@ -755,6 +759,12 @@ def features_extract_cmd(
         fail(f"features need the baselines extra (pip install 'ovavebench[baselines]'): {exc}")
     if dtype is not None and dtype not in ("bf16", "fp16", "fp32"):
         fail(f"--dtype must be bf16, fp16 or fp32, got {dtype!r}")
+    if encoder not in ("imagebind", "clip-clap"):
+        fail(f"--encoder must be imagebind or clip-clap, got {encoder!r}")
+    if layout not in ("toolkit", "official"):
+        fail(f"--layout must be toolkit or official, got {layout!r}")
+    if encoder == "imagebind" and (clip_model or clap_model):
+        fail("--clip-model and --clap-model go with --encoder clip-clap")
     if device is not None:
         check_device(device)
     bars: list[Any] = []  # drawn from the first batch on: nothing shows before the work starts
@@ -768,12 +778,17 @@ def features_extract_cmd(
 
     try:
         report = extract_features(media, benchmark, out, checkpoint, model_config, vocab, device, dtype, batch_size,
-                                  workers, on_batch)
+                                  workers, on_batch, encoder=encoder, clip_model=clip_model, clap_model=clap_model,
+                                  layout=layout)
     finally:
         for bar in bars:
             bar.close()
     typer.echo(f"{report.extracted:,} video(s) embedded, {report.skipped:,} already in the store, "
                f"{len(report.missing_media):,} without media; {report.seconds:.1f} s on {report.device} ({report.dtype})")
+    for problem in report.problems[:20]:
+        typer.echo(f"  left out: {_one_line(problem, 300)}", err=True)
+    if len(report.problems) > 20:
+        typer.echo(f"  … and {len(report.problems) - 20} more left out", err=True)
     if report.missing_media:
         typer.echo(f"  without media, e.g. {', '.join(report.missing_media[:5])}", err=True)
 
@@ -786,8 +801,10 @@ def features_info_cmd(store: Path = typer.Argument(..., help="Feature store fold
 
     with FeatureStore(store) as opened:
         info = opened.info()
-    for key in ("path", "videos", "shards", "bytes", "embed_dim", "dtype", "preprocessing", "checkpoint", "checkpoint_sha256"):
-        typer.echo(f"{key:<18} {info.get(key)}")
+    for key in ("path", "videos", "shards", "bytes", "encoder", "embed_dim", "dtype", "preprocessing", "checkpoint",
+                "checkpoint_sha256", "clip_model", "clap_model"):
+        if key in info:
+            typer.echo(f"{key:<18} {info.get(key)}")
     typer.echo(f"{'text classes':<18} {len(info.get('text_classes', []))}")
 
 

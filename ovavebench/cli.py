@@ -281,7 +281,8 @@ def _download_bar():  # type: ignore[no-untyped-def]
     def postfix(summary) -> None:  # type: ignore[no-untyped-def]
         bar = holder.get(summary.selected)
         rate = (summary.done + summary.failed) / max(summary.elapsed_s, 1e-9)
-        states = {k: v for k, v in summary.egress_states.items() if not v.endswith("clips/h")}
+        states = summary.egress_states if len(summary.egress_states) > 1 else \
+            {k: v for k, v in summary.egress_states.items() if not v.endswith("clips/h")}  # one line: only trouble
         extra = ("; " + ", ".join(f"{k}: {v}" for k, v in states.items())) if states else ""
         bar.set_postfix_str(f"done={summary.done}, failed={summary.failed}, clips_per_s={rate:.2f}{extra}")
 
@@ -314,16 +315,20 @@ _MAX_BLOCKS_HELP = "Failed probes after which an egress is given up (all given u
 _YTDLP_OPTIONS_HELP = "JSON file of extra YoutubeDL parameters (extractor_args for a PO-token provider, js_runtimes, sleeps)."
 _YTDLP_OPTION_HELP = "One extra YoutubeDL parameter as KEY=JSON (repeatable), e.g. sleep_interval_requests=1.5."
 _NO_JS_HELP = "Run even when yt-dlp finds no JavaScript runtime (YouTube then serves fewer formats)."
+_RAY_HELP = ("Run on a Ray cluster: auto (the one `ray start` joined), ADDRESS, or local; one actor per node (or per "
+             "proxy with --proxies). Needs the distributed extra.")
+_SHARED_OUT_HELP = "With --ray: actors write straight into --out on a shared filesystem (else files come back through Ray)."
 
 
 def _youtube_options(proxies: Optional[Path], max_clips_per_hour: Optional[float], block_pause: float, max_blocks: int,
-                     ytdlp_options: Optional[Path], ytdlp_option: Optional[list[str]], allow_no_js_runtime: bool) -> dict[str, Any]:
+                     ytdlp_options: Optional[Path], ytdlp_option: Optional[list[str]], allow_no_js_runtime: bool,
+                     ray: Optional[str] = None, shared_out: bool = False) -> dict[str, Any]:
     from .download import read_proxies, ytdlp_params_from
 
     return {"proxies": read_proxies(proxies) if proxies else (), "max_clips_per_hour": max_clips_per_hour,
             "block_pause_s": block_pause, "max_blocks": max_blocks,
             "ytdlp_params_json": ytdlp_params_from(ytdlp_options, list(ytdlp_option or [])),
-            "allow_no_js_runtime": allow_no_js_runtime}
+            "allow_no_js_runtime": allow_no_js_runtime, "ray": ray, "shared_out": shared_out}
 
 
 def _check_runtime(options: Any) -> None:
@@ -375,6 +380,8 @@ def download_cmd(
     ytdlp_options: Optional[Path] = typer.Option(None, help=_YTDLP_OPTIONS_HELP),
     ytdlp_option: Optional[list[str]] = typer.Option(None, help=_YTDLP_OPTION_HELP),
     allow_no_js_runtime: bool = typer.Option(False, "--allow-no-js-runtime", help=_NO_JS_HELP),
+    ray: Optional[str] = typer.Option(None, "--ray", help=_RAY_HELP),
+    shared_out: bool = typer.Option(False, "--shared-out", help=_SHARED_OUT_HELP),
     max_height: int = typer.Option(360, min=1, max=8640, help="Highest video height to fetch (the lowest >= 224p is preferred)."),
     url_template: str = typer.Option("https://www.youtube.com/watch?v={youtube_id}", help="Video URL; {youtube_id} is replaced."),
     shard: Optional[str] = typer.Option(None, help="i/n: only this shard of the clips (stable by clip id)."),
@@ -401,7 +408,7 @@ def download_cmd(
         only_classes=_names(only_classes, "--only-classes") if only_classes is not None else (),
         shard=parse_shard(shard) if shard else None, limit=limit,
         **_youtube_options(proxies, max_clips_per_hour, block_pause, max_blocks, ytdlp_options, ytdlp_option,
-                           allow_no_js_runtime))
+                           allow_no_js_runtime, ray, shared_out))
     options.validate()
     _check_runtime(options)
     bar, on_result, on_state = _download_bar()
@@ -667,6 +674,8 @@ def build_cmd(
     ytdlp_options: Optional[Path] = typer.Option(None, help=_YTDLP_OPTIONS_HELP),
     ytdlp_option: Optional[list[str]] = typer.Option(None, help=_YTDLP_OPTION_HELP),
     allow_no_js_runtime: bool = typer.Option(False, "--allow-no-js-runtime", help=_NO_JS_HELP),
+    ray: Optional[str] = typer.Option(None, "--ray", help=_RAY_HELP),
+    shared_out: bool = typer.Option(False, "--shared-out", help=_SHARED_OUT_HELP),
 ) -> None:
     """Rebuild the published benchmark here: metadata, manifest, download, benchmark folder, layout, plots, availability."""
     from .build import BuildOptions, build
@@ -677,7 +686,7 @@ def build_cmd(
     download = DownloadOptions(workers=workers, cookies=str(cookies) if cookies else None, proxy=proxy,
                                max_height=max_height, limit=limit, url_template=url_template,
                                **_youtube_options(proxies, max_clips_per_hour, block_pause, max_blocks, ytdlp_options,
-                                                  ytdlp_option, allow_no_js_runtime))
+                                                  ytdlp_option, allow_no_js_runtime, ray, shared_out))
     download.validate()
     _check_runtime(download)
     options = BuildOptions(out=out, cache=cache, vggsound_url=vggsound_url, ovave_base_url=ovave_base_url, download=download)

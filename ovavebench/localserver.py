@@ -100,6 +100,7 @@ class _Handler(BaseHTTPRequestHandler):
         srv = self.server
         srv.count_request(self.path)
         blocked = srv.check_quota(self.client_address[0], self.path, self.headers.get("User-Agent", ""))
+        srv.throttle(self.client_address[0])
         if srv.latency:
             time.sleep(srv.latency)
         if blocked is not None:
@@ -191,6 +192,19 @@ class _Server(ThreadingHTTPServer):
         self.window: dict[str, list[float]] = {}  # egress → request times in the current window
         self.blocked_until: dict[str, float] = {}
         self.log: list[tuple[float, str, str, str]] = []  # (time, egress, path, user agent)
+        self.rate = 0.0  # requests per second per egress (0: no limit)
+        self.next_slot: dict[str, float] = {}
+
+    def throttle(self, egress: str) -> None:
+        """Serve each egress at most ``rate`` requests per second (requests wait for their slot)."""
+        if not self.rate:
+            return
+        with self.lock:
+            now = time.monotonic()
+            slot = max(now, self.next_slot.get(egress, 0.0))
+            self.next_slot[egress] = slot + 1.0 / self.rate
+        if slot > now:
+            time.sleep(slot - now)
 
     def check_quota(self, egress: str, path: str, agent: str) -> str | None:
         """Log the request; the answer to give if this egress is blocked now, else None."""
@@ -258,6 +272,12 @@ class LocalServer:
             self._server.quota = quota
             self._server.window.clear()
             self._server.blocked_until.clear()
+
+    def set_rate(self, requests_per_s: float) -> None:
+        """Serve each egress at most this many requests per second (0 lifts the limit)."""
+        with self._server.lock:
+            self._server.rate = requests_per_s
+            self._server.next_slot.clear()
 
     def request_log(self) -> list[tuple[float, str, str, str]]:
         """Every request so far: (monotonic time, egress address, path, user agent)."""

@@ -1,4 +1,4 @@
-"""The core (metadata, manifest, download, annotate, split, stats, score, build, demo) runs without torch."""
+"""The core (metadata, manifest, download, annotate, split, stats, score, build, demo) runs without torch or Ray."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import sys
 CHECK = """
 import sys
 sys.modules["torch"] = None  # any `import torch` now fails
+sys.modules["ray"] = None  # and the distributed extra is not needed either
+sys.modules["transformers"] = None
 from typer.testing import CliRunner
 from ovavebench.cli import app
 import ovavebench.metadata, ovavebench.manifest, ovavebench.download, ovavebench.annotate

@@ -46,6 +46,9 @@ class DownloadOptions:
     max_blocks: int = 6  # failed probes after which an egress is given up (all given up: exit code 3)
     ytdlp_params_json: str = ""  # validated extra YoutubeDL parameters (JSON object), see parse_ytdlp_params
     allow_no_js_runtime: bool = False
+    # Ray (the `distributed` extra): None for this machine alone; "auto", an address, or "local" (start one here).
+    ray: str | None = None
+    shared_out: bool = False  # with ray: actors write into the output folder (a shared filesystem)
 
     @property
     def is_youtube(self) -> bool:
@@ -99,6 +102,10 @@ class DownloadOptions:
                                   f"expected 'all' or some of {', '.join(sorted(ALL_CLASSES))}")
         if self.ytdlp_params_json:
             parse_ytdlp_params(self.ytdlp_params, "yt-dlp options")
+        if self.shared_out and self.ray is None:
+            raise OvavebenchError("--shared-out goes with --ray")
+        if self.ray is not None and (not isinstance(self.ray, str) or not self.ray.strip()):
+            raise OvavebenchError(f"--ray must be auto, local or a cluster address (host:port or ray://host:port), got {self.ray!r}")
 
 
 def check_cookies_file(path: str | os.PathLike) -> None:

@@ -114,6 +114,16 @@ class Egress:
         self.cause = ""
         self.done = 0
         self.started_at = time.time()
+        # Where its clips run: None for this machine's threads; a callable (job -> Future) for a Ray actor.
+        self.submit: Callable[[ClipJob], Future] | None = None
+        self.lost = False  # its actor or node died
+
+    def lose(self, cause: str) -> None:
+        """Its actor or node died: no more clips go there (the driver requeues what was in flight)."""
+        self.lost = self.given_up = True
+        self.in_flight = max(0, self.in_flight - 1)
+        self.probe_in_flight = False
+        self.cause = cause
 
     def ready_in(self, now: float) -> float | None:
         """Seconds until this egress may start a clip (0: now), or None while it cannot (full, probing, given up)."""
@@ -166,6 +176,8 @@ class Egress:
             self.not_before = max(self.not_before, now + delay)
 
     def state(self, now: float) -> str:
+        if self.lost:
+            return "lost (actor died)"
         if self.given_up:
             return "given up"
         if self.blocked:
@@ -262,18 +274,27 @@ def _exclusive(out_dir: Path) -> Iterator[None]:
 
 
 def _egresses(options: DownloadOptions, conn) -> list[Egress]:  # type: ignore[no-untyped-def]
-    proxies = list(options.proxies) or [options.proxy]
+    if options.ray is not None and not options.proxies:
+        from .distributed import node_egresses  # one egress per machine of the cluster
+
+        proxies: list[str | None] = []
+        names = node_egresses(options)
+    else:
+        proxies = list(options.proxies) or [options.proxy]
+        names = [proxy or DIRECT for proxy in proxies]
+    if options.ray is not None and not options.proxies:
+        proxies = [options.proxy] * len(names)
     per_hour = options.clips_per_hour
     per_egress = max(1, -(-options.workers // len(proxies)))
     egresses = []
-    for proxy in proxies:
-        name = proxy or DIRECT
+    for name, proxy in zip(names, proxies):
         bucket = None
         if per_hour is not None:
             saved = load_budget(conn, name)
             bucket = TokenBucket(per_hour, options.budget_hour_s, tokens=saved[0] if saved else None,
                                  updated_at=saved[1] if saved else None)
-        egresses.append(Egress(name, proxy, bucket, per_egress, dataclasses.replace(options, proxy=proxy, proxies=())))
+        egresses.append(Egress(name, proxy, bucket, per_egress,
+                               dataclasses.replace(options, proxy=proxy, proxies=(), workers=per_egress)))
     return egresses
 
 
@@ -314,7 +335,16 @@ def download_clips(
             jobs, summary.skipped_done = select_jobs(conn, options)
             summary.selected = len(jobs)
             egresses = _egresses(options, conn)
-            _run(jobs, egresses, out_dir, options, wrapper, conn, summary, start, on_result, on_state)
+            cluster = None
+            if options.ray is not None and jobs:
+                from .distributed import RayCluster  # needs the `distributed` extra
+
+                cluster = RayCluster(options, egresses, out_dir)
+            try:
+                _run(jobs, egresses, out_dir, options, wrapper, conn, summary, start, on_result, on_state)
+            finally:
+                if cluster is not None:
+                    cluster.close()
         finally:
             conn.close()
             shutil.rmtree(out_dir / TMP_DIR, ignore_errors=True)
@@ -329,7 +359,8 @@ def _run(jobs: list[ClipJob], egresses: list[Egress], out_dir: Path, options: Do
     queue: collections.deque[ClipJob] = collections.deque(jobs)
     stop = threading.Event()
     in_flight: dict[Future, tuple[ClipJob, Egress, bool]] = {}
-    segmenter = _segmenter_processes(options.workers) if jobs else None
+    local = any(e.submit is None for e in egresses)
+    segmenter = _segmenter_processes(options.workers) if jobs and local else None
     # Jittered gaps between clip starts on one egress: a tenth of the budget's spacing.
     spacing = (options.budget_hour_s / options.clips_per_hour) if options.clips_per_hour else 0.0
     jitter_s = 0.1 * spacing
@@ -353,11 +384,16 @@ def _run(jobs: list[ClipJob], egresses: list[Egress], out_dir: Path, options: Do
                             break
                         job = queue.popleft()
                         probe = egress.start(now, jitter_s)
-                        future = pool.submit(process_clip, job, out_dir, egress.options, None, wrapper, stop, segmenter)
+                        if egress.submit is not None:
+                            future = egress.submit(job)
+                        else:
+                            future = pool.submit(process_clip, job, out_dir, egress.options, None, wrapper, stop, segmenter)
                         in_flight[future] = (job, egress, probe)
                         if probe:
                             states(now)
                 if not in_flight:
+                    if egresses and all(e.lost for e in egresses):
+                        raise OvavebenchError("every Ray actor died; their clips are pending: run the same command again")
                     if all(e.given_up for e in egresses):
                         summary.blocked = True
                         summary.block_cause = "; ".join(f"{e.name}: {e.cause}" for e in egresses)
@@ -370,7 +406,20 @@ def _run(jobs: list[ClipJob], egresses: list[Egress], out_dir: Path, options: Do
                                    return_when=FIRST_COMPLETED)
                 for future in finished:
                     job, egress, probe = in_flight.pop(future)
-                    result = future.result()
+                    try:
+                        value = future.result()
+                    except Exception as exc:  # noqa: BLE001 - only a remote egress gets here: its actor died
+                        if egress.submit is None:
+                            raise
+                        egress.lose(f"actor died: {type(exc).__name__}")
+                        queue.appendleft(job)  # back to pending: another egress takes it
+                        states(time.time())
+                        continue
+                    result, files = value if isinstance(value, tuple) else (value, None)
+                    if files is not None:
+                        from .distributed import place_files
+
+                        place_files(out_dir, result, files)  # atomically, checksums verified
                     result.egress = egress.name
                     was = egress.state(time.time())
                     egress.finish(result, probe, time.time())

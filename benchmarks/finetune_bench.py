@@ -1,12 +1,13 @@
-"""Fine-tuning cost per epoch on cached features vs re-encoding with ImageBind-Huge every epoch.
+"""Fine-tuning cost per epoch of every temporal row, beside the FLOP floor of its matrix products.
 
 A synthetic feature store the size of the real training split (13,182 videos × 10 s × 1024-d, audio and
-visual) and a benchmark of 67 classes (46 seen); ``ovavebench.baselines.finetune`` with the published
-defaults times each epoch's training loop. Beside it: the published code's cost, which re-runs the
-ImageBind-Huge vision and audio towers on every video in every epoch, measured here per video (random
-weights of the huge size, 10 frames + 10 audio seconds) and multiplied by 13,182.
+visual) and a benchmark of 67 classes (46 seen); ``ovavebench.baselines.finetune`` with the released
+recipe times one epoch per row (transformer, linear, AVE, PSP, CMRA, MM-Pyramid). Beside each: the
+matrix-product FLOPs of an epoch (forward and backward, counted by torch's FlopCounterMode on one step)
+divided by this machine's measured fp32 matmul rate, and the ratio of the two. With
+``--encoder-videos``: the published code's cost, which re-runs the ImageBind-Huge towers every epoch.
 
-    python benchmarks/finetune_bench.py [--videos 13182] [--epochs 2] [--encoder-videos 1]
+    python benchmarks/finetune_bench.py [--videos 13182] [--epochs 1] [--rows transformer,linear,...]
 """
 
 from __future__ import annotations
@@ -58,25 +59,58 @@ def encoder_seconds_per_video(videos: int) -> float:
     return (time.perf_counter() - start) / videos
 
 
+def matmul_gflops(seconds: float = 1.0) -> float:
+    """This machine's fp32 matrix-product rate at the fine-tuning's shapes (320 tokens x 1024)."""
+    a, b = torch.randn(320, 1024), torch.randn(1024, 1024)
+    a @ b
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        a @ b
+        count += 1
+    return 2 * 320 * 1024 * 1024 * count / (time.perf_counter() - start) / 1e9
+
+
+def step_flops(temporal: str, batch: int = 32, dim: int = 1024) -> float:
+    """Matrix-product FLOPs (matmuls, convolutions, attention) of one training step, forward and backward."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from ovavebench.baselines import _model
+
+    model = _model(FinetuneConfig(temporal=temporal), dim).train()
+    audio, visual, text = torch.randn(batch, 10, dim), torch.randn(batch, 10, dim), torch.randn(47, dim)
+    with FlopCounterMode(display=False) as counter:
+        scores = model(audio, visual, text)
+        torch.nn.functional.cross_entropy(scores.reshape(-1, 47), torch.zeros(batch * 10, dtype=torch.long)).backward()
+    return float(counter.get_total_flops())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--videos", type=int, default=13_182)
     parser.add_argument("--val", type=int, default=512)
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--encoder-videos", type=int, default=1, help="videos encoded to measure the per-video encoder time (0: skip)")
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--rows", default="transformer,linear,ave,psp,cmra,mm-pyramid")
+    parser.add_argument("--encoder-videos", type=int, default=0, help="videos encoded to measure the per-video encoder time (0: skip)")
     args = parser.parse_args()
+    rate = matmul_gflops()
+    print(f"this CPU: {rate:.0f} GFLOP/s fp32 matrix products ({torch.get_num_threads()} threads); "
+          f"{'a GPU is visible but fine-tuning runs on the CPU' if torch.cuda.is_available() else 'no GPU here'}")
+    batches = -(-args.videos // 32)
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         store, bench = synthetic(Path(tmp), args.videos, args.val)
         print(f"synthetic store: {args.videos:,} training videos x 10 s x 1024-d (both modalities) in {time.perf_counter() - start:.1f} s", flush=True)
-        report = finetune(store, bench, Path(tmp) / "run", FinetuneConfig(epochs=args.epochs))
-    per_epoch = min(report.seconds_per_epoch)
-    print(f"fine-tuning on cached features: {per_epoch:.1f} s per epoch ({torch.get_num_threads()} CPU threads; goal < 10 s)")
+        print(f"{'row':<12} {'s/epoch':>9} {'floor s':>8} {'x floor':>8}  (matrix-product FLOPs per epoch)")
+        for temporal in args.rows.split(","):
+            flops = step_flops(temporal) * batches
+            report = finetune(store, bench, Path(tmp) / f"run-{temporal}", FinetuneConfig(temporal=temporal, epochs=args.epochs))
+            per_epoch = min(report.seconds_per_epoch)
+            floor = flops / (rate * 1e9)
+            print(f"{temporal:<12} {per_epoch:9.1f} {floor:8.1f} {per_epoch / floor:8.2f}  ({flops / 1e12:.2f} TFLOP)", flush=True)
     if args.encoder_videos:
         per_video = encoder_seconds_per_video(args.encoder_videos)
-        reencode = per_video * args.videos
         print(f"re-encoding with ImageBind-Huge (published code, every epoch): {per_video:.1f} s per video on this CPU "
-              f"x {args.videos:,} = {reencode / 3600:.1f} h per epoch = {reencode / per_epoch:,.0f}x the cached epoch")
+              f"x {args.videos:,} = {per_video * args.videos / 3600:.1f} h per epoch")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from ovavebench.baselines import FinetuneConfig, finetune, predict, zero_shot, zero_shot_rows
@@ -103,9 +104,53 @@ def test_finetuning_is_deterministic_on_cpu_and_ablations_run(tmp_path):
         report = finetune(store, bench, tmp_path / name, FinetuneConfig(width=DIM, lr=1e-3, epochs=2, batch_size=8, seed=3))
         runs.append(report.losses)
     assert runs[0] == runs[1]
-    for options in ({"temporal": "linear"}, {"fusion": "prob-avg"}, {"fusion": "fea-avg"}, {"with_other": False}):
+    for options in ({"fusion": "prob-avg"}, {"fusion": "fea-avg"}, {"select_on": "published"}):
         report = finetune(store, bench, tmp_path / str(options), FinetuneConfig(width=DIM, epochs=1, batch_size=8, **options))
         assert np.isfinite(report.losses[0])
+
+
+@pytest.mark.parametrize("temporal", ["transformer", "linear", "ave", "psp", "cmra", "mm-pyramid"])
+def test_every_temporal_row_trains_lowers_its_loss_and_predicts_what_score_accepts(tmp_path, temporal):
+    store, bench = synthetic(tmp_path, distortion=1.0, per_class=8)
+    config = FinetuneConfig(temporal=temporal, width=DIM, lr=1e-3, epochs=3, batch_size=8, seed=1)
+    report = finetune(store, bench, tmp_path / "run", config)
+    assert min(report.losses[1:]) < report.losses[0]
+    predictions = predict(tmp_path / "run", store, bench, "test")
+    assert score(predictions, bench, split="test").total.videos > 0
+
+
+def test_without_other_the_finetuned_features_go_through_the_agreement_rule(tmp_path):
+    store, bench = synthetic(tmp_path, distortion=0.5, per_class=8)
+    finetune(store, bench, tmp_path / "run", FinetuneConfig(width=DIM, lr=1e-3, epochs=2, batch_size=8, with_other=False))
+    predictions = predict(tmp_path / "run", store, bench, "test")
+    labels = [label for row in predictions.values() for label in row]
+    # As released, the variant predicts background where audio and visual disagree (it used to never do).
+    assert 0.0 < labels.count("background") / len(labels) < 1.0
+
+
+def test_the_published_selection_rule_averages_seg_and_eve_per_batch(tmp_path):
+    from ovavebench.baselines import published_criterion
+    from ovavebench.benchmark import load_benchmark
+
+    store, bench_dir = synthetic(tmp_path, distortion=0.5, per_class=8)
+    bench = load_benchmark(bench_dir)
+    seen_test = bench.split_videos("test")
+    seen_test = seen_test[seen_test["seen"]]
+    truth = {v: [c if f else "background" for f in bench.labels.flags[bench.labels.index()[v]]]
+             for v, c in zip(seen_test["vid_name"], seen_test["cls_name"])}
+    perfect = published_criterion(bench, truth, batch_size=3)
+    assert perfect["avg"] == pytest.approx(1.0) and perfect["videos"] == len(truth)
+    first = seen_test["vid_name"].iloc[0]
+    wrong = {**truth, first: ["background"] * 10}  # one video wrong: its batch of 3 weighs it by 1/3, not 1/N
+    criterion = published_criterion(bench, wrong, batch_size=3)
+    batches = -(-len(truth) // 3)
+    from ovavebench.metrics import per_video_metrics
+
+    cls = bench.classes.index(seen_test["cls_name"].iloc[0])
+    flags = bench.labels.flags[[bench.labels.index()[first]]]
+    _, seg, _ = per_video_metrics(np.full((1, 10), len(bench.classes)), np.array([cls]), flags, len(bench.classes))
+    assert seg[0] < 1
+    assert criterion["seg_f1"] == pytest.approx(1 - (1 - seg[0]) / 3 / batches)  # its batch's mean, then the mean of batches
 
 
 def test_predict_writes_files_score_accepts_for_every_split(tmp_path):
@@ -151,64 +196,12 @@ def test_config_files_of_the_published_rows_are_honoured(tmp_path):
     store, bench = synthetic(tmp_path, distortion=0.5, per_class=8)
     repo = __import__("pathlib").Path(__file__).resolve().parent.parent
     result = runner.invoke(app, ["baseline", "finetune", "--features", str(store), "--benchmark", str(bench),
-                                 "--out", str(tmp_path / "run"), "--config", str(repo / "baselines" / "finetune_select_on_test.json"),
+                                 "--out", str(tmp_path / "run"), "--config", str(repo / "baselines" / "finetune_select_published.json"),
                                  "--epochs", "1", "--batch-size", "8"])
     assert result.exit_code == 0, result.output
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert saved["select_on"] == "test" and saved["epochs"] == 1 and saved["fusion"] == "sqrt"
+    assert saved["select_on"] == "published" and saved["epochs"] == 1 and saved["fusion"] == "sqrt" and saved["seed"] == 123
+    for config in sorted((repo / "baselines").glob("finetune*.json")):  # every published row's config is valid
+        fields = {k: v for k, v in json.loads(config.read_text()).items() if k not in ("description", "command")}
+        FinetuneConfig(**fields).validate()
 
-
-def _textbook_block(block, x, heads):  # type: ignore[no-untyped-def]
-    """The pre-norm Transformer block written the plain way, with the fast block's parameters."""
-    from torch.nn import functional as F
-
-    b, t, dim = x.shape
-    h = F.layer_norm(x, (dim,), block.norm_1.weight, block.norm_1.bias, block.norm_1.eps)
-    q, k, v = (F.linear(h, lin.weight, lin.bias).reshape(b, t, heads, -1).transpose(1, 2)
-               for lin in (block.q, block.k, block.v))
-    mixed = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b, t, -1)
-    x = x + block.out(mixed)
-    ffn = block.ffn[3](F.gelu(block.ffn[0](F.layer_norm(x, (dim,), block.norm_2.weight, block.norm_2.bias, block.norm_2.eps))))
-    return x + ffn
-
-
-def test_fast_temporal_block_has_the_textbook_outputs_and_gradients():
-    import torch
-
-    from ovavebench.baselines import _model
-
-    torch.manual_seed(0)
-    config = FinetuneConfig(width=24, attn_width=12, ffn_width=20, heads=2, layers=2, dropout=0.0)
-    model = _model(config, 24).train()
-    with torch.no_grad():  # LayerNorm starts at gamma=1, beta=0: move them so their gradients are tested
-        for block in model.audio:
-            for norm in (block.norm_1, block.norm_2):
-                norm.weight.normal_(1.0, 0.3)
-                norm.bias.normal_(0.0, 0.3)
-    features = torch.randn(5, 10, 24)  # frozen, as the cached features are
-    weights = torch.randn(5, 10, 24)
-
-    def gradients(forward):  # type: ignore[no-untyped-def]
-        model.zero_grad()
-        out = forward(features)
-        (out * weights).sum().backward()
-        return out.detach(), {name: p.grad.clone() for name, p in model.audio.named_parameters()}
-
-    fast_out, fast_grads = gradients(model.audio)
-    plain_out, plain_grads = gradients(lambda x: _textbook_block(model.audio[1], _textbook_block(model.audio[0], x, 2), 2))
-    torch.testing.assert_close(fast_out, plain_out, rtol=1e-5, atol=1e-5)
-    assert fast_grads.keys() == plain_grads.keys() and any(name.startswith("0.norm_1") for name in fast_grads)
-    for name in fast_grads:
-        torch.testing.assert_close(fast_grads[name], plain_grads[name], rtol=1e-4, atol=1e-5, msg=name)
-
-
-def test_dropout_masks_drop_the_asked_share_and_repeat_for_a_seed():
-    from ovavebench.baselines import DropoutMasks
-
-    masks = DropoutMasks(0.1, seed=3)
-    first = masks((1000, 1000)).numpy()
-    assert set(np.unique(first).tolist()) == {0.0, np.float32(1 / 0.9)}
-    assert abs((first == 0).mean() - 0.1) < 0.002  # 1e6 draws: the standard error is 0.0003
-    assert abs(first.mean() - 1.0) < 0.003  # inverted dropout keeps the expected value
-    assert np.array_equal(DropoutMasks(0.1, seed=3)((1000, 1000)).numpy(), first)
-    assert not np.array_equal(masks((1000, 1000)).numpy(), first)  # the stream moves on

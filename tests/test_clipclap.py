@@ -151,7 +151,7 @@ def test_the_official_layout_goes_through_features_both_baselines_and_score(data
     assert run_cli("score", zero, "--benchmark", bench, "--split", "test")[0] == 0
     run = tmp_path / "run"
     code, _, err = run_cli("baseline", "finetune", "--features", store, "--benchmark", bench, "--out", run, "--epochs", "1",
-                           "--select-on", "test")
+                           "--select-on", "published")
     assert code == 0, err
     tuned = tmp_path / "ft.json"
     assert run_cli("baseline", "predict", "--run", run, "--features", store, "--benchmark", bench, "--split", "test",

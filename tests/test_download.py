@@ -209,7 +209,8 @@ def _kill_and_resume(source: Path, tmp_path: Path, kills: int, clips: int, seed:
     manifest = _manifest(tmp_path / "m.csv", [(n, i % 5) for i, n in enumerate(names)])
     media = tmp_path / "media"
     rng = random.Random(seed)
-    with LocalServer(source, latency=0.05) as server:
+    # Latency long enough that a run of the remaining clips outlasts the first kill moment (0.3-2 s).
+    with LocalServer(source, latency=0.3) as server:
         command = [sys.executable, "-m", "ovavebench", "download", "--manifest", str(manifest), "--out", str(media),
                    "--workers", "3", "--url-template", server.base_url + "videos/{youtube_id}.mp4", "--backoff", "0.05"]
         killed = 0

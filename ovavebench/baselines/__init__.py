@@ -1,4 +1,4 @@
-"""Reference baselines on cached ImageBind features: training-free and fine-tuning.
+"""Reference baselines on cached features: training-free and fine-tuning, as released with the paper.
 
 Training-free (as the published code decides): per second, the audio class and
 the visual class are the argmax of the cosine similarity with the class-name
@@ -7,12 +7,13 @@ is the one agreed in its first agreeing second, every agreeing second gets it,
 every other second is background, and a video whose class is ``other`` is all
 background.
 
-Fine-tuning: per modality a stack of temporal Transformer blocks over the 10
-seconds (published defaults: 1 block, width 1024, attention width 256, FFN 512,
-1 head, dropout 0.1), scores S_av = sqrt(relu(cos(a,t)·cos(v,t))) min-max
-normalised over the classes per second, cross-entropy per second (background =
-``other``), Adam 5e-5, batch 32, 5 epochs, gradient clipping 0.8, the epoch
-chosen on the validation split.
+Fine-tuning (``run_baseline_v1_train_fully.sh``): temporal layers per modality
+from :mod:`.temporal` (the released transformer block by default; the linear,
+AVE, PSP, CMRA and MM-Pyramid rows by name), scores
+S_av = sqrt(relu(cos(a,t)·cos(v,t))) min-max normalised over the classes per
+second, cross-entropy per second (background = ``other``), Adam 5e-5, batch 32,
+10 epochs, gradient clipping 0.8, seed 123. The epoch is chosen on the validation
+split (``select_on="published"``: the released rule on the seen part of test).
 """
 
 from __future__ import annotations
@@ -25,14 +26,15 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .benchmark import Benchmark, load_benchmark, read_meta
-from .errors import OvavebenchError
-from .features import FeatureStore
-from .io import atomic_open, atomic_write_json
-from .taxonomy import BACKGROUND, OTHER
+from ..benchmark import Benchmark, load_benchmark, read_meta
+from ..errors import OvavebenchError
+from ..features import FeatureStore
+from ..io import atomic_open, atomic_write_json
+from ..taxonomy import BACKGROUND, OTHER
 
 FUSIONS = ("sqrt", "prob-avg", "fea-avg")
-TEMPORAL = ("transformer", "linear")
+TEMPORAL = ("transformer", "linear", "ave", "psp", "cmra", "mm-pyramid")
+SELECT_ON = ("val", "published")
 
 
 def _normalise(x: np.ndarray) -> np.ndarray:
@@ -97,7 +99,7 @@ def zero_shot(store_path: str | os.PathLike, benchmark: str | os.PathLike | Benc
 
 @dataclass
 class FinetuneConfig:
-    temporal: str = "transformer"  # or "linear" (Table 5)
+    temporal: str = "transformer"  # or linear (Table 5), ave, psp, cmra, mm-pyramid (Table 2)
     layers: int = 1
     width: int = 1024  # in and out (the embedding size)
     attn_width: int = 256
@@ -105,13 +107,13 @@ class FinetuneConfig:
     heads: int = 1
     dropout: float = 0.1
     fusion: str = "sqrt"  # or "prob-avg", "fea-avg" (Table 4)
-    with_other: bool = True  # False: Table 3's variant
+    with_other: bool = True  # False: Table 3's variant (the agreement rule over the class texts alone)
     lr: float = 5e-5
     batch_size: int = 32
-    epochs: int = 5
+    epochs: int = 10  # run_baseline_v1_train_fully.sh; the paper's text says 5
     grad_clip: float = 0.8
-    seed: int = 0
-    select_on: str = "val"  # the published script selects on "test"
+    seed: int = 123
+    select_on: str = "val"  # "published": the released rule (seen part of test, per-batch Seg/Eve)
     train_subset: float | None = None  # Table 6: a ratio whose <prefix>_trainratio{r}_meta.csv is in the benchmark
 
     def validate(self) -> None:
@@ -132,158 +134,55 @@ class FinetuneConfig:
         for name in ("temporal", "fusion", "select_on"):
             if not isinstance(getattr(self, name), str):
                 raise OvavebenchError(f"{name} must be a string, got {getattr(self, name)!r}")
-        if self.width % self.heads or self.attn_width % self.heads:
-            raise OvavebenchError(f"heads ({self.heads}) must divide width ({self.width}) and attn_width ({self.attn_width})")
         if self.temporal not in TEMPORAL:
             raise OvavebenchError(f"--temporal must be one of {', '.join(TEMPORAL)}, got {self.temporal!r}")
         if self.fusion not in FUSIONS:
             raise OvavebenchError(f"--fusion must be one of {', '.join(FUSIONS)}, got {self.fusion!r}")
-        if self.select_on not in ("val", "test"):
-            raise OvavebenchError(f"--select-on must be val or test, got {self.select_on!r}")
-
-
-class DropoutMasks:
-    """Dropout masks drawn from one seeded PCG64 stream: 16 random bits per element.
-
-    ``torch.bernoulli_`` costs ~3 ms per 320x1024 mask on this CPU, a quarter of
-    a training step; four 16-bit draws per raw 64-bit number cost ~0.4 ms. An
-    element is dropped with probability round(p * 65536) / 65536 (0.100006 for
-    p = 0.1). The stream is seeded from the run's seed, so training stays
-    deterministic for a seed.
-    """
-
-    def __init__(self, p: float, seed: int) -> None:
-        self.p = p
-        self._rng = np.random.Generator(np.random.PCG64(seed))
-        # int16 draws are uniform on [-32768, 32767]; keep those at or above the threshold.
-        self._threshold = int(round(p * 65536)) - 32768
-        self._scale = 1.0 / (1.0 - p) if p < 1 else 0.0
-
-    def __call__(self, shape: tuple[int, ...]):  # type: ignore[no-untyped-def]
-        import torch
-
-        count = int(np.prod(shape))
-        bits = self._rng.bit_generator.random_raw((count + 3) // 4).view(np.int16)[:count].reshape(shape)
-        keep = torch.from_numpy(bits.copy()).ge_(self._threshold)
-        return keep.to(torch.float32).mul_(self._scale)
-
-
-def _normed_projection():  # type: ignore[no-untyped-def]
-    import torch
-
-    class NormedProjection(torch.autograd.Function):
-        """``(x_hat * gamma + beta) @ weight.T + bias`` for a frozen ``x_hat`` (the cached features).
-
-        Autograd would form d(x_hat * gamma + beta) = grad @ weight (tokens x 768 x 1024
-        multiply-adds) only to reduce it to the gradients of gamma and beta; both follow
-        from G = grad.T @ x_hat, which the weight gradient needs anyway:
-        d weight = G * gamma + colsum(grad) beta^T, d gamma = colsum(G * weight),
-        d beta = colsum(grad) @ weight. One matrix product in four saved per step.
-        """
-
-        @staticmethod
-        def forward(ctx, x_hat, gamma, beta, weight, bias):  # type: ignore[no-untyped-def]
-            ctx.save_for_backward(x_hat, gamma, beta, weight)
-            flat = torch.addcmul(beta, x_hat, gamma).reshape(-1, x_hat.shape[-1])
-            return torch.addmm(bias, flat, weight.t()).reshape(*x_hat.shape[:-1], weight.shape[0])
-
-        @staticmethod
-        def backward(ctx, grad):  # type: ignore[no-untyped-def]
-            x_hat, gamma, beta, weight = ctx.saved_tensors
-            grad = grad.reshape(-1, weight.shape[0])
-            g = grad.t() @ x_hat.reshape(-1, x_hat.shape[-1])  # [out, in]
-            column = grad.sum(0)
-            grad_weight = torch.addr(g * gamma, column, beta)
-            return None, (g * weight).sum(0), column @ weight, grad_weight, column
-
-    return NormedProjection
+        if self.select_on not in SELECT_ON:
+            raise OvavebenchError(f"--select-on must be val or published, got {self.select_on!r}")
+        if self.heads != 1:
+            raise OvavebenchError(f"heads must be 1 (the released block has one head), got {self.heads!r}")
 
 
 def _model(config: FinetuneConfig, dim: int):  # type: ignore[no-untyped-def]
-    import torch
+    """The temporal layers of ``config.temporal`` (:func:`.temporal.build_temporal`) and the score fusion."""
     from torch import nn
-    from torch.nn import functional as F
 
-    normed_projection = _normed_projection()
+    from .temporal import build_temporal
 
-    class TemporalBlock(nn.Module):
-        """A standard pre-norm Transformer encoder block with a narrower attention.
+    options = ({"layers": config.layers, "attn_width": config.attn_width, "ffn_width": config.ffn_width,
+                "dropout": config.dropout} if config.temporal == "transformer" else {})
 
-        Written out (not ``nn.TransformerEncoderLayer``) for the training speed:
-        q, k and v in one matrix product, attention over the 10 seconds as two
-        batched products, dropout masks from :class:`DropoutMasks`, and, on the
-        frozen input of the first block, :func:`_normed_projection`'s cheaper
-        gradient. The same function as the textbook block (tested against it).
-        """
-
+    class Finetuned(nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.norm_1, self.norm_2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
-            self.q, self.k, self.v = (nn.Linear(dim, config.attn_width) for _ in range(3))
-            self.out = nn.Linear(config.attn_width, dim)
-            # A Sequential only for the parameter names checkpoints use (ffn.0, ffn.3); forward calls its layers.
-            self.ffn = nn.Sequential(nn.Linear(dim, config.ffn_width), nn.GELU(), nn.Dropout(config.dropout),
-                                     nn.Linear(config.ffn_width, dim))
-            self.masks: DropoutMasks | None = None  # set by Temporal; None: torch's own dropout
+            self.temporal = build_temporal(config.temporal, dim=dim, **options)
 
-        def _dropout(self, x: torch.Tensor) -> torch.Tensor:
-            if not self.training or config.dropout == 0:
-                return x
-            if self.masks is None:
-                return F.dropout(x, config.dropout)
-            return x * self.masks(tuple(x.shape))
+        def features(self, audio, visual):  # type: ignore[no-untyped-def]
+            return self.temporal(audio, visual)
 
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            b, t, _ = x.shape
-            weight = torch.cat([self.q.weight, self.k.weight, self.v.weight])
-            bias = torch.cat([self.q.bias, self.k.bias, self.v.bias])
-            if x.requires_grad:  # a later block: the textbook gradient
-                qkv = F.linear(self.norm_1(x), weight, bias)
-            else:
-                x_hat = F.layer_norm(x, (dim,), eps=self.norm_1.eps)
-                qkv = normed_projection.apply(x_hat, self.norm_1.weight, self.norm_1.bias, weight, bias)
-            heads = config.heads
-            q, k, v = (z.reshape(b, t, heads, -1).transpose(1, 2).reshape(b * heads, t, -1)
-                       for z in qkv.split(config.attn_width, dim=-1))
-            attention = torch.softmax(torch.bmm(q, k.transpose(1, 2)) * (q.shape[-1] ** -0.5), dim=-1)
-            mixed = torch.bmm(self._dropout(attention), v)
-            mixed = mixed.reshape(b, heads, t, -1).transpose(1, 2).reshape(b, t, -1)
-            x = x + self._dropout(self.out(mixed))
-            hidden = self._dropout(F.gelu(self.ffn[0](self.norm_2(x))))
-            return x + self._dropout(self.ffn[3](hidden))
+        def forward(self, audio, visual, text):  # type: ignore[no-untyped-def]
+            return av_scores(*self.temporal(audio, visual), text, config.fusion)
 
-    def tower() -> nn.Module:
-        if config.temporal == "linear":
-            return nn.Sequential(*[nn.Linear(dim, dim) for _ in range(config.layers)])
-        return nn.Sequential(*[TemporalBlock() for _ in range(config.layers)])
-
-    class Temporal(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.audio, self.visual = tower(), tower()  # separate weights per modality
-
-        def use_masks(self, masks: DropoutMasks) -> None:
-            """Draw every dropout mask from ``masks`` (one seeded stream for the run)."""
-            for block in self.modules():
-                if isinstance(block, TemporalBlock):
-                    block.masks = masks
-
-        def forward(self, audio: torch.Tensor, visual: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
-            return av_scores(self.audio(audio), self.visual(visual), text, config.fusion)
-
-    return Temporal()
+    return Finetuned()
 
 
 def av_scores(audio, visual, text, fusion: str):  # type: ignore[no-untyped-def]
-    """Per-second class scores [B, 10, K], min-max normalised over the classes (as published)."""
+    """Per-second class scores [B, 10, K] of the temporal outputs, as released.
+
+    ``sqrt``: sqrt(relu(cos(a,t)·cos(v,t))), min-max normalised over the classes per second.
+    ``prob-avg`` (Table 4): (cos(a,t) + cos(v,t)) / 2; ``fea-avg``: cos((a + v) / 2, t); both on the raw
+    temporal outputs and without min-max.
+    """
     import torch.nn.functional as F
 
     t = F.normalize(text, dim=-1)
     if fusion == "fea-avg":
-        score = F.normalize((F.normalize(audio, dim=-1) + F.normalize(visual, dim=-1)) / 2, dim=-1) @ t.T
-    else:
-        ca, cv = F.normalize(audio, dim=-1) @ t.T, F.normalize(visual, dim=-1) @ t.T
-        score = (F.relu(ca * cv) + 1e-12).sqrt() if fusion == "sqrt" else (ca + cv) / 2
+        return F.normalize((audio + visual) / 2, dim=-1) @ t.T
+    ca, cv = F.normalize(audio, dim=-1) @ t.T, F.normalize(visual, dim=-1) @ t.T
+    if fusion == "prob-avg":
+        return (ca + cv) / 2
+    score = (F.relu(ca * cv) + 1e-12).sqrt()
     low = score.min(dim=-1, keepdim=True).values
     high = score.max(dim=-1, keepdim=True).values
     return (score - low) / (high - low).clamp_min(1e-12)
@@ -298,7 +197,13 @@ def _targets(bench: Benchmark, videos: Sequence[str], classes: Sequence[str], ot
     return np.where(flags, cls[:, None], other_row)
 
 
-def _predict_rows(model, audio: np.ndarray, visual: np.ndarray, text: np.ndarray, batch: int = 256) -> np.ndarray:  # type: ignore[no-untyped-def]
+def _predict_rows(model, audio: np.ndarray, visual: np.ndarray, text: np.ndarray, with_other: bool = True,
+                  batch: int = 256) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """Predicted rows [N, 10] (-1 = background for the agreement rule).
+
+    With ``other``: the argmax of the fused scores (``other`` is the background row). Without it (Table 3,
+    as released): the training-free agreement rule over the class texts, on the fine-tuned features.
+    """
     import torch
 
     model.eval()
@@ -306,9 +211,35 @@ def _predict_rows(model, audio: np.ndarray, visual: np.ndarray, text: np.ndarray
     with torch.no_grad():
         t = torch.from_numpy(text)
         for i in range(0, len(audio), batch):
-            scores = model(torch.from_numpy(audio[i:i + batch]), torch.from_numpy(visual[i:i + batch]), t)
-            rows.append(scores.argmax(-1).numpy())
+            a, v = torch.from_numpy(audio[i:i + batch]), torch.from_numpy(visual[i:i + batch])
+            if with_other:
+                rows.append(model(a, v, t).argmax(-1).numpy())
+            else:
+                out_a, out_v = model.features(a, v)
+                rows.append(zero_shot_rows(out_a.numpy(), out_v.numpy(), text, None))
     return np.concatenate(rows) if rows else np.zeros((0, 10), np.int64)
+
+
+def published_criterion(bench: Benchmark, predictions: dict[str, list[str]], batch_size: int = 32) -> dict[str, float]:
+    """The released script's epoch criterion on the seen part of test: (Acc + Seg + Eve) / 3, Seg and Eve
+    averaged per batch of ``batch_size`` videos (in the split's order), Acc over all segments."""
+    from ..metrics import per_video_metrics
+    from ..scoring import encode_predictions
+
+    videos = bench.split_videos("test")
+    videos = videos[videos["seen"]]
+    ids = videos["vid_name"].tolist()
+    pred, _, _ = encode_predictions(predictions, ids, bench.classes, "<selection>")
+    index = {name: i for i, name in enumerate(bench.classes)}
+    rows = bench.labels.index()
+    flags = bench.labels.flags[[rows[v] for v in ids]]
+    true_class = videos["cls_name"].map(index).to_numpy(dtype=np.int64)
+    acc, seg, eve = per_video_metrics(pred, true_class, flags, len(bench.classes))
+    batches = [slice(i, i + batch_size) for i in range(0, len(ids), batch_size)]
+    seg_b = float(np.mean([seg[b].mean() for b in batches]))
+    eve_b = float(np.mean([eve[b].mean() for b in batches]))
+    acc_all = float(acc.mean())
+    return {"acc": acc_all, "seg_f1": seg_b, "eve_f1": eve_b, "avg": (acc_all + seg_b + eve_b) / 3, "videos": len(ids)}
 
 
 @dataclass
@@ -336,7 +267,7 @@ def finetune(store_path: str | os.PathLike, benchmark: str | os.PathLike, run_di
     """Train the temporal layers on the seen classes; keep the epoch best on ``config.select_on``."""
     import torch
 
-    from .scoring import score
+    from ..scoring import score
 
     config.validate()
     torch.manual_seed(config.seed)
@@ -348,20 +279,25 @@ def finetune(store_path: str | os.PathLike, benchmark: str | os.PathLike, run_di
         if store.encoder != "imagebind":
             raise OvavebenchError(f"{store_path}: a {store.encoder} store; the fine-tuning rows of the paper are "
                                   "ImageBind's (one joint space): extract with --encoder imagebind")
-        train_names, train_text = _text_rows(store, bench.seen_classes, config.with_other)
+        train_names, train_text = _text_rows(store, bench.seen_classes, True)
         test_names, test_text = _text_rows(store, bench.classes, config.with_other)
         train_ids = _train_ids(bench, config)
         audio_tr, visual_tr = store.get(train_ids)
-        select = bench.split_videos(config.select_on)["vid_name"].tolist()
+        select_split = "val" if config.select_on == "val" else "test"
+        select_frame = bench.split_videos(select_split)
+        if config.select_on == "published":
+            select_frame = select_frame[select_frame["seen"]]  # test_data_type='close': the seen classes of test
+        select = select_frame["vid_name"].tolist()
         audio_sel, visual_sel = store.get(select)
+        if not config.with_other:
+            select_names, select_text = _text_rows(store, bench.classes, False)
         identity = {k: v for k, v in store.meta.items() if k in ("checkpoint_sha256", "preprocessing", "model_config")}
-    other_train = len(bench.seen_classes) if config.with_other else -1
+    # The released code always trains with `other` (background seconds are its row); the Table-3 variant
+    # without it differs only in how it predicts (see _predict_rows).
+    other_train = len(bench.seen_classes)
     targets = _targets(bench, train_ids, bench.seen_classes, other_train)
-    # Without `other` a background second has no class to learn: train on event seconds only.
-    weights = (targets >= 0).astype(np.float32)
-    targets = np.where(targets >= 0, targets, 0)
+    weights = np.ones(targets.shape, np.float32)
     model = _model(config, audio_tr.shape[-1])
-    model.use_masks(DropoutMasks(config.dropout, config.seed))
     try:  # one fused kernel per step: 4x cheaper than the per-parameter loop on CPU
         optimiser = torch.optim.Adam(model.parameters(), lr=config.lr, fused=True)
     except (RuntimeError, TypeError):
@@ -389,12 +325,17 @@ def finetune(store_path: str | os.PathLike, benchmark: str | os.PathLike, run_di
             total += float(loss.detach()) * len(idx)
         times.append(time.perf_counter() - start)
         losses.append(total / max(1, n))
-        rows = _predict_rows(model, audio_sel, visual_sel, test_text)
-        result = score(predictions_from_rows(select, rows, test_names), bench, split=config.select_on).to_dict()["total"]
+        names = test_names if config.with_other else select_names
+        rows = _predict_rows(model, audio_sel, visual_sel, test_text if config.with_other else select_text, config.with_other)
+        predictions = predictions_from_rows(select, rows, names)
+        if config.select_on == "published":
+            result = published_criterion(bench, predictions, config.batch_size)
+        else:
+            result = score(predictions, bench, split="val").to_dict()["total"]
         selection.append(result)
         log(f"epoch {epoch + 1}/{config.epochs}: loss {losses[-1]:.4f}, {config.select_on} avg {100 * result['avg']:.2f} "
             f"({times[-1]:.1f} s)")
-        if result["avg"] > best:
+        if result["avg"] > best:  # strict: the first best epoch is kept, as released
             best, best_epoch = result["avg"], epoch
             with atomic_open(run / "model.pt", "wb") as handle:
                 torch.save({"state_dict": model.state_dict(), "config": asdict(config), "epoch": epoch,
@@ -430,7 +371,7 @@ def predict(run_dir: str | os.PathLike, store_path: str | os.PathLike, benchmark
             raise OvavebenchError(f"{store_path}: not the feature store {run_dir} was trained on (another model or preprocessing)")
         names, text = _text_rows(store, bench.classes, config.with_other)
         audio, visual = store.get(videos)
-    rows = _predict_rows(model, audio, visual, text)
+    rows = _predict_rows(model, audio, visual, text, config.with_other)
     return predictions_from_rows(videos, rows, names)
 
 

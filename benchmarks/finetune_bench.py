@@ -74,7 +74,7 @@ def step_flops(temporal: str, batch: int = 32, dim: int = 1024) -> float:
     """Matrix-product FLOPs (matmuls, convolutions, attention) of one training step, forward and backward."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    from ovavebench.baselines import _model
+    from ovavebench.baselines.finetune import _model
 
     model = _model(FinetuneConfig(temporal=temporal), dim).train()
     audio, visual, text = torch.randn(batch, 10, dim), torch.randn(batch, 10, dim), torch.randn(47, dim)

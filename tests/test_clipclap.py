@@ -11,7 +11,6 @@ import pandas as pd
 import pytest
 import soundfile
 import torch
-from PIL import Image
 
 from ovavebench.benchmark import REPLACED_IN_OFFICIAL_MEDIA
 from ovavebench.build import availability_report

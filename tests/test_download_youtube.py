@@ -11,7 +11,6 @@ from __future__ import annotations
 import inspect
 import json
 import sqlite3
-import time
 from pathlib import Path
 
 import pandas as pd

@@ -267,14 +267,17 @@ def _download_bar():  # type: ignore[no-untyped-def]
     class LazyBar:
         bar = None
 
+        closed = False
+
         def get(self, total: int):  # type: ignore[no-untyped-def]
             if self.bar is None:
-                self.bar = tqdm(total=total, unit="clip", desc="download", dynamic_ncols=True)
+                self.bar = tqdm(total=total, unit="clip", desc="download", dynamic_ncols=True, disable=self.closed)
             return self.bar
 
         def close(self) -> None:
-            if self.bar is not None:
+            if self.bar is not None and not self.closed:
                 self.bar.close()
+            self.closed = True
 
     holder = LazyBar()
 
@@ -292,6 +295,8 @@ def _download_bar():  # type: ignore[no-untyped-def]
         if result.status != "pending":
             bar.update(1)
         postfix(summary)
+        if bar.n >= summary.selected:  # the download is over: the bar ends here, not after what follows
+            holder.close()
 
     return holder, on_result, postfix
 

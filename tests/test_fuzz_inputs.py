@@ -350,3 +350,32 @@ def test_fuzzed_state_databases_are_refused_and_kept(base, data):
             code, _, err = run_cli("annotate", "status", "--work", folder / "work")
         # A database that is refused is left byte for byte as it was.
         assert_clean(code, err, *([(db, content)] if code == 2 else []))
+
+
+@FUZZ
+@given(data=st.data())
+def test_fuzzed_side_files_never_crash(base, data):
+    """The smaller inputs: a taxonomy CSV, a cookies file, a proxies list, yt-dlp options, a fine-tuning config."""
+    kind = data.draw(st.sampled_from(["classes", "cookies", "proxies", "ytdlp", "config"]))
+    valid = {
+        "classes": (Path(__file__).resolve().parent.parent / "manifests" / "classes.csv").read_bytes(),
+        "cookies": b"# Netscape HTTP Cookie File\n.youtube.com\tTRUE\t/\tTRUE\t1999999999\tPREF\tf1=1\n",
+        "proxies": b"# egress\nsocks5://127.0.0.1:1080\nhttp://127.0.0.1:3128\n",
+        "ytdlp": b'{"sleep_interval_requests": 1.5, "extractor_args": {"youtube": {"player_client": ["web"]}}}',
+        "config": (Path(__file__).resolve().parent.parent / "baselines" / "finetune.json").read_bytes(),
+    }[kind]
+    content = data.draw(_json_inputs(json.loads(valid)) if kind in ("ytdlp", "config") else _mutations(valid))
+    with scratch() as folder:
+        path = folder / f"input.{kind}"
+        path.write_bytes(content)
+        if kind == "classes":
+            args = ["split", "--labels", base["labels"], "--out", folder / "out", "--classes", path]
+        elif kind in ("cookies", "proxies", "ytdlp"):
+            option = {"cookies": "--cookies", "proxies": "--proxies", "ytdlp": "--ytdlp-options"}[kind]
+            args = ["download", "--manifest", base["empty_manifest"], "--out", folder / "media", option, path,
+                    "--url-template", "http://127.0.0.1:9/{youtube_id}.mp4"]
+        else:
+            args = ["baseline", "finetune", "--features", folder / "nostore", "--benchmark", base["bench"],
+                    "--out", folder / "run", "--config", path]
+        code, _, err = run_cli(*args)
+        assert_clean(code, err, (path, content))

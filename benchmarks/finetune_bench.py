@@ -91,10 +91,12 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--rows", default="transformer,linear,ave,psp,cmra,mm-pyramid")
     parser.add_argument("--encoder-videos", type=int, default=0, help="videos encoded to measure the per-video encoder time (0: skip)")
+    parser.add_argument("--device", default="cpu", help="cpu, or cuda where a GPU is available")
     args = parser.parse_args()
     rate = matmul_gflops()
     print(f"this CPU: {rate:.0f} GFLOP/s fp32 matrix products ({torch.get_num_threads()} threads); "
-          f"{'a GPU is visible but fine-tuning runs on the CPU' if torch.cuda.is_available() else 'no GPU here'}")
+          f"{'GPU: ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU here'}; rows run on {args.device} "
+          "(the floor is the CPU's: on a GPU read the s/epoch column)")
     batches = -(-args.videos // 32)
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
@@ -103,7 +105,8 @@ def main() -> None:
         print(f"{'row':<12} {'s/epoch':>9} {'floor s':>8} {'x floor':>8}  (matrix-product FLOPs per epoch)")
         for temporal in args.rows.split(","):
             flops = step_flops(temporal) * batches
-            report = finetune(store, bench, Path(tmp) / f"run-{temporal}", FinetuneConfig(temporal=temporal, epochs=args.epochs))
+            report = finetune(store, bench, Path(tmp) / f"run-{temporal}", FinetuneConfig(temporal=temporal, epochs=args.epochs),
+                              device=args.device)
             per_epoch = min(report.seconds_per_epoch)
             floor = flops / (rate * 1e9)
             print(f"{temporal:<12} {per_epoch:9.1f} {floor:8.1f} {per_epoch / floor:8.2f}  ({flops / 1e12:.2f} TFLOP)", flush=True)

@@ -862,6 +862,7 @@ def baseline_finetune_cmd(
     seed: int = typer.Option(123, min=0, max=2**32 - 1, help="Seed (deterministic on CPU; the released script's is 123)."),
     select_on: str = typer.Option("val", help="What picks the epoch: val, or published (the released rule: the seen part of test, Seg/Eve averaged per batch)."),
     config: Optional[Path] = typer.Option(None, help="A JSON config from baselines/ (options given here override it)."),
+    device: str = typer.Option("cpu", help="cpu (deterministic for a seed) or cuda."),
 ) -> None:
     """Fine-tune temporal layers on the frozen per-second embeddings (seen classes), as released; select on val."""
     from .baselines import FinetuneConfig, finetune
@@ -890,7 +891,7 @@ def baseline_finetune_cmd(
     defaults = FinetuneConfig()
     # Options left at their default do not override the config file.
     merged = {**base, **{k: v for k, v in given.items() if v != getattr(defaults, k) or k not in base}}
-    report = finetune(features, benchmark, out, FinetuneConfig(**merged), log=typer.echo)
+    report = finetune(features, benchmark, out, FinetuneConfig(**merged), log=typer.echo, device=device)
     typer.echo(f"best epoch {report.best_epoch + 1} on {merged.get('select_on', 'val')}; run: {report.run}")
 
 

@@ -144,16 +144,17 @@ def _predict_rows(model, audio: np.ndarray, visual: np.ndarray, text: np.ndarray
     import torch
 
     model.eval()
+    device = next(model.parameters()).device
     rows = []
     with torch.no_grad():
-        t = torch.from_numpy(text)
+        t = torch.from_numpy(text).to(device)
         for i in range(0, len(audio), batch):
-            a, v = torch.from_numpy(audio[i:i + batch]), torch.from_numpy(visual[i:i + batch])
+            a, v = torch.from_numpy(audio[i:i + batch]).to(device), torch.from_numpy(visual[i:i + batch]).to(device)
             if with_other:
-                rows.append(model(a, v, t).argmax(-1).numpy())
+                rows.append(model(a, v, t).argmax(-1).cpu().numpy())
             else:
                 out_a, out_v = model.features(a, v)
-                rows.append(zero_shot_rows(out_a.numpy(), out_v.numpy(), text, None))
+                rows.append(zero_shot_rows(out_a.cpu().numpy(), out_v.cpu().numpy(), text, None))
     return np.concatenate(rows) if rows else np.zeros((0, 10), np.int64)
 
 
@@ -200,8 +201,15 @@ def _train_ids(bench: Benchmark, config: FinetuneConfig) -> list[str]:
 
 
 def finetune(store_path: str | os.PathLike, benchmark: str | os.PathLike, run_dir: str | os.PathLike,
-             config: FinetuneConfig = FinetuneConfig(), log: Callable[[str], None] = lambda _: None) -> FinetuneReport:
-    """Train the temporal layers on the seen classes; keep the epoch best on ``config.select_on``."""
+             config: FinetuneConfig = FinetuneConfig(), log: Callable[[str], None] = lambda _: None,
+             device: str = "cpu") -> FinetuneReport:
+    """Train the temporal layers on the seen classes; keep the epoch best on ``config.select_on``.
+
+    ``device``: where the layers train (``cpu``, deterministic for a seed; or ``cuda``).
+    """
+    from ..features import check_device
+
+    check_device(device)
     import torch
 
     from ..scoring import score
@@ -234,13 +242,13 @@ def finetune(store_path: str | os.PathLike, benchmark: str | os.PathLike, run_di
     other_train = len(bench.seen_classes)
     targets = _targets(bench, train_ids, bench.seen_classes, other_train)
     weights = np.ones(targets.shape, np.float32)
-    model = _model(config, audio_tr.shape[-1])
+    model = _model(config, audio_tr.shape[-1]).to(device)
     try:  # one fused kernel per step: 4x cheaper than the per-parameter loop on CPU
         optimiser = torch.optim.Adam(model.parameters(), lr=config.lr, fused=True)
     except (RuntimeError, TypeError):
         optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
     generator = torch.Generator().manual_seed(config.seed)
-    text_tr = torch.from_numpy(train_text)
+    text_tr = torch.from_numpy(train_text).to(device)
     losses, selection, times = [], [], []
     best, best_epoch = -1.0, -1
     n = len(train_ids)
@@ -250,10 +258,12 @@ def finetune(store_path: str | os.PathLike, benchmark: str | os.PathLike, run_di
         order = torch.randperm(n, generator=generator).numpy()
         for i in range(0, n, config.batch_size):
             idx = order[i:i + config.batch_size]
-            scores = model(torch.from_numpy(audio_tr[idx]), torch.from_numpy(visual_tr[idx]), text_tr)
+            scores = model(torch.from_numpy(audio_tr[idx]).to(device, non_blocking=True),
+                           torch.from_numpy(visual_tr[idx]).to(device, non_blocking=True), text_tr)
             loss_all = torch.nn.functional.cross_entropy(scores.reshape(-1, scores.shape[-1]),
-                                                         torch.from_numpy(targets[idx]).reshape(-1), reduction="none")
-            w = torch.from_numpy(weights[idx]).reshape(-1)
+                                                         torch.from_numpy(targets[idx]).to(device).reshape(-1),
+                                                         reduction="none")
+            w = torch.from_numpy(weights[idx]).to(device).reshape(-1)
             loss = (loss_all * w).sum() / w.sum().clamp_min(1.0)
             optimiser.zero_grad()
             loss.backward()

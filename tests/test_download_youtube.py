@@ -244,3 +244,14 @@ def test_a_blocked_proxy_rests_while_the_other_carries_on(source, tmp_path):
     with sqlite3.connect(tmp_path / "media" / "download.sqlite") as conn:
         outcomes = dict(conn.execute("SELECT egress, COUNT(*) FROM attempts WHERE outcome = 'done' GROUP BY egress"))
     assert outcomes == {free.url: 40}
+
+
+def test_doctor_probe_makes_one_real_extraction(source):
+    root, ids = source
+    with LocalServer(root) as server:
+        code, out, err = run_cli("download", "doctor", "--probe", server.url(f"videos/{ids[0]}.mp4"))
+        assert code == 0, err
+        assert "probe         1 format(s)" in out
+        server.set_quota(Quota(requests=0, window_s=1000, block_s=float("inf"), answer="bot_check"))
+        code, out, err = run_cli("download", "doctor", "--probe", server.url(f"videos/{ids[0]}.mp4"))
+    assert code == 2 and "bot_check" in err and len(err.strip().splitlines()) == 1

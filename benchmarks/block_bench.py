@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import shutil
 import sqlite3
 import subprocess
@@ -30,26 +29,16 @@ import tempfile
 import time
 from pathlib import Path
 
-import pandas as pd
 
 from ovavebench.download import DownloadOptions, download_clips
 from ovavebench.localserver import LocalServer, Quota
-from ovavebench.synth import colour_second_specs, render_video
+from ovavebench.synth import linked_window_source
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def make_source(root: Path, clips: int) -> Path:
-    render_video(root / "videos" / "template.mp4", colour_second_specs(12), width=64, height=48, seed=5)
-    rows = []
-    for i in range(clips):
-        youtube_id = f"blk{i:08d}"
-        os.link(root / "videos" / "template.mp4", root / "videos" / f"{youtube_id}.mp4")
-        rows.append({"clip_id": f"{youtube_id}_000001", "youtube_id": youtube_id, "start_s": 1, "end_s": 11,
-                     "class_name": "dog barking", "split": "test"})
-    manifest = root / "manifest.csv"
-    pd.DataFrame(rows).to_csv(manifest, index=False)
-    return manifest
+    return linked_window_source(root, [f"blk{i:08d}" for i in range(clips)], seed=5)
 
 
 def load_legacy(commit: str, into: Path):  # type: ignore[no-untyped-def]

@@ -13,7 +13,6 @@ Printed beside the single-machine `download` on one egress (no Ray).
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import tempfile
 import time
@@ -25,20 +24,11 @@ import ray
 
 from ovavebench.download import DownloadOptions, download_clips
 from ovavebench.localserver import ForwardingProxy, LocalServer
-from ovavebench.synth import colour_second_specs, render_video
+from ovavebench.synth import linked_window_source
 
 
 def make_source(root: Path, clips: int) -> Path:
-    render_video(root / "videos" / "template.mp4", colour_second_specs(12), width=64, height=48, seed=9)
-    rows = []
-    for i in range(clips):
-        youtube_id = f"bench{i:06d}"
-        os.link(root / "videos" / "template.mp4", root / "videos" / f"{youtube_id}.mp4")
-        rows.append({"clip_id": f"{youtube_id}_000001", "youtube_id": youtube_id, "start_s": 1, "end_s": 11,
-                     "class_name": "dog barking", "split": "test"})
-    manifest = root / "manifest.csv"
-    pd.DataFrame(rows).to_csv(manifest, index=False)
-    return manifest
+    return linked_window_source(root, [f"bench{i:06d}" for i in range(clips)], seed=9)
 
 
 def run(root: Path, manifest: Path, clips: int, actors: int, rate: float, use_ray: bool) -> float:

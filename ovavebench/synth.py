@@ -123,3 +123,21 @@ def nearest_second(colour: np.ndarray, candidates: list[tuple[int, int, int]]) -
     """Index of the candidate colour nearest to ``colour`` (mean RGB of a frame)."""
     distances = np.linalg.norm(np.asarray(candidates, dtype=float) - np.asarray(colour, dtype=float), axis=1)
     return int(np.argmin(distances))
+
+
+def linked_window_source(root: str | Path, youtube_ids: list[str], seconds: int = 12, width: int = 64, height: int = 48,
+                         seed: int = 0, start_s: int = 1) -> Path:
+    """Many small source videos (hard links of one rendering) under ``root/videos`` and a manifest of their
+    10-second windows from ``start_s``; returns the manifest. For scheduling tests and benchmarks, where
+    the clips' content does not matter and fetching and cutting should cost little."""
+    import pandas as pd
+
+    root = Path(root)
+    template = root / "videos" / "template.mp4"
+    render_video(template, colour_second_specs(seconds), width=width, height=height, seed=seed)
+    for youtube_id in youtube_ids:
+        os.link(template, root / "videos" / f"{youtube_id}.mp4")
+    manifest = root / "manifest.csv"
+    pd.DataFrame([{"clip_id": f"{y}_{start_s:06d}", "youtube_id": y, "start_s": start_s, "end_s": start_s + 10,
+                   "class_name": "dog barking", "split": "test"} for y in youtube_ids]).to_csv(manifest, index=False)
+    return manifest

@@ -8,25 +8,14 @@ from pathlib import Path
 
 import torch
 
-
-def _bytes_to_unicode() -> dict[int, str]:
-    """GPT-2/CLIP's reversible byte → printable-character table (a public, fixed mapping)."""
-    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    codes = printable[:]
-    extra = 0
-    for byte in range(256):
-        if byte not in printable:
-            printable.append(byte)
-            codes.append(256 + extra)
-            extra += 1
-    return dict(zip(printable, (chr(c) for c in codes)))
+from ovavebench.imagebind.tokenizer import NUM_MERGES, byte_encoder
 
 
 def clip_vocab_files(bpe_gz: Path, folder: Path) -> None:
     """CLIP's ``vocab.json`` and ``merges.txt``, derived from its BPE merges file as CLIP's tokenizer derives them."""
     lines = gzip.open(bpe_gz, "rt", encoding="utf-8").read().split("\n")
-    merges = [tuple(line.split()) for line in lines[1:49152 - 256 - 2 + 1]]
-    vocab = list(_bytes_to_unicode().values())
+    merges = [tuple(line.split()) for line in lines[1:NUM_MERGES + 1]]
+    vocab = list(byte_encoder().values())
     vocab += [v + "</w>" for v in vocab] + ["".join(m) for m in merges] + ["<|startoftext|>", "<|endoftext|>"]
     (folder / "vocab.json").write_text(json.dumps({token: i for i, token in enumerate(vocab)}))
     (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(" ".join(m) for m in merges) + "\n")
@@ -55,7 +44,7 @@ def save_tiny_clap(folder: Path, seed: int = 0) -> Path:
 
     folder.mkdir(parents=True)
     vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
-    for char in _bytes_to_unicode().values():  # a byte-level BPE with no merges: every byte is a token
+    for char in byte_encoder().values():  # a byte-level BPE with no merges: every byte is a token
         vocab.setdefault(char, len(vocab))
     vocab["<mask>"] = len(vocab)
     (folder / "vocab.json").write_text(json.dumps(vocab))

@@ -13,14 +13,13 @@ import signal
 import sqlite3
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 ray = pytest.importorskip("ray", reason="the distributed extra (ray) is not installed")
 
 from ovavebench.download import DownloadOptions, download_clips, verify_downloads  # noqa: E402
 from ovavebench.localserver import ForwardingProxy, LocalServer, Quota  # noqa: E402
-from ovavebench.synth import colour_second_specs, render_video  # noqa: E402
+from ovavebench.synth import linked_window_source  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -33,13 +32,7 @@ def cluster():
 @pytest.fixture(scope="module")
 def source(tmp_path_factory):
     root = tmp_path_factory.mktemp("ray-source")
-    render_video(root / "videos" / "template.mp4", colour_second_specs(12), width=64, height=48, seed=7)
-    ids = [f"ray{i:08d}" for i in range(40)]
-    for youtube_id in ids:
-        os.link(root / "videos" / "template.mp4", root / "videos" / f"{youtube_id}.mp4")
-    manifest = root / "manifest.csv"
-    pd.DataFrame([{"clip_id": f"{y}_000001", "youtube_id": y, "start_s": 1, "end_s": 11, "class_name": "dog barking",
-                   "split": "test"} for y in ids]).to_csv(manifest, index=False)
+    manifest = linked_window_source(root, [f"ray{i:08d}" for i in range(40)], seed=7)
     return root, manifest
 
 

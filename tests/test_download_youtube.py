@@ -23,7 +23,7 @@ from ovavebench.download.scheduler import _check_runtime_warnings
 from ovavebench.errors import OvavebenchError
 from ovavebench.errors_youtube import RUN_LEVEL_CLASSES, classify_error
 from ovavebench.localserver import ForwardingProxy, LocalServer, Quota
-from ovavebench.synth import colour_second_specs, render_video
+from ovavebench.synth import linked_window_source
 
 from .test_fuzz_inputs import run_cli
 
@@ -32,11 +32,8 @@ from .test_fuzz_inputs import run_cli
 def source(tmp_path_factory):
     """40 small source videos (12 s, 64x48): cheap to fetch and cut, so the tests measure the scheduling."""
     root = tmp_path_factory.mktemp("yt")
-    render_video(root / "videos" / "template.mp4", colour_second_specs(12), width=64, height=48, seed=3)
-    data = (root / "videos" / "template.mp4").read_bytes()
     ids = [f"clip{i:07d}" for i in range(40)]
-    for youtube_id in ids:
-        (root / "videos" / f"{youtube_id}.mp4").write_bytes(data)
+    linked_window_source(root, ids, seed=3)
     return root, ids
 
 

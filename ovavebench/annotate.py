@@ -331,6 +331,38 @@ def build_tasks(conn: sqlite3.Connection, round_no: int, clip_ids: Iterable[str]
     return tasks
 
 
+def find_document_root(client: Any, media: Path, given: Path | None, clip_id: str, url_prefix: str) -> Path:
+    """The folder the server's media URLs are relative to (its LOCAL_FILES_DOCUMENT_ROOT), found by asking it.
+
+    Label Studio serves ``?d=PATH`` as PATH below its document root, which a client cannot read; each folder
+    above the media is tried with one frame's URL until the server answers 200. With ``given`` only that one.
+    """
+    candidates = [given] if given is not None else list(media.resolve().parents)
+    for candidate in candidates:
+        if media.resolve() == candidate.resolve() or candidate.resolve() not in media.resolve().parents:
+            continue  # the storage must sit strictly below the root
+        url = MediaUrls(media, candidate, url_prefix)(clip_id, "frames/0.png")
+        if client.media_status(url) in (200, 206):
+            return candidate
+    hint = (f"--document-root {given} is not the server's LOCAL_FILES_DOCUMENT_ROOT" if given is not None else
+            "the server serves the media under none of the folders above them")
+    raise OvavebenchError(
+        f"Label Studio at {client.url}: {hint}; start it with LOCAL_FILES_SERVING_ENABLED=true and "
+        f"LOCAL_FILES_DOCUMENT_ROOT={media.resolve().parent} (the media folder strictly below it), or pass "
+        "--document-root set to the server's LOCAL_FILES_DOCUMENT_ROOT")
+
+
+def check_media_served(client: Any, task: dict[str, Any]) -> None:
+    """Fetch one frame and one audio URL of a task through the server; anything but 200/206 is an error."""
+    for key in ("frame_0", "audio_0"):
+        status = client.media_status(task["data"][key])
+        if status not in (200, 206):
+            raise OvavebenchError(
+                f"Label Studio at {client.url} answers HTTP {status} for {task['data'][key]} ({key} of clip "
+                f"{task['data']['clip_id']}): annotators would see no media and flag good clips broken; check "
+                "LOCAL_FILES_SERVING_ENABLED=true and LOCAL_FILES_DOCUMENT_ROOT (the media folder strictly below it)")
+
+
 @dataclass
 class ExportReport:
     round: int
@@ -357,6 +389,13 @@ def export_round(
         root = Path(document_root) if document_root else media
         config = label_config()
         atomic_write_text(work / "label_config.xml", config)
+        local_files = client is not None and url_prefix == DEFAULT_MEDIA_URL_PREFIX
+        if client is not None:
+            projects = {a: client.ensure_project(conn, round_no, a, config, media if local_files else None) for a in plan}
+            sample = next((c for clips in plan.values() for c in clips), None)
+            if local_files and sample is not None:
+                root = find_document_root(client, media, Path(document_root) if document_root else None, sample, url_prefix)
+        checked = False
         for annotator, clips in plan.items():
             tasks = build_tasks(conn, round_no, clips, media, root, url_prefix)
             report.tasks[annotator] = len(tasks)
@@ -366,9 +405,11 @@ def export_round(
                 atomic_write_json(path, tasks, indent=None)
                 report.files[annotator] = path
             else:
-                project_id = client.ensure_project(conn, round_no, annotator, config, media if url_prefix == DEFAULT_MEDIA_URL_PREFIX else None)
-                client.import_tasks(project_id, tasks)
-                report.projects[annotator] = project_id
+                if tasks and not checked:  # one frame and one audio file, through the server, before any import
+                    check_media_served(client, tasks[0])
+                    checked = True
+                client.import_tasks(projects[annotator], tasks)
+                report.projects[annotator] = projects[annotator]
         if client is None:
             atomic_write_text((Path(out) if out else work / "tasks") / "label_config.xml", config)
     report.seconds = time.perf_counter() - start

@@ -66,9 +66,10 @@ class LabelStudioClient:
             try:
                 self.attach_local_files(project_id, local_files)
             except OvavebenchError as exc:
-                # Tasks still import; their media show once the server serves local files.
-                self.warnings.append(f"{exc} (start the server with LOCAL_FILES_SERVING_ENABLED=true and "
-                                     f"LOCAL_FILES_DOCUMENT_ROOT at or above {local_files})")
+                # Without it every frame and audio file is a 404 and annotators would flag good clips broken.
+                raise OvavebenchError(f"{exc}; start Label Studio with LOCAL_FILES_SERVING_ENABLED=true and "
+                                      f"LOCAL_FILES_DOCUMENT_ROOT={local_files.resolve().parent} (the media folder must "
+                                      "sit strictly below it)") from None
         with conn:
             conn.execute("INSERT INTO projects VALUES (?, ?, ?, ?)", (round_no, annotator, project_id, self.url))
         return project_id
@@ -91,6 +92,21 @@ class LabelStudioClient:
     def project_ids(self, conn: sqlite3.Connection, round_no: int) -> dict[str, int]:
         return {r[0]: int(r[1]) for r in conn.execute(
             "SELECT annotator, ls_project_id FROM projects WHERE round = ?", (round_no,))}
+
+    def media_status(self, url_path: str) -> int:
+        """The HTTP status the server gives a media URL (what an annotator's browser gets for it)."""
+        import urllib.error
+        import urllib.request
+
+        request = urllib.request.Request(self.url + url_path, headers={"Authorization": f"Token {self._key}",
+                                                                        "Range": "bytes=0-0"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as exc:
+            return int(exc.code)
+        except (urllib.error.URLError, OSError) as exc:
+            raise OvavebenchError(f"Label Studio at {self.url}: fetching {url_path} failed: {exc}") from None
 
     # ----------------------------------------------------------------- users and exports
 

@@ -66,6 +66,12 @@ def test_whole_protocol_against_a_live_server(tmp_path, label_studio, client, an
     result = _invoke("annotate", "export", "--manifest", manifest, "--media", tmp_path / "media", "--round", 1,
                      "--annotators", f"{alice},{bob}", "--work", work, *live)
     assert "warning" not in result.output  # local-files storage attached
+    # Every frame and audio URL of a task loads through the server, as the annotator's browser fetches it.
+    with contextlib.closing(open_work(work)) as conn:
+        some_project = next(iter(client.project_ids(conn, 1).values()))
+    task = next(iter(client._sdk.tasks.list(project=some_project)))
+    urls = [task.data[f"{kind}_{k}"] for kind in ("frame", "audio") for k in range(10)]
+    assert all(client.media_status(url) in (200, 206) for url in urls), urls
     projects = _annotate_projects(client, work, 1, annotators, first)
     assert len(projects) == 2
     imported = _invoke("annotate", "import", "--round", 1, "--work", work, *live)
@@ -128,3 +134,13 @@ def test_api_key_never_appears_in_errors(label_studio):
     with pytest.raises(OvavebenchError) as info:
         LabelStudioClient(label_studio.url, secret).users()
     assert secret not in str(info.value) and "HTTP 401" in str(info.value)
+
+
+def test_a_document_root_the_server_does_not_use_is_refused_with_the_setting_to_use(tmp_path, label_studio):
+    manifest = make_media(tmp_path / "media", {"abcdefghijk": "dog barking", "bcdefghijkl": "cat purring"})
+    live = ["--label-studio-url", label_studio.url, "--api-key", label_studio.token]
+    result = runner.invoke(app, [str(a) for a in ("annotate", "export", "--manifest", manifest, "--media", tmp_path / "media",
+                                                  "--round", 1, "--annotators", "ann1,ann2", "--work", tmp_path / "work",
+                                                  "--document-root", tmp_path, *live)])
+    assert result.exit_code == 2
+    assert "LOCAL_FILES_DOCUMENT_ROOT=" in result.stderr and "--document-root" in result.stderr

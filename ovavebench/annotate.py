@@ -196,7 +196,13 @@ def plan_round(conn: sqlite3.Connection, round_no: int, annotators: Sequence[str
     round-1 one (the exchange). Round 3: the clips whose rounds 1 and 2 disagree,
     spread over the adjudicators.
     """
-    annotators = list(dict.fromkeys(a.strip() for a in annotators if a.strip()))
+    names = [a.strip() for a in annotators]
+    if any(not name for name in names) and any(names):
+        raise OvavebenchError(f"--annotators {','.join(annotators)!r}: an empty name (a stray comma?)")
+    repeated = sorted({name for name in names if name and names.count(name) > 1})
+    if repeated:
+        raise OvavebenchError(f"--annotators: {', '.join(repeated)} listed twice (each annotator once)")
+    annotators = [name for name in names if name]
     if not annotators:
         raise OvavebenchError("--annotators: give at least one name")
     for name in annotators:

@@ -79,6 +79,11 @@ def fetch_file(
     ``check`` refuses the content (an HTML error page, say), and
     :class:`OvavebenchError` on HTTP errors.
     """
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise OvavebenchError(f"{url!r}: expected an http:// or https:// URL (other schemes are refused)")
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     if not force and is_verified(dest, expected_sha256, check, url):

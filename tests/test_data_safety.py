@@ -337,3 +337,18 @@ def test_an_unbalanced_quote_is_reported_at_its_own_line_and_an_empty_vggsound_c
     code, _, err = run_cli("manifest", "--out", tmp_path / "m.csv", "--vggsound-csv", vgg, "--benchmark-dir", bench)
     assert_refused(code, err, "vggsound.csv", "no rows")
     assert not (tmp_path / "m.csv").exists()
+
+
+def test_urls_other_than_http_a_damaged_run_and_a_missing_media_folder_are_one_line(tmp_path, bench):
+    code, _, err = run_cli("metadata", "fetch", "--cache", tmp_path / "c", "--ovave-base-url", "file:///etc/")
+    assert_refused(code, err, "expected an http:// or https:// URL")
+    assert not (tmp_path / "c" / "ovavebench").exists() or not any((tmp_path / "c" / "ovavebench").iterdir())
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "model.pt").write_bytes(b"not a checkpoint")
+    code, _, err = run_cli("baseline", "predict", "--run", tmp_path / "run", "--features", tmp_path / "store",
+                           "--benchmark", bench, "--out", tmp_path / "p.json")
+    assert_refused(code, err, "model.pt", "expected the model.pt")
+    code, _, err = run_cli("download", "export-layout", "--out", tmp_path / "nowhere", "--benchmark", bench,
+                           "--to", tmp_path / "layout")
+    assert_refused(code, err, "media folder not found")
+    assert not (tmp_path / "layout").exists()

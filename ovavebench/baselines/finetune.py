@@ -299,10 +299,19 @@ def load_run(run_dir: str | os.PathLike):  # type: ignore[no-untyped-def]
     path = Path(run_dir) / "model.pt"
     if not path.exists():
         raise OvavebenchError(f"{run_dir}: no model.pt (run `ovavebench baseline finetune` first)")
-    saved = torch.load(path, weights_only=False, map_location="cpu")
-    config = FinetuneConfig(**saved["config"])
-    model = _model(config, saved["dim"])
-    model.load_state_dict(saved["state_dict"])
+    from ..errors import InputFileError
+
+    what = "the model.pt of `ovavebench baseline finetune`"
+    try:
+        saved = torch.load(path, weights_only=True, map_location="cpu")  # never unpickle code from a file
+        config = FinetuneConfig(**saved["config"])
+        config.validate()
+        model = _model(config, saved["dim"])
+        model.load_state_dict(saved["state_dict"])
+    except OvavebenchError as exc:
+        raise InputFileError(path, f"{exc}; expected {what}") from None
+    except Exception as exc:  # noqa: BLE001 - a damaged or foreign file: whatever torch or pickle raise
+        raise InputFileError(path, f"unreadable ({type(exc).__name__}: {str(exc)[:120]}); expected {what}") from None
     return model.eval(), config, saved
 
 

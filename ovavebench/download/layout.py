@@ -45,6 +45,8 @@ def export_layout(media_dir: str | os.PathLike, benchmark_dir: str | os.PathLike
     """
     from ..benchmark import find_benchmark_files, read_meta
 
+    if not Path(media_dir).is_dir():
+        raise OvavebenchError(f"{media_dir}: media folder not found (expected the --out folder of `ovavebench download`)")
     meta = read_meta(find_benchmark_files(benchmark_dir).meta)
     index = clip_dirs_by_youtube_id(media_dir)
     to = Path(to)

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import urllib.error
+import urllib.parse
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -77,8 +80,6 @@ def fetch_file(
     ``check`` refuses the content (an HTML error page, say), and
     :class:`OvavebenchError` on HTTP errors.
     """
-    import urllib.parse
-
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise OvavebenchError(f"{url!r}: expected an http:// or https:// URL (other schemes are refused)")

@@ -62,3 +62,33 @@ def label_studio(tmp_path_factory):
     root = tmp_path_factory.getbasetemp()
     with LabelStudioServer(root / "label-studio-data", document_root=root) as server:
         yield server
+
+
+def _untracked(repo: Path) -> set[str] | None:
+    """Files in the checkout that git neither tracks nor ignores (None outside a git checkout)."""
+    import subprocess
+
+    try:
+        result = subprocess.run(["git", "-C", str(repo), "ls-files", "--others", "--exclude-standard", "-z"],
+                                capture_output=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return set(result.stdout.decode("utf-8", "surrogateescape").split("\0")) - {""} if result.returncode == 0 else None
+
+
+def pytest_sessionstart(session) -> None:  # type: ignore[no-untyped-def]
+    session.config._untracked_before = _untracked(REPO)
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:  # type: ignore[no-untyped-def]
+    """Tests write only under tmp_path or an ignored cache: a new file in the checkout fails the run."""
+    before = getattr(session.config, "_untracked_before", None)
+    after = _untracked(REPO)
+    if before is None or after is None:
+        return
+    new = sorted(after - before)
+    if new:
+        import warnings
+
+        warnings.warn(f"the tests wrote {len(new)} file(s) into the checkout, e.g. {new[:5]}")
+        session.exitstatus = 1

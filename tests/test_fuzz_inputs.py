@@ -145,7 +145,8 @@ def base(tmp_path_factory):
 
 @contextlib.contextmanager
 def scratch():
-    with tempfile.TemporaryDirectory(prefix="ovfuzz-") as folder:
+    """A temp folder that is also the working directory: a generated relative path (``--work inf``) lands here."""
+    with tempfile.TemporaryDirectory(prefix="ovfuzz-") as folder, contextlib.chdir(folder):
         yield Path(folder)
 
 

@@ -88,7 +88,7 @@ def pytest_sessionfinish(session, exitstatus) -> None:  # type: ignore[no-untype
         return
     new = sorted(after - before)
     if new:
-        import warnings
+        import sys
 
-        warnings.warn(f"the tests wrote {len(new)} file(s) into the checkout, e.g. {new[:5]}")
+        print(f"\nFAILED: the tests wrote {len(new)} file(s) into the checkout, e.g. {new[:5]}", file=sys.stderr)
         session.exitstatus = 1

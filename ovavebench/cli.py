@@ -260,26 +260,30 @@ def stats_cmd(
 
 # --------------------------------------------------------------------------- download
 
+class _LazyBar:
+    """A tqdm bar drawn from the first event on: nothing shows before the work starts (or if it never does)."""
+
+    def __init__(self, desc: str, unit: str) -> None:
+        self.desc, self.unit = desc, unit
+        self.bar: Any = None
+        self.closed = False
+
+    def get(self, total: int):  # type: ignore[no-untyped-def]
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit=self.unit, desc=self.desc, dynamic_ncols=True, disable=self.closed)
+        return self.bar
+
+    def close(self) -> None:
+        if self.bar is not None and not self.closed:
+            self.bar.close()
+        self.closed = True
+
+
 def _download_bar():  # type: ignore[no-untyped-def]
-    """A progress bar drawn from the first event on (nothing shows before the work starts), with egress states."""
-    from tqdm import tqdm
-
-    class LazyBar:
-        bar = None
-
-        closed = False
-
-        def get(self, total: int):  # type: ignore[no-untyped-def]
-            if self.bar is None:
-                self.bar = tqdm(total=total, unit="clip", desc="download", dynamic_ncols=True, disable=self.closed)
-            return self.bar
-
-        def close(self) -> None:
-            if self.bar is not None and not self.closed:
-                self.bar.close()
-            self.closed = True
-
-    holder = LazyBar()
+    """The download's progress bar (with the egress states) and its two callbacks."""
+    holder = _LazyBar("download", "clip")
 
     def postfix(summary) -> None:  # type: ignore[no-untyped-def]
         bar = holder.get(summary.selected)
@@ -341,10 +345,8 @@ def _check_runtime(options: Any) -> None:
     if not options.is_youtube or options.allow_no_js_runtime:
         return
     from .download import runtime_report
-    from .ffmpeg_tools import ffmpeg_wrapper_dir
-    from .metadata import cache_dir
 
-    report = runtime_report(options, ffmpeg_wrapper_dir(cache_dir() / "tools"))
+    report = runtime_report(options)
     for warning in report.warnings:
         typer.echo(f"warning: {warning}", err=True)
     if report.problems:
@@ -437,14 +439,12 @@ def download_doctor_cmd(
     """Check what a YouTube run needs: yt-dlp, its JS runtime and EJS scripts, ffmpeg, cookies, proxies."""
     from .download import DownloadOptions, probe as probe_url, read_proxies, runtime_report, ytdlp_params_from
     from .errors_youtube import classify_error
-    from .ffmpeg_tools import ffmpeg_wrapper_dir
-    from .metadata import cache_dir
 
     options = DownloadOptions(cookies=str(cookies) if cookies else None, proxy=proxy,
                               proxies=read_proxies(proxies) if proxies else (),
                               ytdlp_params_json=ytdlp_params_from(ytdlp_options, list(ytdlp_option or [])))
     options.validate()  # cookies readable and in Netscape format, proxies parse, yt-dlp options known
-    report = runtime_report(options, ffmpeg_wrapper_dir(cache_dir() / "tools"))
+    report = runtime_report(options)
     typer.echo(f"yt-dlp        {report.ytdlp_version}")
     typer.echo(f"JS runtime    {', '.join(report.js_runtimes) or 'none'}")
     typer.echo(f"EJS scripts   {report.ejs_version or 'none'}")
@@ -766,8 +766,6 @@ def features_extract_cmd(
 ) -> None:
     """Embed every benchmark video's frames and audio seconds, and the class names (+ other)."""
     try:
-        from tqdm import tqdm
-
         from .features import check_device, extract_features
     except ImportError as exc:  # pragma: no cover - depends on the install
         fail(f"features need the baselines extra (pip install 'ovavebench[baselines]'): {exc}")
@@ -781,22 +779,19 @@ def features_extract_cmd(
         fail("--clip-model and --clap-model go with --encoder clip-clap")
     if device is not None:
         check_device(device)
-    bars: list[Any] = []  # drawn from the first batch on: nothing shows before the work starts
+    holder = _LazyBar("features", "video")
 
     def on_batch(done: int, total: int) -> None:
-        if not bars:
-            bars.append(tqdm(total=total, unit="video", desc="features", dynamic_ncols=True))
-        bars[0].total = total
-        bars[0].n = done
-        bars[0].refresh()
+        bar = holder.get(total)
+        bar.total, bar.n = total, done
+        bar.refresh()
 
     try:
         report = extract_features(media, benchmark, out, checkpoint, model_config, vocab, device, dtype, batch_size,
                                   workers, on_batch, encoder=encoder, clip_model=clip_model, clap_model=clap_model,
                                   layout=layout)
     finally:
-        for bar in bars:
-            bar.close()
+        holder.close()
     typer.echo(f"{report.extracted:,} video(s) embedded, {report.skipped:,} already in the store, "
                f"{len(report.missing_media):,} without media; {report.seconds:.1f} s on {report.device} ({report.dtype})")
     for problem in report.problems[:20]:

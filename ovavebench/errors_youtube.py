@@ -16,17 +16,16 @@ from dataclasses import dataclass
 class ErrorClass:
     name: str
     transient: bool
-    pauses_all: bool = False  # a rate limit or bot check: every worker of that egress backs off
     # About this machine's access to YouTube (its IP, its runtime), not about the video: never a lost clip.
     # The clip goes back to pending and the failures count towards block detection.
     run_level: bool = False
 
 
-RATE_LIMITED = ErrorClass("rate_limited", True, True, True)
-BOT_CHECK = ErrorClass("bot_check", True, True, True)
-SIGN_IN = ErrorClass("sign_in", True, True, True)
-JS_CHALLENGE = ErrorClass("js_challenge", True, False, True)  # no JS runtime, or the challenge solver failed
-NO_FORMATS = ErrorClass("no_formats", True, False, True)
+RATE_LIMITED = ErrorClass("rate_limited", True, run_level=True)
+BOT_CHECK = ErrorClass("bot_check", True, run_level=True)
+SIGN_IN = ErrorClass("sign_in", True, run_level=True)
+JS_CHALLENGE = ErrorClass("js_challenge", True, run_level=True)  # no JS runtime, or the challenge solver failed
+NO_FORMATS = ErrorClass("no_formats", True, run_level=True)
 SERVER_ERROR = ErrorClass("server_error", True)
 TIMEOUT = ErrorClass("timeout", True)
 CONNECTION = ErrorClass("connection", True)

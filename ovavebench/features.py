@@ -339,10 +339,10 @@ def extract_features(
         from .imagebind.weights import checkpoint_path, vocab_path
 
         ckpt = Path(checkpoint) if checkpoint else checkpoint_path()
+        model = ImageBind.from_checkpoint(ckpt, model_config).to(device)  # a bad checkpoint fails before any download
         vocab_file = Path(vocab) if vocab else (ckpt.parent / "bpe_simple_vocab_16e6.txt.gz")
         if not vocab_file.exists():
             vocab_file = vocab_path()
-        model = ImageBind.from_checkpoint(ckpt, model_config).to(device)
         identity = {"encoder": "imagebind", "checkpoint": str(ckpt), "checkpoint_sha256": checkpoint_sha256(ckpt),
                     "model_config": model.config, "preprocessing": PREPROCESSING_VERSION, "embed_dim": model.embed_dim,
                     "dtype": dtype}

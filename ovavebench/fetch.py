@@ -64,6 +64,14 @@ def is_verified(path: Path, expected_sha256: str | None = None, check: ContentCh
     return True
 
 
+def check_url(url: str) -> str:
+    """Return ``url`` if it is http(s) with a host; file:// and other schemes are refused."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise OvavebenchError(f"{url!r}: expected an http:// or https:// URL (other schemes are refused)")
+    return url
+
+
 def fetch_file(
     url: str,
     dest: str | os.PathLike,
@@ -80,9 +88,7 @@ def fetch_file(
     ``check`` refuses the content (an HTML error page, say), and
     :class:`OvavebenchError` on HTTP errors.
     """
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise OvavebenchError(f"{url!r}: expected an http:// or https:// URL (other schemes are refused)")
+    check_url(url)
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     if not force and is_verified(dest, expected_sha256, check, url):

@@ -7,6 +7,7 @@ only full URLs built here leave this module.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from .errors import OvavebenchError
@@ -57,6 +58,7 @@ def parse_clip_id(clip_id: str) -> tuple[str, int]:
     return match.group("youtube_id"), int(match.group("start"))
 
 
+@functools.lru_cache(maxsize=64)  # a run checks one template for every clip: once is enough
 def validate_url_template(template: str) -> str:
     """Return ``template`` if it is an http(s) URL with exactly the ``{youtube_id}`` field, else raise."""
     import string

@@ -20,7 +20,7 @@ from typing import Iterator
 import pandas as pd
 
 from .errors import InputFileError, OvavebenchError
-from .fetch import FetchResult, fetch_file
+from .fetch import FetchResult, check_url, fetch_file
 from .ids import is_youtube_id
 from .io import read_text
 from .ids import MAX_START_S
@@ -80,13 +80,20 @@ def read_vggsound_labels(path: str | os.PathLike) -> set[str]:
             raise InputFileError(path, error, line_no)
         if not row:
             continue
-        if len(row) != 3 or not (row[1].strip().isascii() and row[1].strip().isdigit()) or not row[0].strip():
-            shown = ",".join(row)
-            raise InputFileError(path, f"expected label,count,group, got {shown[:120]!r}", line_no)
+        problem = _stat_row_problem(row)
+        if problem:
+            raise InputFileError(path, problem, line_no)
         labels.add(row[0])
     if not labels:
         raise InputFileError(path, f"no labels; expected {what}")
     return labels
+
+
+def _stat_row_problem(row: list[str]) -> str | None:
+    """Why a stat.csv row is not ``label,count,group``, or None."""
+    if len(row) != 3 or not (row[1].strip().isascii() and row[1].strip().isdigit()) or not row[0].strip():
+        return f"expected label,count,group, got {','.join(row)[:120]!r}"
+    return None
 
 
 def _csv_rows(text: str) -> Iterator[tuple[int, list[str], str | None]]:
@@ -164,12 +171,15 @@ def fetch_metadata(
     are atomic.
     """
     report = FetchReport(cache_dir(cache))
+    base = ovave_base_url or os.environ.get(ENV_OVAVE_BASE_URL) or DEFAULT_OVAVE_BASE_URL
+    url = vggsound_url or os.environ.get(ENV_VGGSOUND_URL) or DEFAULT_VGGSOUND_URL
+    stat_url = vggsound_stat_url or os.environ.get(ENV_VGGSOUND_STAT_URL) or DEFAULT_VGGSOUND_STAT_URL
+    for given in (base, url, stat_url):  # every URL checked before the first download
+        check_url(given)
     if include_ovave:
         report.files.extend(fetch_ovave_files(cache, ovave_base_url, progress, force=force))
     if include_vggsound:
-        url = vggsound_url or os.environ.get(ENV_VGGSOUND_URL) or DEFAULT_VGGSOUND_URL
         report.files.append(fetch_file(url, vggsound_csv_path(cache), progress=progress, check=check_vggsound_csv, force=force))
-        stat_url = vggsound_stat_url or os.environ.get(ENV_VGGSOUND_STAT_URL) or DEFAULT_VGGSOUND_STAT_URL
         report.files.append(fetch_file(stat_url, vggsound_stat_path(cache), progress=progress, check=check_vggsound_stat,
                                        force=force))
     return report
@@ -204,9 +214,9 @@ def check_vggsound_stat(path: Path, url: str = "") -> None:
     """Refuse content that is not VGGSound's stat.csv (checks the first rows)."""
     what = "VGGSound's stat.csv (label,count,group rows)"
     for line_no, row, problem in itertools.islice(_csv_rows("\n".join(_head_text(path, what)[:50])), 50):
-        if problem or len(row) != 3 or not (row[1].strip().isascii() and row[1].strip().isdigit()):
-            raise InputFileError(path, f"{problem or 'expected label,count,group, got ' + repr(','.join(row)[:80])}; "
-                                       f"expected {what}", line_no)
+        problem = problem or _stat_row_problem(row)
+        if problem:
+            raise InputFileError(path, f"{problem}; expected {what}", line_no)
 
 
 def ensure_ovave_files(cache: str | os.PathLike | None = None) -> Path:

@@ -277,13 +277,11 @@ def _egresses(options: DownloadOptions, conn) -> list[Egress]:  # type: ignore[n
     if options.ray is not None and not options.proxies:
         from .distributed import node_egresses  # one egress per machine of the cluster
 
-        proxies: list[str | None] = []
         names = node_egresses(options)
+        proxies: list[str | None] = [options.proxy] * len(names)
     else:
         proxies = list(options.proxies) or [options.proxy]
         names = [proxy or DIRECT for proxy in proxies]
-    if options.ray is not None and not options.proxies:
-        proxies = [options.proxy] * len(names)
     per_hour = options.clips_per_hour
     per_egress = max(1, -(-options.workers // len(proxies)))
     egresses = []

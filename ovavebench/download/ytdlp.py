@@ -24,10 +24,9 @@ from .records import ClipJob
 
 
 class _YtdlpLog:
-    """yt-dlp logger: keeps warnings (each attempt's are stored) and errors, prints nothing."""
+    """yt-dlp logger: keeps warnings (each attempt's are stored), prints nothing."""
 
     def __init__(self) -> None:
-        self.messages: list[str] = []
         self.warnings: list[str] = []
         self.debug_lines: list[str] = []
         self.keep_debug = False
@@ -40,14 +39,12 @@ class _YtdlpLog:
         pass
 
     def warning(self, msg: str) -> None:
-        self.messages.append(msg)
         self.warnings.append(msg)
 
     def error(self, msg: str) -> None:
-        self.messages.append(msg)
+        pass  # the error itself reaches us as yt-dlp's DownloadError
 
     def clear(self) -> None:
-        self.messages.clear()
         self.warnings.clear()
 
 

@@ -7,14 +7,16 @@ pre-filled as predictions, for adjudication. ``finalize`` writes the labels in
 the published format.
 
 Tasks use Label Studio's import format. Data fields: ``clip_id``, ``class_name``,
-``frame_0``…``frame_9``, ``audio_0``…``audio_9``; controls ``av_0``…``av_9``
-(``yes``/``no``, one per second) and ``clip_flag`` (``broken``). The plan and
+``frame_0``…``frame_9``, ``audio_0``…``audio_9`` (media URLs), ``audio`` (the whole
+clip), and the HTML the task view shows (``second_0``…``second_9``, ``clip_player``);
+controls ``av_0``…``av_9`` (``yes``/``no``, one per second) and ``clip_flag`` (``broken``). The plan and
 every imported annotation (with its history) live in ``W/annotate.sqlite``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import html
 import math
 import os
 import re
@@ -64,48 +66,99 @@ CREATE TABLE IF NOT EXISTS projects (
     round INTEGER NOT NULL, annotator TEXT NOT NULL, ls_project_id INTEGER NOT NULL, url TEXT NOT NULL,
     PRIMARY KEY (round, annotator)
 );
+CREATE TABLE IF NOT EXISTS archived_projects (  -- projects of a finished round, exported here and deleted on the server
+    ls_project_id INTEGER PRIMARY KEY, round INTEGER NOT NULL, annotator TEXT NOT NULL,
+    archive TEXT,                     -- the full export, relative to the work folder (NULL: gone before archiving)
+    annotations INTEGER NOT NULL, archived_at REAL NOT NULL
+);
 """
 
 
 # --------------------------------------------------------------------------- the task design
 
 
+# The task view has to fit one laptop screen and respond at once (crowd annotators, a 2-core machine): frames and
+# per-second audio are plain <img>/<audio> elements in an inline HyperText (Label Studio's <Image> is a canvas with a
+# fixed size and zoom tools, its <Audio> a waveform that costs ~1 s of main thread each), laid out by CSS in a
+# 5 × 2 grid. Answers are checkbox-style single choices: radio inputs would share names across the ten groups, so the
+# arrow keys would move an answer to the neighbouring second.
+_TASK_CSS = """
+.ovave-head { display: flex; flex-wrap: wrap; align-items: center; gap: 2px 16px; }
+.ovave-head h1, .ovave-head h2, .ovave-head h3, .ovave-head h4 { margin: 0 !important; }
+.ovave-guide { font-size: 12px; line-height: 1.35; color: #444; margin: 2px 0 4px; }
+.ovave-guide p { margin: 0; }
+.ovave-clip audio { width: 100%; height: 32px; display: block; }
+.ovave-grid { display: grid; grid-template-columns: repeat(5, minmax(0, 1fr)); gap: 6px; margin-top: 4px; }
+.ovave-card { border: 1px solid #c8c8c8; border-radius: 4px; padding: 2px 4px 0; min-width: 0; }
+.ovave-card h4, .ovave-card h5, .ovave-card h6 { margin: 0 !important; font-size: 13px !important; line-height: 18px !important; }
+.ovave-card img { display: block; width: 100%; aspect-ratio: 4 / 3; object-fit: contain; background: #000; }
+.ovave-card audio { display: block; width: 100%; height: 26px; }
+.ovave-card .lsf-choices { display: flex; gap: 12px; margin: 0 !important; }
+.ovave-card .lsf-choice { margin: 0 !important; }
+.ovave-flag { margin-top: 4px; }
+"""
+GUIDE_SUMMARY = (
+    "**yes** = in this second you *hear* the class and *see* what makes the sound. **no** = off-screen source, "
+    "silent object, music or voice-over over pictures, another class. The player below plays the whole clip, for context. "
+    "**Keys**: `0`–`9` answer second 0–9 *yes*, `Shift`+`0`–`9` answer it *no*; `b` flags the clip broken; `Ctrl`+`Enter` submits. "
+    "Full guide: GUIDELINES.md."
+)
+YES_HOTKEY, NO_HOTKEY = "{k}", "shift+{k}"
+
+
 def label_config(segments: int = SEGMENTS) -> str:
-    """The Label Studio labelling config: per second a frame, its audio and a yes/no question."""
+    """The Label Studio labelling config: the class, the whole clip's audio, then per second a frame, its audio
+    and a yes/no question (``av_k``), on one screen at 1366×768."""
     lines = [
-        "<View>",
-        '  <Header value="Class: $class_name"/>',
-        '  <Text name="clip" value="$clip_id"/>',
-        '  <Header size="6" value="For each second: is the sound heard here made by something seen in the frame, '
-        'of the class above? (see GUIDELINES.md)"/>',
-        '  <View style="display: grid; grid-template-columns: repeat(5, 1fr); gap: 8px">',
+        '<View className="ovave">',
+        "  <Style>" + _TASK_CSS.replace("\n", "\n    ") + "</Style>",
+        '  <View className="ovave-head">',
+        '    <Header size="3" value="$class_name"/>',
+        '    <Text name="clip" value="$clip_id"/>',
+        "  </View>",
+        f'  <View className="ovave-guide"><Markdown value={quoteattr(GUIDE_SUMMARY)}/></View>',
+        '  <View className="ovave-clip"><HyperText name="clip_player" value="$clip_player" inline="true"/></View>',
+        '  <View className="ovave-grid">',
     ]
     for k in range(segments):
         lines += [
-            '    <View style="border: 1px solid #ddd; padding: 4px">',
-            f'      <Header size="5" value="Second {k}"/>',
-            f'      <Image name="img_{k}" value="$frame_{k}" maxWidth="100%"/>',
-            f'      <Audio name="snd_{k}" value="$audio_{k}"/>',
-            f'      <Choices name="av_{k}" toName="img_{k}" choice="single-radio" required="true" showInline="true">',
-            f'        <Choice value={quoteattr(YES)}/>',
-            f'        <Choice value={quoteattr(NO)}/>',
+            '    <View className="ovave-card">',
+            f'      <Header size="6" value="Second {k}"/>',
+            f'      <HyperText name="second_{k}" value="$second_{k}" inline="true"/>',
+            f'      <Choices name="av_{k}" toName="second_{k}" choice="single" showInline="true" required="true" '
+            f'requiredMessage="Second {k}: answer yes or no">',
+            f'        <Choice value={quoteattr(YES)} hotkey={quoteattr(YES_HOTKEY.format(k=k))}/>',
+            f'        <Choice value={quoteattr(NO)} hotkey={quoteattr(NO_HOTKEY.format(k=k))}/>',
             "      </Choices>",
             "    </View>",
         ]
     lines += [
         "  </View>",
-        f'  <Choices name="{FLAG_CONTROL}" toName="clip" choice="multiple">',
-        f'    <Choice value="{BROKEN}" hint="The clip does not show its class at all, or is broken"/>',
-        "  </Choices>",
+        '  <View className="ovave-flag">',
+        f'    <Choices name="{FLAG_CONTROL}" toName="clip" choice="multiple" showInline="true">',
+        f'      <Choice value="{BROKEN}" hotkey="b" hint="The clip never shows or sounds like its class, or is broken throughout"/>',
+        "    </Choices>",
+        "  </View>",
         "</View>",
     ]
     return "\n".join(lines) + "\n"
 
 
+def second_html(frame_url: str, audio_url: str, k: int) -> str:
+    """One second's card content: its middle frame and its audio (the whole second: plain HTML5 audio)."""
+    return (f'<img src="{html.escape(frame_url)}" alt="second {k}" loading="eager">'
+            f'<audio controls preload="metadata" src="{html.escape(audio_url)}"></audio>')
+
+
+def clip_player_html(audio_url: str) -> str:
+    """The whole clip's audio; the player's clock (0:00–0:10) names the second being heard."""
+    return f'<audio controls preload="metadata" src="{html.escape(audio_url)}" title="whole clip, 10 s"></audio>'
+
+
 def answers_to_result(answers: Sequence[int], broken: bool) -> list[dict[str, Any]]:
     """Answers → a Label Studio ``result`` list (for predictions and tests)."""
     result = [
-        {"from_name": f"av_{k}", "to_name": f"img_{k}", "type": "choices", "value": {"choices": [YES if a else NO]}}
+        {"from_name": f"av_{k}", "to_name": f"second_{k}", "type": "choices", "value": {"choices": [YES if a else NO]}}
         for k, a in enumerate(answers)
     ]
     if broken:
@@ -326,6 +379,10 @@ def build_tasks(conn: sqlite3.Connection, round_no: int, clip_ids: Iterable[str]
         second_audio_paths(media, clip)
         for k in range(SEGMENTS):
             data[f"audio_{k}"] = url(clip, f"seconds/{k}.wav")
+        data["audio"] = url(clip, "audio.wav")
+        data["clip_player"] = clip_player_html(data["audio"])
+        for k in range(SEGMENTS):
+            data[f"second_{k}"] = second_html(data[f"frame_{k}"], data[f"audio_{k}"], k)
         task: dict[str, Any] = {"data": data}
         if round_no == 3:
             task["predictions"] = [
@@ -375,15 +432,92 @@ class ExportReport:
     files: dict[str, Path] = field(default_factory=dict)  # annotator → import file (file mode)
     projects: dict[str, int] = field(default_factory=dict)  # annotator → project id (live mode)
     tasks: dict[str, int] = field(default_factory=dict)
+    archived: list["ArchivedProject"] = field(default_factory=list)
     seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class ArchivedProject:
+    round: int
+    annotator: str
+    project_id: int
+    archive: Path | None  # None: the project was gone from the server already
+    annotations: int
+    new: int  # annotations the store did not have yet
+
+
+def archive_path(work: Path, round_no: int, annotator: str, project_id: int) -> Path:
+    return work / "archive" / f"round{round_no}_{annotator}_project{project_id}.json"
+
+
+def close_earlier_rounds(client: Any, work: str | os.PathLike, round_no: int) -> list[ArchivedProject]:
+    """Take the projects of rounds before ``round_no`` off the server, losing nothing.
+
+    Each project the toolkit created for an earlier round is exported in full (tasks, annotations, drafts) to
+    ``WORK/archive/``, imported into the store (idempotent: what was imported stays as it is), and only then
+    deleted on the server. ``annotate import`` of a closed round reads its archive instead of the server.
+    """
+    work = Path(work)
+    closed: list[ArchivedProject] = []
+    with contextlib.closing(open_work(work)) as conn:
+        live = conn.execute(
+            "SELECT round, annotator, ls_project_id FROM projects WHERE round < ? AND ls_project_id NOT IN "
+            "(SELECT ls_project_id FROM archived_projects) ORDER BY round, annotator", (round_no,)).fetchall()
+    users = client.users() if live else {}
+    for row in live:
+        earlier, annotator, project_id = int(row["round"]), str(row["annotator"]), int(row["ls_project_id"])
+        path: Path | None = None
+        count = new = 0
+        try:
+            tasks = client.snapshot_export(project_id)
+        except OvavebenchError as exc:
+            if "HTTP 404" not in str(exc):
+                raise
+            tasks = None  # deleted by hand: nothing left to keep
+        if tasks is not None:
+            path = archive_path(work, earlier, annotator, project_id)
+            atomic_write_json(path, tasks, indent=None)
+            imported = import_annotations(work, earlier, [(str(path), tasks, annotator, project_id)], users)
+            count = sum(len(t.get("annotations") or []) for t in tasks if isinstance(t, dict))
+            new = imported.imported + imported.updated
+            client.delete_project(project_id)
+        with contextlib.closing(open_work(work)) as conn, conn:
+            conn.execute("INSERT INTO archived_projects VALUES (?, ?, ?, ?, ?, ?)", (
+                project_id, earlier, annotator, str(path.relative_to(work)) if path else None, count, time.time()))
+        closed.append(ArchivedProject(earlier, annotator, project_id, path, count, new))
+    return closed
+
+
+def round_exports(client: Any, work: str | os.PathLike, round_no: int) -> list[tuple[str, Any, str | None, int | None]]:
+    """The exports of a round's projects for :func:`import_annotations`: from the server, or from the archive of
+    a round already closed."""
+    work = Path(work)
+    with contextlib.closing(open_work(work)) as conn:
+        rows = conn.execute("SELECT p.annotator, p.ls_project_id, a.archive, a.ls_project_id IS NOT NULL AS closed "
+                            "FROM projects p LEFT JOIN archived_projects a ON a.ls_project_id = p.ls_project_id "
+                            "WHERE p.round = ? ORDER BY p.annotator", (round_no,)).fetchall()
+    exports: list[tuple[str, Any, str | None, int | None]] = []
+    for row in rows:
+        name, project_id = str(row["annotator"]), int(row["ls_project_id"])
+        if row["closed"]:
+            if row["archive"]:
+                exports.append((str(work / row["archive"]), read_json(work / row["archive"], "a Label Studio JSON export"), name, project_id))
+        else:
+            exports.append((f"project {project_id}", client.snapshot_export(project_id), name, project_id))
+    return exports
 
 
 def export_round(
     manifest: pd.DataFrame, media: str | os.PathLike, round_no: int, annotators: Sequence[str], work: str | os.PathLike,
     out: str | os.PathLike | None = None, document_root: str | os.PathLike | None = None,
-    url_prefix: str = DEFAULT_MEDIA_URL_PREFIX, client: "Any | None" = None,
+    url_prefix: str = DEFAULT_MEDIA_URL_PREFIX, client: "Any | None" = None, keep_earlier_rounds: bool = False,
 ) -> ExportReport:
-    """Plan a round and write its tasks: import files (``out``) or projects on a live server (``client``)."""
+    """Plan a round and write its tasks: import files (``out``) or projects on a live server (``client``).
+
+    Live, a round after the first closes the earlier rounds' projects first (:func:`close_earlier_rounds`) unless
+    ``keep_earlier_rounds``: Label Studio's open-source edition shows every project to every member of the
+    organisation, so this is what keeps round-2 annotators from reading round-1 answers.
+    """
     start = time.perf_counter()
     media, work = Path(media), Path(work)
     conn = open_work(work, create=True)
@@ -396,6 +530,8 @@ def export_round(
         config = label_config()
         atomic_write_text(work / "label_config.xml", config)
         local_files = client is not None and url_prefix == DEFAULT_MEDIA_URL_PREFIX
+        if client is not None and round_no > 1 and not keep_earlier_rounds:
+            report.archived = close_earlier_rounds(client, work, round_no)
         if client is not None:
             projects = {a: client.ensure_project(conn, round_no, a, config, media if local_files else None) for a in plan}
             sample = next((c for clips in plan.values() for c in clips), None)

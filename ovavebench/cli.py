@@ -555,20 +555,52 @@ def annotate_export_cmd(
     api_key: Optional[str] = typer.Option(None, help="Live mode: API key (or $LABEL_STUDIO_API_KEY)."),
     media_url_prefix: str = typer.Option("/data/local-files/?d=", help="Media URLs: this prefix + the path below --document-root."),
     document_root: Optional[Path] = typer.Option(None, help="Folder the media URLs are relative to (default --media)."),
+    keep_earlier_rounds: bool = typer.Option(False, help="Live mode: leave the earlier rounds' projects on the server "
+                                             "(their annotators' answers stay readable to this round's annotators)."),
 ) -> None:
-    """Plan a round and write its Label Studio tasks (import files, or projects on a live server)."""
+    """Plan a round and write its Label Studio tasks (import files, or projects on a live server).
+
+    Live, round 2 and 3 first close the earlier rounds' projects: each is exported to WORK/archive/, imported,
+    then deleted on the server, so that this round's annotators cannot read the earlier answers.
+    """
     from .annotate import export_round
     from .manifest import read_manifest
 
     client = _client(label_studio_url, api_key)
     report = export_round(read_manifest(manifest), media, round_no, annotators.split(","), work, out, document_root,
-                          media_url_prefix, client)
+                          media_url_prefix, client, keep_earlier_rounds)
     for warning in getattr(client, "warnings", []):
         typer.echo(f"warning: {warning}", err=True)
+    for closed in report.archived:
+        where = closed.archive if closed.archive else "nothing to keep: the project was gone from the server"
+        typer.echo(f"round {closed.round}  {closed.annotator:<16}project {closed.project_id} closed: "
+                   f"{closed.annotations} annotation(s), {closed.new} new to the store; archive: {where}")
+    if client is not None and round_no > 1 and keep_earlier_rounds:
+        typer.echo("warning: --keep-earlier-rounds: the earlier rounds' answers stay readable on the server", err=True)
     for annotator, count in report.tasks.items():
         where = report.files.get(annotator) or f"project {report.projects.get(annotator)} on {label_studio_url}"
         typer.echo(f"round {round_no}  {annotator:<16}{count:7,} task(s)  {where}")
     typer.echo(f"{sum(report.tasks.values()):,} task(s) in {report.seconds:.1f} s; labelling config: {work / 'label_config.xml'}")
+
+
+@annotate_app.command("accounts")
+@user_errors
+def annotate_accounts_cmd(
+    annotators: str = typer.Option(..., help="Comma-separated annotator names (or emails)."),
+    label_studio_url: str = typer.Option(..., help="The Label Studio server."),
+    api_key: Optional[str] = typer.Option(None, help="An admin's API key (or $LABEL_STUDIO_API_KEY)."),
+    email_domain: str = typer.Option("annotators.ovavebench.org", help="Email domain for names without '@'."),
+) -> None:
+    """Create annotator accounts that log in with the password printed here (shown once)."""
+    from .labelstudio import create_annotator_accounts
+
+    names = [n.strip() for n in annotators.split(",")]
+    if not all(names):
+        fail(f"--annotators {annotators!r}: an empty name (a stray comma?)")
+    client = _client(label_studio_url, api_key)
+    for account in create_annotator_accounts(client, names, email_domain):
+        secret = f"password: {account.password}" if account.password else "exists already (password unchanged)"
+        typer.echo(f"{account.name:<16}{account.email:<40}{secret}")
 
 
 @annotate_app.command("import")
@@ -584,7 +616,7 @@ def annotate_import_cmd(
     """Pull annotations into the store (validated; re-importing changes nothing)."""
     import contextlib
 
-    from .annotate import import_annotations, open_work, read_export_files
+    from .annotate import import_annotations, open_work, read_export_files, round_exports
 
     open_work(work).close()  # a work folder of `annotate export`, before any file is read
     client = _client(label_studio_url, api_key)
@@ -600,7 +632,7 @@ def annotate_import_cmd(
         if not projects:
             fail(f"round {round_no} has no Label Studio projects in {work} (export it with --label-studio-url first)")
         users = client.users()
-        exports = [(f"project {pid}", client.snapshot_export(pid), name, pid) for name, pid in projects.items()]
+        exports = round_exports(client, work, round_no)
     else:
         exports = read_export_files(from_files or [], round_no)
     report = import_annotations(work, round_no, exports, users)

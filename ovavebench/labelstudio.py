@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import sqlite3
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,28 @@ from .errors import OvavebenchError
 IMPORT_CHUNK = 5000
 ENV_API_KEY = "LABEL_STUDIO_API_KEY"
 LONG_TIMEOUT_S = 900
+
+
+@dataclass(frozen=True)
+class AnnotatorAccount:
+    name: str  # the plan name (the email's part before '@', as Label Studio names the user)
+    email: str
+    password: str | None  # None: the account existed already and keeps its password
+
+
+def create_annotator_accounts(client: "LabelStudioClient", names: list[str], email_domain: str) -> list[AnnotatorAccount]:
+    """An account per annotator that logs in with a fresh random password (checked by logging in once)."""
+    accounts = []
+    for name in names:
+        email = name if "@" in name else f"{name}@{email_domain}"
+        password = secrets.token_urlsafe(12)
+        if not client.sign_up(email, password):
+            accounts.append(AnnotatorAccount(email.split("@")[0], email, None))
+            continue
+        if not client.can_log_in(email, password):
+            raise OvavebenchError(f"Label Studio at {client.url}: the new account {email} cannot log in")
+        accounts.append(AnnotatorAccount(email.split("@")[0], email, password))
+    return accounts
 
 
 class LabelStudioClient:
@@ -116,8 +140,58 @@ class LabelStudioClient:
         return {int(u.id): (u.email or u.username) for u in listed}
 
     def create_user(self, username: str, email: str, password: str) -> int:
+        """A user through the REST API. Label Studio ignores the password there: the account cannot log in
+        (use :meth:`sign_up` for an annotator who has to)."""
         user = self._call(f"creating user {username!r}", self._sdk.users.create, username=username, email=email, password=password)
         return int(user.id)
+
+    def _form_post(self, path: str, fields: dict[str, str]) -> tuple[int, str, str]:
+        """POST a Label Studio web form as a browser does (CSRF cookie and token); (status, final URL, page)."""
+        import http.cookiejar
+        import urllib.error
+        import urllib.parse
+        import urllib.request
+
+        jar = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        try:
+            opener.open(self.url + path, timeout=30).read()
+            csrf = next((c.value for c in jar if c.name == "csrftoken"), "")
+            body = urllib.parse.urlencode({**fields, "csrfmiddlewaretoken": csrf}).encode()
+            request = urllib.request.Request(self.url + path, data=body, headers={"Referer": self.url + path})
+            with opener.open(request, timeout=30) as response:
+                return int(response.status), response.geturl(), response.read().decode("utf-8", "replace")
+        except urllib.error.HTTPError as exc:
+            return int(exc.code), self.url + path, ""
+        except (urllib.error.URLError, OSError) as exc:
+            raise OvavebenchError(f"Label Studio at {self.url}: {path} failed: {exc}") from None
+
+    def sign_up(self, email: str, password: str) -> bool:
+        """Create an account that logs in with ``password``, through the server's own sign-up form and the
+        organisation's invite token (the REST API ignores passwords). False when the email is taken."""
+        import html
+        import re
+        import urllib.parse
+
+        invite = self._call("reading the organisation's invite link", self._sdk.organizations.invites.get_invite_link)
+        token = urllib.parse.quote(str(invite.token))
+        status, final_url, page = self._form_post(f"/user/signup/?token={token}", {"email": email, "password": password})
+        if status == 200 and "/user/signup" not in final_url:
+            return True  # signed up and redirected into the app
+        errors = [html.unescape(e).strip() for block in re.findall(r'class="[^"]*errors?[^"]*"[^>]*>(.*?)</ul>', page, re.S)
+                  for e in re.findall(r"<li>\s*([^<]{1,300}?)\s*</li>", block)]
+        if any("already exists" in e for e in errors):
+            return False
+        raise OvavebenchError(f"Label Studio at {self.url}: signing up {email} failed (HTTP {status})"
+                              + (f": {'; '.join(errors[:3])}" if errors else ""))
+
+    def can_log_in(self, email: str, password: str) -> bool:
+        """Whether the login form accepts ``email``/``password`` (it redirects away from itself on success)."""
+        status, final_url, _ = self._form_post("/user/login/", {"email": email, "password": password})
+        return status == 200 and "/user/login" not in final_url
+
+    def delete_project(self, project_id: int) -> None:
+        self._call(f"deleting project {project_id}", self._sdk.projects.delete, id=project_id)
 
     def snapshot_export(self, project_id: int, poll_s: float = 0.5) -> list[dict[str, Any]]:
         """All tasks with their annotations, through a snapshot export (no request timeout)."""

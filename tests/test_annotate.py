@@ -13,6 +13,7 @@ from ovavebench.annotate import parse_result, answers_to_result, AnnotationError
 from ovavebench.cli import app
 
 from .annotation_helpers import make_media, parse_label, simulated_export
+from .conftest import REPO
 
 runner = CliRunner()
 
@@ -36,12 +37,35 @@ def _invoke(*args):
     return result
 
 
-def test_label_config_has_the_published_names():
+def test_label_config_has_the_published_names_and_a_regular_keyboard():
     config = label_config()
-    xml.dom.minidom.parseString(config)  # well-formed
+    dom = xml.dom.minidom.parseString(config)  # well-formed
+    choices = {c.getAttribute("name"): c for c in dom.getElementsByTagName("Choices")}
     for k in range(10):
-        assert f'name="av_{k}"' in config and f"$frame_{k}" in config and f"$audio_{k}" in config
-    assert 'name="clip_flag"' in config and "$class_name" in config
+        group = choices[f"av_{k}"]
+        assert group.getAttribute("toName") == f"second_{k}" and f"$second_{k}" in config
+        # checkbox-style: radio inputs would share names across seconds (arrow keys moving answers between them)
+        assert group.getAttribute("choice") == "single" and group.getAttribute("required") == "true"
+        assert group.getAttribute("requiredMessage").startswith(f"Second {k}:")
+        keys = {c.getAttribute("value"): c.getAttribute("hotkey") for c in group.getElementsByTagName("Choice")}
+        assert keys == {"yes": str(k), "no": f"shift+{k}"}
+    assert 'name="clip_flag"' in config and "$class_name" in config and "$clip_player" in config
+    assert not dom.getElementsByTagName("Image") and not dom.getElementsByTagName("Audio")  # no canvases, no waveforms
+    assert (REPO / "annotation" / "label_config.xml").read_text() == config  # the file a file-mode user imports
+
+
+def test_tasks_show_each_seconds_own_frame_and_audio(tmp_path):
+    manifest = make_media(tmp_path / "media", {"abcdefghijk": "dog barking", "bcdefghijkl": "cat purring"})
+    _invoke("annotate", "export", "--manifest", manifest, "--media", tmp_path / "media", "--round", 1,
+            "--annotators", "ann1", "--work", tmp_path / "work", "--out", tmp_path / "tasks")
+    (tasks,) = [json.loads(p.read_text()) for p in (tmp_path / "tasks").glob("round1_*.json")]
+    assert (tmp_path / "tasks" / "label_config.xml").read_text() == label_config()  # file mode: the same view
+    for task in tasks:
+        data = task["data"]
+        assert data["audio"].endswith("/audio.wav") and f'src="{data["audio"]}"' in data["clip_player"]
+        for k in range(10):
+            assert f'src="{data[f"frame_{k}"]}"' in data[f"second_{k}"] and data[f"frame_{k}"].endswith(f"frames/{k}.png")
+            assert f'src="{data[f"audio_{k}"]}"' in data[f"second_{k}"] and data[f"audio_{k}"].endswith(f"seconds/{k}.wav")
 
 
 def test_annotation_validation_rejects_what_label_studio_accepts():

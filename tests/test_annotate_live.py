@@ -79,8 +79,16 @@ def test_whole_protocol_against_a_live_server(tmp_path, label_studio, client, an
     again = _invoke("annotate", "import", "--round", 1, "--work", work, *live)
     assert f"{len(chosen)} unchanged" in again.stdout
 
-    _invoke("annotate", "export", "--manifest", manifest, "--media", tmp_path / "media", "--round", 2,
-            "--annotators", f"{alice},{bob}", "--work", work, *live)
+    exported = _invoke("annotate", "export", "--manifest", manifest, "--media", tmp_path / "media", "--round", 2,
+                       "--annotators", f"{alice},{bob}", "--work", work, *live)
+    # Round 1 is closed: archived, then deleted on the server, so round-2 annotators cannot read its answers.
+    for project_id in projects.values():
+        assert f"project {project_id} closed" in exported.stdout
+        with pytest.raises(OvavebenchError, match="HTTP 404"):
+            client.snapshot_export(project_id)
+    assert len(list((work / "archive").glob("round1_*.json"))) == 2
+    from_archive = _invoke("annotate", "import", "--round", 1, "--work", work, *live)
+    assert f"{len(chosen)} unchanged" in from_archive.stdout  # a closed round re-imports from its archive
     _annotate_projects(client, work, 2, annotators, truth)
     _invoke("annotate", "import", "--round", 2, "--work", work, *live)
     status = _invoke("annotate", "status", "--work", work).stdout

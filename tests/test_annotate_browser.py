@@ -1,0 +1,160 @@
+"""An annotator's round in a real browser: Chromium against a real Label Studio server on 127.0.0.1.
+
+Set ``OVAVEBENCH_SCREENSHOTS=annotation/screenshots`` to refresh the README's screenshots of the task view.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile
+from PIL import Image, ImageDraw
+from typer.testing import CliRunner
+
+from ovavebench.annotate import open_work
+from ovavebench.cli import app
+from ovavebench.labelstudio import LabelStudioClient
+
+from .browser import (audio_durations, browser_paths, log_in, media_responses, open_task, screenshot,
+                      scrolls_to_see_every_answer, start_chromium, wait_until)
+
+runner = CliRunner()
+TTI_LIMIT_MS = 3000  # the issue's bound, on a 2-core machine with the server on it too
+
+
+def _invoke(*args: object) -> str:
+    result = runner.invoke(app, [str(a) for a in args])
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def _scene_media(media: Path, clips: dict[str, str]) -> Path:
+    """Frames that look like frames (a 320×240 scene, a source moving through it) and audible 1-s tones."""
+    rows = []
+    for i, (youtube_id, class_name) in enumerate(sorted(clips.items())):
+        clip_id = f"{youtube_id}_000000"
+        (media / clip_id / "frames").mkdir(parents=True)
+        for k in range(10):
+            frame = Image.new("RGB", (320, 240), (110 + 10 * i, 160, 215))
+            draw = ImageDraw.Draw(frame)
+            draw.rectangle([0, 170, 320, 240], fill=(90, 140, 70))
+            draw.ellipse([20 + 26 * k, 120, 80 + 26 * k, 175], fill=(120, 80, 40))
+            frame.save(media / clip_id / "frames" / f"{k}.png")
+        t = np.arange(160_000) / 16_000
+        tone = 0.2 * np.sin(2 * np.pi * (300 + 40 * np.floor(t)) * t) * (np.floor(t) % 3 != 2)
+        soundfile.write(media / clip_id / "audio.wav", (tone * 32767).astype(np.int16), 16_000, subtype="PCM_16")
+        rows.append({"clip_id": clip_id, "youtube_id": youtube_id, "start_s": 0, "end_s": 10, "class_name": class_name})
+    manifest = media.parent / "manifest.csv"
+    pd.DataFrame(rows).to_csv(manifest, index=False)
+    return manifest
+
+
+def _accounts(stdout: str) -> dict[str, tuple[str, str]]:
+    found = re.findall(r"^(\S+)\s+(\S+@\S+)\s+password: (\S+)$", stdout, re.M)
+    return {name: (email, password) for name, email, password in found}
+
+
+def _keyboard_answers(driver, answers: dict[int, int]) -> None:  # type: ignore[no-untyped-def]
+    """The documented keys: digit k answers second k yes, Shift+digit k no; Ctrl+Enter submits."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    for k, answer in answers.items():
+        chain = ActionChains(driver)
+        if answer:
+            chain.send_keys(str(k))
+        else:
+            chain.key_down(Keys.SHIFT).send_keys(str(k)).key_up(Keys.SHIFT)
+        chain.perform()
+    ActionChains(driver).key_down(Keys.CONTROL).send_keys(Keys.ENTER).key_up(Keys.CONTROL).perform()
+
+
+def _checked(driver) -> list[str | None]:  # type: ignore[no-untyped-def]
+    return driver.execute_script("""
+        return [...document.querySelectorAll('.ovave-card .lsf-choices')].map(group => {
+          const on = [...group.querySelectorAll('input')].filter(i => i.checked).map(i => i.name);
+          return on.length === 1 ? on[0] : null; });""")
+
+
+def test_an_annotator_answers_a_task_by_keyboard_in_a_real_browser(tmp_path, label_studio):
+    browser_paths()  # skip (or fail under CI=true) before any set-up when there is no browser
+    suffix = uuid.uuid4().hex[:6]
+    first, second = f"ann{suffix}a", f"ann{suffix}b"
+    live = ["--label-studio-url", label_studio.url, "--api-key", label_studio.token]
+    client = LabelStudioClient(label_studio.url, label_studio.token)
+    manifest = _scene_media(tmp_path / "media", {"aaaaaaaaaaa": "dog barking", "bbbbbbbbbbb": "dog barking"})
+    work = tmp_path / "work"
+
+    accounts = _accounts(_invoke("annotate", "accounts", "--annotators", f"{first},{second}", *live))
+    assert set(accounts) == {first, second}
+    _invoke("annotate", "export", "--manifest", manifest, "--media", tmp_path / "media", "--round", 1,
+            "--annotators", f"{first},{second}", "--work", work, *live)
+    with contextlib.closing(open_work(work)) as conn:
+        project = client.project_ids(conn, 1)[first]
+    (task,) = list(client._sdk.tasks.list(project=project))
+    task_url = f"{label_studio.url}/projects/{project}/data?task={task.id}"
+    shots = Path(os.environ.get("OVAVEBENCH_SCREENSHOTS") or tmp_path / "screenshots")
+
+    driver = start_chromium(1366, 768)
+    try:
+        log_in(driver, label_studio.url, *accounts[first])
+        loads = [open_task(driver, task_url) for _ in range(3)]  # best of three: other processes share the 2 cores
+        best = min(load.interactive_ms for load in loads)
+        print(f"time-to-interactive at 1366x768: {[round(load.interactive_ms) for load in loads]} ms (best {best:.0f})")
+        assert best < TTI_LIMIT_MS, loads
+
+        wanted = {task.data[f"{kind}_{k}"] for kind in ("frame", "audio") for k in range(10)} | {task.data["audio"]}
+        durations = audio_durations(driver)
+        statuses = {url.removeprefix(label_studio.url): status for url, status in media_responses(driver).items()}
+        assert wanted <= set(statuses), sorted(wanted - set(statuses))
+        assert {statuses[url] for url in wanted} <= {200, 206}, statuses
+        assert durations["seconds"] == pytest.approx([1.0] * 10, abs=1e-3)  # each player holds its whole second
+        assert durations["whole"] == pytest.approx(10.0, abs=1e-3)
+        assert durations["played_to"] == pytest.approx(1.0, abs=0.01)  # …and plays to its end
+
+        assert scrolls_to_see_every_answer(driver) <= 1
+        screenshot(driver, shots / "task_1366x768.png")
+        answers = [1, 1, 0, 1, 0, 0, 0, 1, 1, 0]
+        _keyboard_answers(driver, dict(enumerate(answers[:9])))  # second 9 left out: refused, naming it
+        warning = driver.execute_script("return [...document.querySelectorAll('.ant-modal')].map(m => m.innerText).join(' ')")
+        assert "Second 9: answer yes or no" in warning
+        assert _checked(driver) == [("yes" if a else "no") for a in answers[:9]] + [None]  # no cross-talk
+        driver.execute_script("document.querySelectorAll('.ant-modal .ant-btn').forEach(b => b.click())")
+        _keyboard_answers(driver, {9: answers[9]})
+        wait_until(lambda: list(client._sdk.annotations.list(id=task.id)), "the submitted annotation")
+    finally:
+        driver.quit()
+    imported = _invoke("annotate", "import", "--round", 1, "--work", work, *live)
+    assert "1 new" in imported and "0 rejected" in imported
+    with contextlib.closing(open_work(work)) as conn:
+        rows = conn.execute("SELECT clip_id, annotator, answers FROM annotations WHERE round = 1").fetchall()
+    assert [tuple(r) for r in rows] == [(task.data["clip_id"], first, "".join(map(str, answers)))]
+
+    # Round 2 closes round 1 on the server: the second annotator cannot open the first one's task.
+    closed = _invoke("annotate", "export", "--manifest", manifest, "--media", tmp_path / "media", "--round", 2,
+                     "--annotators", f"{first},{second}", "--work", work, *live)
+    assert f"project {project} closed" in closed and (work / "archive").is_dir()
+    driver = start_chromium(1920, 1080)
+    try:
+        log_in(driver, label_studio.url, *accounts[second])
+        # (Label Studio's SQLite may give the next round's tasks the freed ids: the project is what must be gone.)
+        status = driver.execute_async_script(
+            "fetch(arguments[0], {credentials: 'same-origin'}).then(r => arguments[1](r.status))", f"/api/projects/{project}/")
+        assert status == 404
+        with contextlib.closing(open_work(work)) as conn:
+            own = client.project_ids(conn, 2)[second]
+        (own_task,) = list(client._sdk.tasks.list(project=own))
+        assert own_task.data["clip_id"] == task.data["clip_id"]  # the exchange: the same clip, answers not shown
+        open_task(driver, f"{label_studio.url}/projects/{own}/data?task={own_task.id}")
+        assert _checked(driver) == [None] * 10
+        assert scrolls_to_see_every_answer(driver) == 0
+        screenshot(driver, shots / "task_1920x1080.png")
+    finally:
+        driver.quit()

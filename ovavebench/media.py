@@ -26,11 +26,6 @@ from av.video.reformatter import VideoReformatter
 
 from .errors import OvavebenchError
 
-try:  # ISA-L's deflate: the same zlib stream, 4-7x faster than zlib at level 1
-    from isal import isal_zlib as _deflate
-except ImportError:  # pragma: no cover - a core dependency; zlib gives the same files, slower
-    _deflate = zlib  # type: ignore[assignment]
-
 SEGMENTS = 10
 SAMPLE_RATE = 16_000
 PNG_COMPRESS_LEVEL = 1  # lossless either way; level 1 is the fast end
@@ -53,9 +48,12 @@ def encode_png(rgb: np.ndarray, level: int = PNG_COMPRESS_LEVEL) -> bytes:
     """A lossless 8-bit RGB PNG of an ``[height, width, 3]`` uint8 array.
 
     Every row uses PNG's "Sub" filter (each byte minus the byte one pixel to
-    its left, computed for the whole image at once) and one deflate stream.
-    On natural 640x360 frames this is ~7x faster than Pillow at level 1 (whose
-    per-row adaptive filter choice dominates) and the files are no larger.
+    its left, computed for the whole image at once) and one deflate stream with
+    zlib's run-length strategy: after the Sub filter, runs are what there is to
+    find, faster than level 1 and smaller (8.8 vs 11.9 ms, 386 vs 438 KB on a
+    640x360 frame). The bytes are a function of
+    the pixels (the checksums in the download state depend on it): ISA-L's
+    deflate, 3x faster, gave the same frame different bytes from run to run.
 
     >>> encode_png(np.zeros((2, 3, 3), np.uint8))[:8]
     b'\x89PNG\r\n\x1a\n'
@@ -70,7 +68,12 @@ def encode_png(rgb: np.ndarray, level: int = PNG_COMPRESS_LEVEL) -> bytes:
     np.subtract(rows[:, 3:], rows[:, :-3], out=filtered[:, 4:])  # modulo 256, as PNG defines it
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB, not interlaced
     return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header)
-            + _png_chunk(b"IDAT", _deflate.compress(filtered.tobytes(), level)) + _png_chunk(b"IEND", b""))
+            + _png_chunk(b"IDAT", _deflate(filtered.tobytes(), level)) + _png_chunk(b"IEND", b""))
+
+
+def _deflate(data: bytes, level: int) -> bytes:
+    compressor = zlib.compressobj(level, zlib.DEFLATED, 15, 9, zlib.Z_RLE)
+    return compressor.compress(data) + compressor.flush()
 
 
 def write_png(path: str | os.PathLike, rgb: np.ndarray) -> None:

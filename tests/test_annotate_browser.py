@@ -109,6 +109,8 @@ def test_an_annotator_answers_a_task_by_keyboard_in_a_real_browser(tmp_path, lab
         best = min(load.interactive_ms for load in loads)
         print(f"time-to-interactive at 1366x768: {[round(load.interactive_ms) for load in loads]} ms (best {best:.0f})")
         assert best < TTI_LIMIT_MS, loads
+        assert scrolls_to_see_every_answer(driver) <= 1
+        screenshot(driver, shots / "task_1366x768.png")
 
         wanted = {task.data[f"{kind}_{k}"] for kind in ("frame", "audio") for k in range(10)} | {task.data["audio"]}
         durations = audio_durations(driver)
@@ -119,8 +121,6 @@ def test_an_annotator_answers_a_task_by_keyboard_in_a_real_browser(tmp_path, lab
         assert durations["whole"] == pytest.approx(10.0, abs=1e-3)
         assert durations["played_to"] == pytest.approx(1.0, abs=0.01)  # …and plays to its end
 
-        assert scrolls_to_see_every_answer(driver) <= 1
-        screenshot(driver, shots / "task_1366x768.png")
         answers = [1, 1, 0, 1, 0, 0, 0, 1, 1, 0]
         _keyboard_answers(driver, dict(enumerate(answers[:9])))  # second 9 left out: refused, naming it
         warning = driver.execute_script("return [...document.querySelectorAll('.ant-modal')].map(m => m.innerText).join(' ')")

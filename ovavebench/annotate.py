@@ -147,7 +147,7 @@ def label_config(segments: int = SEGMENTS) -> str:
 def second_html(frame_url: str, audio_url: str, k: int) -> str:
     """One second's card content: its middle frame and its audio (the whole second: plain HTML5 audio)."""
     return (f'<img src="{html.escape(frame_url)}" alt="second {k}" loading="eager">'
-            f'<audio controls preload="metadata" src="{html.escape(audio_url)}"></audio>')
+            f'<audio controls preload="none" src="{html.escape(audio_url)}"></audio>')
 
 
 def clip_player_html(audio_url: str) -> str:
@@ -461,8 +461,12 @@ def close_earlier_rounds(client: Any, work: str | os.PathLike, round_no: int) ->
     closed: list[ArchivedProject] = []
     with contextlib.closing(open_work(work)) as conn:
         live = conn.execute(
-            "SELECT round, annotator, ls_project_id FROM projects WHERE round < ? AND ls_project_id NOT IN "
+            "SELECT round, annotator, ls_project_id, url FROM projects WHERE round < ? AND ls_project_id NOT IN "
             "(SELECT ls_project_id FROM archived_projects) ORDER BY round, annotator", (round_no,)).fetchall()
+    elsewhere = sorted({row["url"] for row in live if row["url"].rstrip("/") != client.url.rstrip("/")})
+    if elsewhere:  # project ids of another server: never delete by id on this one
+        raise OvavebenchError(f"the earlier rounds' projects live on {', '.join(elsewhere)}, not on {client.url}: "
+                              "export this round there, or pass --keep-earlier-rounds")
     users = client.users() if live else {}
     for row in live:
         earlier, annotator, project_id = int(row["round"]), str(row["annotator"]), int(row["ls_project_id"])
@@ -697,7 +701,8 @@ def import_annotations(
                         problem("skipped by the annotator (not imported)")
                         continue
                     if assigned.get(clip) != annotator:
-                        problem(f"clip assigned to {assigned.get(clip)!r} in round {round_no}, annotated by {annotator!r}")
+                        problem(f"clip assigned to {assigned.get(clip)!r} in round {round_no}, annotated by {annotator!r} "
+                                "(who opened another annotator's task)")
                         continue
                     try:
                         answers, broken = parse_result(annotation.get("result"))

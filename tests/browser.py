@@ -19,9 +19,24 @@ CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome")
 CHROMIUM_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--disable-dev-shm-usage", "--mute-audio", "--autoplay-policy=no-user-gesture-required")
-# Long tasks (≥ 50 ms of main thread) from the first byte on: what keeps a page from answering a key press.
-LONG_TASK_RECORDER = ("window.__longTasks = []; new PerformanceObserver(list => { for (const e of list.getEntries()) "
-                      "window.__longTasks.push([e.startTime, e.duration]); }).observe({type: 'longtask', buffered: true});")
+# From the first byte on, in the page itself (no polling delay): long tasks (≥ 50 ms of main thread, what keeps a
+# page from answering a key press), and the first frame at which the task view is ready: the ten answer groups,
+# every frame loaded, and the Submit button enabled.
+PAGE_RECORDER = """
+window.__longTasks = [];
+new PerformanceObserver(list => { for (const e of list.getEntries()) window.__longTasks.push([e.startTime, e.duration]); })
+  .observe({type: 'longtask', buffered: true});
+window.__readyAt = null;
+const ovaveReady = () => {
+  const cards = document.querySelectorAll('.ovave-card .lsf-choices');
+  const images = [...document.querySelectorAll('.ovave-card img')];
+  const submit = [...document.querySelectorAll('button')].find(b => /^(submit|update)$/i.test(b.textContent.trim()));
+  if (cards.length === 10 && images.length === 10 && images.every(i => i.complete && i.naturalWidth > 0)
+      && submit && !submit.disabled) window.__readyAt = performance.now();
+  else requestAnimationFrame(ovaveReady);
+};
+requestAnimationFrame(ovaveReady);
+"""
 
 
 def browser_paths() -> tuple[str, str]:
@@ -53,7 +68,7 @@ def start_chromium(width: int, height: int):  # type: ignore[no-untyped-def]
     options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
     driver = webdriver.Chrome(service=webdriver.ChromeService(driver_path), options=options)
     set_viewport(driver, width, height)
-    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": LONG_TASK_RECORDER})
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": PAGE_RECORDER})
     driver.execute_cdp_cmd("Network.enable", {})
     return driver
 
@@ -77,16 +92,6 @@ def log_in(driver, url: str, email: str, password: str) -> None:  # type: ignore
     assert "/user/login" not in driver.current_url, f"{email} could not log in"
 
 
-# The task view is ready when the ten answer groups, every frame and the Submit button are there.
-_READY = """
-const cards = document.querySelectorAll('.ovave-card .lsf-choices');
-const images = [...document.querySelectorAll('.ovave-card img')];
-const submit = [...document.querySelectorAll('button')].find(b => /^(submit|update)$/i.test(b.textContent.trim()));
-return cards.length === 10 && images.length === 10 && images.every(i => i.complete && i.naturalWidth > 0)
-    && submit && !submit.disabled ? performance.now() : null;
-"""
-
-
 @dataclass
 class TaskLoad:
     ready_ms: float  # the ten questions, the frames and Submit on screen, from navigation start
@@ -101,14 +106,7 @@ def open_task(driver, url: str, quiet_s: float = 1.0, timeout_s: float = 60) -> 
     starts before then, if it ends after the view was ready. Measured from navigation start, by the page's clock.
     """
     driver.get(url)
-    deadline = time.monotonic() + timeout_s
-    ready = None
-    while ready is None:
-        ready = driver.execute_script(_READY)
-        if ready is None:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"the task view at {url} was not ready within {timeout_s} s")
-            time.sleep(0.02)
+    ready = wait_until(lambda: driver.execute_script("return window.__readyAt"), f"ready task view at {url}", timeout_s)
     time.sleep(quiet_s + 0.5)
     long_tasks = [tuple(t) for t in driver.execute_script("return window.__longTasks")]
     blocking_ends = [start + duration for start, duration in long_tasks if start < ready + quiet_s * 1000]
@@ -177,7 +175,10 @@ _AUDIO_CHECK = """
 const done = arguments[arguments.length - 1];
 const players = [...document.querySelectorAll('.ovave-card audio')];
 const whole = document.querySelector('.ovave-clip audio');
-const meta = el => el.readyState >= 1 ? Promise.resolve() : new Promise(ok => el.addEventListener('loadedmetadata', ok, {once: true}));
+const meta = el => el.readyState >= 1 ? Promise.resolve() : new Promise(ok => {
+  el.addEventListener('loadedmetadata', ok, {once: true});
+  el.preload = 'metadata'; el.load();  // the per-second players load on play (preload="none")
+});
 Promise.all([...players, whole].map(meta)).then(() => {
   const first = players[0];
   first.muted = true; first.playbackRate = 2;

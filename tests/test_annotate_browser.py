@@ -76,6 +76,16 @@ def _keyboard_answers(driver, answers: dict[int, int]) -> None:  # type: ignore[
     ActionChains(driver).key_down(Keys.CONTROL).send_keys(Keys.ENTER).key_up(Keys.CONTROL).perform()
 
 
+def _press_arrows_on_the_first_answer(driver) -> None:  # type: ignore[no-untyped-def]
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    # Focus on an answer's input, as Tab gives it (a radio group would take the arrows to the next second's input).
+    driver.execute_script("document.querySelector('.ovave-card .lsf-choices input').focus()")
+    ActionChains(driver).send_keys(Keys.ARROW_RIGHT, Keys.ARROW_DOWN, Keys.ARROW_RIGHT).perform()
+    driver.execute_script("document.activeElement.blur()")  # back to the page, as after a click: the keys work there
+
+
 def _checked(driver) -> list[str | None]:  # type: ignore[no-untyped-def]
     return driver.execute_script("""
         return [...document.querySelectorAll('.ovave-card .lsf-choices')].map(group => {
@@ -121,9 +131,12 @@ def test_an_annotator_answers_a_task_by_keyboard_in_a_real_browser(tmp_path, lab
         assert durations["whole"] == pytest.approx(10.0, abs=1e-3)
         assert durations["played_to"] == pytest.approx(1.0, abs=0.01)  # …and plays to its end
 
+        _press_arrows_on_the_first_answer(driver)
+        assert _checked(driver) == [None] * 10  # arrow keys move no answer into any second
         answers = [1, 1, 0, 1, 0, 0, 0, 1, 1, 0]
         _keyboard_answers(driver, dict(enumerate(answers[:9])))  # second 9 left out: refused, naming it
-        warning = driver.execute_script("return [...document.querySelectorAll('.ant-modal')].map(m => m.innerText).join(' ')")
+        warning = wait_until(lambda: driver.execute_script(
+            "return [...document.querySelectorAll('.ant-modal')].map(m => m.innerText).join(' ')"), "warning", 10)
         assert "Second 9: answer yes or no" in warning
         assert _checked(driver) == [("yes" if a else "no") for a in answers[:9]] + [None]  # no cross-talk
         driver.execute_script("document.querySelectorAll('.ant-modal .ant-btn').forEach(b => b.click())")

@@ -152,3 +152,17 @@ def test_a_document_root_the_server_does_not_use_is_refused_with_the_setting_to_
                                                   "--document-root", tmp_path, *live)])
     assert result.exit_code == 2
     assert "LOCAL_FILES_DOCUMENT_ROOT=" in result.stderr and "--document-root" in result.stderr
+
+
+def test_closing_a_round_never_deletes_projects_recorded_for_another_server(tmp_path, label_studio, client):
+    manifest = make_media(tmp_path / "media", {"abcdefghijk": "dog barking", "bcdefghijkl": "cat purring"})
+    live = ["--label-studio-url", label_studio.url, "--api-key", label_studio.token]
+    export = ["annotate", "export", "--manifest", manifest, "--media", tmp_path / "media", "--annotators", "ann1,ann2",
+              "--work", tmp_path / "work"]
+    _invoke(*export, "--round", 1, *live)
+    with contextlib.closing(open_work(tmp_path / "work")) as conn, conn:
+        projects = client.project_ids(conn, 1)
+        conn.execute("UPDATE projects SET url = 'http://elsewhere.example:8080'")  # as if made on another server
+    result = runner.invoke(app, [str(a) for a in (*export, "--round", 2, *live)])
+    assert result.exit_code == 2 and "http://elsewhere.example:8080" in result.stderr
+    assert all(isinstance(client.snapshot_export(pid), list) for pid in projects.values())  # still there

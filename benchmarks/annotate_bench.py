@@ -73,7 +73,7 @@ def main() -> None:
             client = LabelStudioClient(server.url, server.token)
             # 1. The server alone: the same tasks, already built.
             scratch = root / "scratch"
-            conn = open_work(scratch)
+            conn = open_work(scratch, create=True)
             from ovavebench.annotate import plan_round, register_clips
 
             register_clips(conn, manifest, root / "media")

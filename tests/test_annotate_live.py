@@ -166,3 +166,20 @@ def test_closing_a_round_never_deletes_projects_recorded_for_another_server(tmp_
     result = runner.invoke(app, [str(a) for a in (*export, "--round", 2, *live)])
     assert result.exit_code == 2 and "http://elsewhere.example:8080" in result.stderr
     assert all(isinstance(client.snapshot_export(pid), list) for pid in projects.values())  # still there
+
+
+def test_closing_a_round_imports_what_was_not_imported_before_deleting(tmp_path, label_studio, client, annotators):
+    manifest = make_media(tmp_path / "media", {"abcdefghijk": "dog barking", "bcdefghijkl": "dog barking"})
+    alice, bob = sorted(annotators)[:2]
+    live = ["--label-studio-url", label_studio.url, "--api-key", label_studio.token]
+    export = ["annotate", "export", "--manifest", manifest, "--media", tmp_path / "media", "--annotators",
+              f"{alice},{bob}", "--work", tmp_path / "work"]
+    _invoke(*export, "--round", 1, *live)
+    answers = {"abcdefghijk": [1] * 10, "bcdefghijkl": [0] * 10}
+    projects = _annotate_projects(client, tmp_path / "work", 1, annotators, answers)  # answered, never imported
+    closed = _invoke(*export, "--round", 2, *live).stdout
+    for project_id in projects.values():
+        assert f"project {project_id} closed: 1 annotation(s), 1 new to the store" in closed
+    with contextlib.closing(open_work(tmp_path / "work")) as conn:
+        stored = dict(conn.execute("SELECT clip_id, answers FROM annotations WHERE round = 1 AND superseded_at IS NULL"))
+    assert stored == {f"{v}_000000": "".join(map(str, a)) for v, a in answers.items()}

@@ -183,3 +183,16 @@ def test_closing_a_round_imports_what_was_not_imported_before_deleting(tmp_path,
     with contextlib.closing(open_work(tmp_path / "work")) as conn:
         stored = dict(conn.execute("SELECT clip_id, answers FROM annotations WHERE round = 1 AND superseded_at IS NULL"))
     assert stored == {f"{v}_000000": "".join(map(str, a)) for v, a in answers.items()}
+
+
+def test_annotator_accounts_log_in_with_the_printed_password_and_are_made_once(label_studio, client):
+    name = f"acct{uuid.uuid4().hex[:6]}"
+    live = ["--label-studio-url", label_studio.url, "--api-key", label_studio.token]
+    first = _invoke("annotate", "accounts", "--annotators", name, "--email-domain", "lab.example.org", *live).stdout
+    (email, password) = first.split()[1], first.split("password: ")[1].strip()
+    assert email == f"{name}@lab.example.org"
+    assert client.can_log_in(email, password) and not client.can_log_in(email, password + "x")
+    again = _invoke("annotate", "accounts", "--annotators", name, "--email-domain", "lab.example.org", *live).stdout
+    assert "exists already (password unchanged)" in again and client.can_log_in(email, password)
+    assert client.users()  # the admin sees the new user; import matches it by the part of the email before '@'
+    assert name in {who.split("@")[0] for who in client.users().values()}

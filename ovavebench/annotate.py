@@ -241,6 +241,23 @@ def _current(conn: sqlite3.Connection, round_no: int) -> dict[str, sqlite3.Row]:
 # --------------------------------------------------------------------------- planning
 
 
+def annotator_names(given: Sequence[str]) -> list[str]:
+    """The ``--annotators`` names, checked: none empty or repeated, letters, digits, '_', '.', '@' or '-' only."""
+    names = [a.strip() for a in given]
+    if any(not name for name in names) and any(names):
+        raise OvavebenchError(f"--annotators {','.join(given)!r}: an empty name (a stray comma?)")
+    repeated = sorted({name for name in names if name and names.count(name) > 1})
+    if repeated:
+        raise OvavebenchError(f"--annotators: {', '.join(repeated)} listed twice (each annotator once)")
+    names = [name for name in names if name]
+    if not names:
+        raise OvavebenchError("--annotators: give at least one name")
+    for name in names:
+        if not re.fullmatch(r"[A-Za-z0-9_.@-]+", name):
+            raise OvavebenchError(f"annotator name {ascii(name)}: use letters, digits, '_', '.', '@' or '-'")
+    return names
+
+
 def plan_round(conn: sqlite3.Connection, round_no: int, annotators: Sequence[str]) -> dict[str, list[str]]:
     """Assign clips of a round to annotators (idempotent); return annotator → clip ids.
 
@@ -249,18 +266,7 @@ def plan_round(conn: sqlite3.Connection, round_no: int, annotators: Sequence[str
     round-1 one (the exchange). Round 3: the clips whose rounds 1 and 2 disagree,
     spread over the adjudicators.
     """
-    names = [a.strip() for a in annotators]
-    if any(not name for name in names) and any(names):
-        raise OvavebenchError(f"--annotators {','.join(annotators)!r}: an empty name (a stray comma?)")
-    repeated = sorted({name for name in names if name and names.count(name) > 1})
-    if repeated:
-        raise OvavebenchError(f"--annotators: {', '.join(repeated)} listed twice (each annotator once)")
-    annotators = [name for name in names if name]
-    if not annotators:
-        raise OvavebenchError("--annotators: give at least one name")
-    for name in annotators:
-        if not re.fullmatch(r"[A-Za-z0-9_.@-]+", name):
-            raise OvavebenchError(f"annotator name {name!r}: use letters, digits, '_', '.', '@' or '-'")
+    annotators = annotator_names(annotators)
     existing = conn.execute("SELECT clip_id, annotator FROM assignments WHERE round = ?", (round_no,)).fetchall()
     if existing:
         planned = sorted({r["annotator"] for r in existing})

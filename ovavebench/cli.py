@@ -592,11 +592,10 @@ def annotate_accounts_cmd(
     email_domain: str = typer.Option("annotators.ovavebench.org", help="Email domain for names without '@'."),
 ) -> None:
     """Create annotator accounts that log in with the password printed here (shown once)."""
+    from .annotate import annotator_names
     from .labelstudio import create_annotator_accounts
 
-    names = [n.strip() for n in annotators.split(",")]
-    if not all(names):
-        fail(f"--annotators {annotators!r}: an empty name (a stray comma?)")
+    names = annotator_names(annotators.split(","))
     client = _client(label_studio_url, api_key)
     for account in create_annotator_accounts(client, names, email_domain):
         secret = f"password: {account.password}" if account.password else "exists already (password unchanged)"

@@ -60,6 +60,7 @@ class LabelStudioClient:
         self._key = key
         self._sdk = LabelStudio(base_url=self.url, api_key=key, timeout=timeout_s)
         self.warnings: list[str] = []
+        self._invite_token: str | None = None
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -173,9 +174,11 @@ class LabelStudioClient:
         import re
         import urllib.parse
 
-        invite = self._call("reading the organisation's invite link", self._sdk.organizations.invites.get_invite_link)
-        token = urllib.parse.quote(str(invite.token))
-        status, final_url, page = self._form_post(f"/user/signup/?token={token}", {"email": email, "password": password})
+        if self._invite_token is None:  # one request per client, not per account
+            invite = self._call("reading the organisation's invite link", self._sdk.organizations.invites.get_invite_link)
+            self._invite_token = urllib.parse.quote(str(invite.token))
+        status, final_url, page = self._form_post(f"/user/signup/?token={self._invite_token}",
+                                                  {"email": email, "password": password})
         if status == 200 and "/user/signup" not in final_url:
             return True  # signed up and redirected into the app
         errors = [html.unescape(e).strip() for block in re.findall(r'class="[^"]*errors?[^"]*"[^>]*>(.*?)</ul>', page, re.S)

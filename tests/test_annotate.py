@@ -209,3 +209,10 @@ def test_round_2_cannot_exchange_with_one_annotator(tmp_path, revisions):
     result = runner.invoke(app, ["annotate", "export", "--manifest", str(manifest), "--media", str(tmp_path / "media"),
                                  "--round", "2", "--annotators", "alice", "--work", str(work)])
     assert result.exit_code == 2 and "at least two" in result.stderr
+
+
+def test_accounts_refuses_bad_annotator_names_before_contacting_the_server():
+    for names, message in (("a b", "annotator name 'a b'"), ("a,,b", "an empty name"), ("a,a", "listed twice")):
+        result = runner.invoke(app, ["annotate", "accounts", "--annotators", names,
+                                     "--label-studio-url", "http://127.0.0.1:9", "--api-key", "k"])
+        assert result.exit_code == 2 and message in result.stderr and "Label Studio" not in result.stderr

@@ -51,9 +51,9 @@ def browser_paths() -> tuple[str, str]:
         return chromium, driver
     missing = ", ".join(name for name, path in (("chromium", chromium), ("chromedriver (+ selenium)", driver)) if not path)
     reason = f"the real-browser test needs {missing}: `apt-get install chromium chromium-driver` (.ci/run does)"
-    if os.environ.get("CI", "").lower() == "true":
+    if os.environ.get("CI", "").lower() == "true":  # CI installs the browser (.ci/run): missing there is a failure
         pytest.fail(f"CI=true: {reason}")
-    pytest.skip(reason)
+    pytest.skip(reason)  # only off CI, on a machine without Chromium (the house rule for this one test)
 
 
 def start_chromium(width: int, height: int):  # type: ignore[no-untyped-def]

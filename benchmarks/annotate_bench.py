@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from ovavebench.annotate import answers_to_result, build_tasks, export_round, import_annotations, open_work  # noqa: E402
-from ovavebench.labelstudio import LabelStudioClient  # noqa: E402
+from ovavebench.annotate.labelstudio import LabelStudioClient  # noqa: E402
 from tests.labelstudio_server import LabelStudioServer  # noqa: E402
 
 

@@ -2,9 +2,11 @@
 
 The loop builds, per video, the (C+1)×10 prediction and truth matrices and
 walks every row, as the metric code published with the paper does. Both must
-give identical numbers; the script prints both times and the ratio.
+give identical numbers; the script prints both times and the ratio. Then the intervals: 2,000 video-level
+bootstrap resamples (percentile, stratified by seen/unseen) and a paired comparison of two files (2,000 paired
+resamples + 2,000 sign flips) on the same split, each beside the point-estimate time (goal: under 2 s).
 
-    python benchmarks/score_bench.py [--benchmark DIR] [--predictions FILE] [--repeat 5]
+    python benchmarks/score_bench.py [--benchmark DIR] [--predictions FILE] [--repeat 5] [--resamples 2000]
 
 Defaults: ../shared/reference/ovavebench and random predictions (seed 0).
 """
@@ -18,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ovavebench.benchmark import load_benchmark
-from ovavebench.scoring import encode_predictions, read_predictions, score_arrays
+from ovavebench.scoring import bootstrap, encode_predictions, paired_tests, read_predictions, score_arrays
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -72,6 +74,7 @@ def main() -> None:
     parser.add_argument("--predictions", type=Path, default=None)
     parser.add_argument("--split", default="test")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--resamples", type=int, default=2000)
     args = parser.parse_args()
 
     bench = load_benchmark(args.benchmark)
@@ -111,6 +114,24 @@ def main() -> None:
     print(f"vectorised scorer (best of {args.repeat}):  {fast * 1000:9.1f} ms")
     print(f"speed-up: {slow_time / fast:.0f}x   max |difference| of the totals: {diff:.1e}")
     print(f"total: acc {result.total.acc:.6f}  seg {result.total.seg_f1:.6f}  eve {result.total.eve_f1:.6f}")
+
+    boot_times, paired_times = [], []
+    other = np.where(np.random.default_rng(1).random(pred.shape) < 0.05, len(bench.classes), pred)  # a second file
+    other_values = score_arrays(other, true_class, flags, seen, bench.classes).per_video.values
+    for _ in range(args.repeat):
+        start = time.perf_counter()
+        intervals = bootstrap(result, resamples=args.resamples, seed=0)
+        boot_times.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        paired_tests(result.per_video.values, other_values, seen, args.resamples, 0)
+        paired_times.append(time.perf_counter() - start)
+    boot, paired = min(boot_times), min(paired_times)
+    interval = intervals["total"]["avg"]
+    print(f"bootstrap CIs, {args.resamples:,} resamples (best of {args.repeat}): {boot * 1000:9.1f} ms "
+          f"= {boot / fast:.0f}x the point estimate; goal < 2 s: {'met' if boot < 2 else 'NOT met'}")
+    print(f"paired comparison, {args.resamples:,} resamples + sign flips:   {paired * 1000:9.1f} ms "
+          f"= {paired / fast:.0f}x the point estimate")
+    print(f"total Avg. {100 * result.total.avg:.2f} %, 95 % interval {100 * interval.low:.2f}–{100 * interval.high:.2f}")
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ def model_identity(name_or_path: str) -> str:
     """What identifies a model's weights: sha256 of a local folder's weight files, else the hub name."""
     folder = Path(name_or_path)
     if folder.is_dir():
-        from .features import checkpoint_sha256
+        from .features.checkpoints import checkpoint_sha256
 
         files = sorted(p for p in folder.iterdir() if p.suffix in (".safetensors", ".bin", ".pt", ".pth"))
         if not files:

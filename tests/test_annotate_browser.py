@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from ovavebench.annotate import open_work
 from ovavebench.cli import app
-from ovavebench.labelstudio import LabelStudioClient
+from ovavebench.annotate.labelstudio import LabelStudioClient
 
 from .browser import (audio_durations, browser_paths, log_in, media_responses, open_task, screenshot,
                       scrolls_to_see_every_answer, start_chromium, wait_until)

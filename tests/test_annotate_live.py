@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from ovavebench.annotate import answers_to_result, label_config, open_work
 from ovavebench.cli import app
 from ovavebench.errors import OvavebenchError
-from ovavebench.labelstudio import LabelStudioClient
+from ovavebench.annotate.labelstudio import LabelStudioClient
 
 from .annotation_helpers import make_media, parse_label
 

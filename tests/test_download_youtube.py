@@ -19,7 +19,7 @@ import yt_dlp
 
 from ovavebench.download import (Attempt, ClipJob, ClipResult, DownloadOptions, TokenBucket, commit_result,
                                  download_clips, download_status, load_budget, open_state, runtime_report)
-from ovavebench.download.scheduler import _check_runtime_warnings
+from ovavebench.download.worker import _check_runtime_warnings
 from ovavebench.errors import OvavebenchError
 from ovavebench.errors_youtube import RUN_LEVEL_CLASSES, classify_error
 from ovavebench.localserver import ForwardingProxy, LocalServer, Quota

@@ -11,7 +11,7 @@ compare audio with their audio-side text embeddings.
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -76,5 +76,21 @@ def zero_shot(store_path: str | os.PathLike, benchmark: str | os.PathLike | Benc
     return predictions_from_rows(videos, rows, names)
 
 
-def write_predictions(predictions: dict[str, list[str]], out: str | os.PathLike) -> None:
-    atomic_write_json(out, predictions, indent=None)
+def predictions_meta(store_path: str | os.PathLike, benchmark: str | os.PathLike, method: str,
+                     config: str | None = None, seed: int | None = None) -> dict[str, Any]:
+    """What a predictions file says of the run that made it: method, config, encoder and its weights' sha256, the
+    hardware, the seed, and the benchmark it was made on (``score`` refuses it on another one)."""
+    from ..scoring.report import benchmark_identity, hardware
+
+    with FeatureStore(store_path) as store:
+        meta = dict(store.meta)
+    weights = meta.get("checkpoint_sha256") or "+".join(str(meta[k]) for k in ("clip_sha256", "clap_sha256") if meta.get(k))
+    return {"method": method, "config": config, "encoder": meta.get("encoder", "imagebind"),
+            "checkpoint_sha256": weights or None, "hardware": hardware(), "seed": seed,
+            "benchmark_sha256": benchmark_identity(benchmark).sha256}
+
+
+def write_predictions(predictions: dict[str, list[str]], out: str | os.PathLike,
+                      meta: dict[str, Any] | None = None) -> None:
+    """``{video_id: [10 labels]}``, or ``{"predictions": …, "meta": …}`` with the run's ``meta``."""
+    atomic_write_json(out, {"predictions": predictions, "meta": meta} if meta else predictions, indent=None)

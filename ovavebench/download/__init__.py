@@ -9,22 +9,62 @@ middle frames and the 16 kHz mono wav. Output per clip, under ``DIR/<clip_id>/``
 One module per concern: :mod:`.options` (a run's options and their checks),
 :mod:`.state` (the SQLite state: clips, attempts with yt-dlp's warnings, budgets),
 :mod:`.ytdlp` (yt-dlp parameters, the range fetch, runtime checks),
-:mod:`.scheduler` (egresses with budgets and block detection, the workers),
-:mod:`.segmenter` (segmenter processes) and :mod:`.layout` (the published layout).
+:mod:`.worker` (one clip: fetch, segment, place, retry), :mod:`.scheduler` (egresses with budgets and block
+detection, the worker threads, the one writer of the state), :mod:`.run` (the public entry, which hands the
+scheduler Ray's workers from :mod:`.distributed` when asked), :mod:`.segmenter` (segmenter processes) and
+:mod:`.layout` (the published layout).
 """
 
 from __future__ import annotations
 
 from ..errors_youtube import ErrorClass, classify_error
-from .layout import ExportReport, clip_dirs_by_youtube_id, export_layout, resolve_clip_dir
-from .options import DownloadOptions, check_cookies_file, parse_shard, read_proxies, ytdlp_params_from
+from .layout import (
+                    ExportReport,
+                    clip_dirs_by_youtube_id,
+                    export_layout,
+                    resolve_clip_dir,
+)
+from .options import (
+                    DownloadOptions,
+                    check_cookies_file,
+                    parse_shard,
+                    read_proxies,
+                    ytdlp_params_from,
+)
 from .records import Attempt, ClipJob, ClipResult, RunSummary
-from .scheduler import BackoffGate, Egress, TokenBucket, download_clips, process_clip
+from .run import download_clips
+from .scheduler import Egress, RemoteWorkers, TokenBucket, run_download
 from .segmenter import SegmenterProcesses
-from .state import (CLIP_FILES, DB_NAME, LOCK_NAME, STATUSES, TMP_DIR, StatusReport, VerifyReport, commit_result, load_budget,
-                    done_clips, download_status, manifest_records, open_state, register_clips, register_records,
-                    select_jobs, verify_downloads, write_failures)
-from .ytdlp import RuntimeReport, _youtube_dl, _YtdlpLog, _ytdlp_options, format_selector, probe, runtime_report
+from .state import (
+                    CLIP_FILES,
+                    DB_NAME,
+                    LOCK_NAME,
+                    STATUSES,
+                    TMP_DIR,
+                    StatusReport,
+                    VerifyReport,
+                    commit_result,
+                    done_clips,
+                    download_status,
+                    load_budget,
+                    manifest_records,
+                    open_state,
+                    register_clips,
+                    register_records,
+                    select_jobs,
+                    verify_downloads,
+                    write_failures,
+)
+from .worker import BackoffGate, place_files, process_clip
+from .ytdlp import (
+                    RuntimeReport,
+                    _youtube_dl,
+                    _ytdlp_options,
+                    _YtdlpLog,
+                    format_selector,
+                    probe,
+                    runtime_report,
+)
 
 __all__ = [
     "DownloadOptions", "ClipJob", "ClipResult", "RunSummary", "Attempt", "download_clips", "download_status",
@@ -32,6 +72,6 @@ __all__ = [
     "clip_dirs_by_youtube_id", "resolve_clip_dir", "done_clips", "format_selector", "register_clips", "read_proxies",
     "runtime_report", "RuntimeReport", "probe", "check_cookies_file", "ytdlp_params_from", "TokenBucket", "Egress",
     "StatusReport", "VerifyReport", "ExportReport", "SegmenterProcesses", "BackoffGate", "process_clip",
-    "commit_result", "manifest_records", "register_records", "select_jobs", "CLIP_FILES", "DB_NAME", "LOCK_NAME",
+    "commit_result", "manifest_records", "RemoteWorkers", "run_download", "place_files", "register_records", "select_jobs", "CLIP_FILES", "DB_NAME", "LOCK_NAME",
     "STATUSES", "TMP_DIR", "_youtube_dl", "_YtdlpLog", "_ytdlp_options", "load_budget",
 ]

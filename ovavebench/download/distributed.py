@@ -18,19 +18,19 @@ others; a killed driver resumes as a single-machine run does.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from ..errors import OvavebenchError
 from ..ffmpeg_tools import ffmpeg_wrapper_dir
 from .options import DownloadOptions
 from .records import ClipJob, ClipResult
-from .state import CLIP_FILES, TMP_DIR
+from .state import CLIP_FILES
+from .worker import process_clip
 
 
 def _ray():  # type: ignore[no-untyped-def]
@@ -85,8 +85,6 @@ class ClipWorker:
 
     def process(self, job: ClipJob) -> tuple[ClipResult, dict[str, bytes] | None]:
         """One clip, as :func:`~ovavebench.download.scheduler.process_clip`; its files, unless written in place."""
-        from .scheduler import process_clip
-
         result = process_clip(job, self.out, self.options, None, self.wrapper, self.stop, self.segmenter)
         if result.status != "done" or self.shared:
             return result, None
@@ -96,36 +94,24 @@ class ClipWorker:
         return result, files
 
 
-def place_files(out_dir: Path, result: ClipResult, files: dict[str, bytes]) -> None:
-    """Write a clip's files from an actor: staged, checked against the actor's checksums, then renamed."""
-    expected = result.checksums or {}
-    staged = out_dir / TMP_DIR / f"{result.job.clip_id}.remote"
-    shutil.rmtree(staged, ignore_errors=True)
-    (staged / "frames").mkdir(parents=True)
-    for name in CLIP_FILES:
-        data = files[name]
-        if hashlib.sha256(data).hexdigest() != expected.get(name):
-            shutil.rmtree(staged, ignore_errors=True)
-            raise OvavebenchError(f"clip {result.job.clip_id}: {name} arrived with another checksum than its actor computed")
-        with open(staged / name, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-    final = out_dir / result.job.clip_id
-    if final.exists():  # left by a run killed between rename and commit
-        shutil.rmtree(final)
-    os.replace(staged, final)
+class RayWorkers:
+    """The actors of a run, one per egress, wired into the egresses' ``submit`` (the scheduler's
+    :class:`~ovavebench.download.scheduler.RemoteWorkers`)."""
 
+    def __init__(self, options: DownloadOptions) -> None:
+        self.options = options
+        self.actors: list[Any] = []
 
-class RayCluster:
-    """The actors of a run, one per egress, wired into the egresses' ``submit``."""
+    def egress_names(self) -> list[str]:
+        """One egress per alive node of the cluster."""
+        return node_egresses(self.options)
 
-    def __init__(self, options: DownloadOptions, egresses: list[Any], out_dir: Path) -> None:
+    def start(self, egresses: Sequence[Any], out_dir: Path) -> None:
+        options = self.options
         ray = _ray()
         connect(options)
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-        self.actors: list[Any] = []
         actor_class = ray.remote(ClipWorker)
         nodes = [n for n in ray.nodes() if n.get("Alive")]
         shared = str(out_dir.resolve()) if options.shared_out else None

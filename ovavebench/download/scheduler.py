@@ -25,47 +25,44 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Protocol, Sequence
 
 import pandas as pd
 
 from ..errors import OvavebenchError
-from ..errors_youtube import ALL_CLASSES, classify_error
 from ..ffmpeg_tools import ffmpeg_wrapper_dir
-from ..io import sha256_file
 from ..manifest import read_manifest
-from ..media import MediaError, segment_clip
 from .options import DownloadOptions
-from .records import Attempt, ClipJob, ClipResult, RunSummary
-from .segmenter import SegmenterProcesses, _segmenter_processes
-from .state import (CLIP_FILES, LOCK_NAME, TMP_DIR, commit_result, load_budget, manifest_records, open_state,
-                    register_records, save_budgets, select_jobs)
-from .ytdlp import RUNTIME_WARNINGS, _Failure, _fetch
+from .records import ClipJob, ClipResult, RunSummary
+from .segmenter import _segmenter_processes
+from .state import (
+    LOCK_NAME,
+    TMP_DIR,
+    commit_result,
+    load_budget,
+    manifest_records,
+    open_state,
+    register_records,
+    save_budgets,
+    select_jobs,
+)
+from .worker import place_files, process_clip
 
 DIRECT = "direct"  # the egress name of the machine's own line
 
 
-class BackoffGate:
-    """A pause shared by all workers: a 429 or bot check holds every worker back."""
+class RemoteWorkers(Protocol):
+    """Workers on other machines, one per egress (:class:`~ovavebench.download.distributed.RayWorkers`).
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._until = 0.0
+    The scheduler receives one and never imports the cluster code: it asks for the egress names (one per machine
+    when no proxies are given), starts the workers, which set each egress's ``submit``, and closes them at the end.
+    """
 
-    def pause(self, seconds: float) -> None:
-        with self._lock:
-            self._until = max(self._until, time.monotonic() + seconds)
+    def egress_names(self) -> list[str]: ...
 
-    def wait(self, stop: threading.Event | None = None) -> None:
-        while True:
-            with self._lock:
-                remaining = self._until - time.monotonic()
-            if remaining <= 0:
-                return
-            if stop is not None and stop.wait(min(remaining, 0.5)):
-                return
-            if stop is None:
-                time.sleep(min(remaining, 0.5))
+    def start(self, egresses: Sequence["Egress"], out_dir: Path) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class TokenBucket:
@@ -190,78 +187,6 @@ class Egress:
         return (self.name, self.bucket.tokens, self.bucket.updated_at) if self.bucket is not None else None
 
 
-def process_clip(job: ClipJob, out_dir: Path, options: DownloadOptions, gate: BackoffGate | None,
-                 wrapper: Path, stop: threading.Event, segmenter: SegmenterProcesses | None = None) -> ClipResult:
-    """Download, segment and place one clip, retrying transient failures about the video itself.
-
-    A run-level failure (rate limit, bot check, sign-in, no runtime, no formats) returns at once with
-    status ``pending``: whether to retry is the scheduler's decision, per egress.
-    """
-    result = ClipResult(job, "failed")
-    for attempt_no in range(1, options.max_attempts + 1):
-        if gate is not None:
-            gate.wait(stop)
-        work = out_dir / TMP_DIR / job.clip_id
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
-        started = time.time()
-        warnings: list[str] = []
-        try:
-            t0 = time.perf_counter()
-            clip = _fetch(job, work, options, wrapper, warnings)
-            t1 = time.perf_counter()
-            staged = work / "staged"
-            staged.mkdir()
-            os.replace(clip, staged / "clip.mp4")
-            if segmenter is None:
-                segment_clip(staged / "clip.mp4", staged)
-            else:
-                segmenter.segment(staged / "clip.mp4", staged)
-            t2 = time.perf_counter()
-        except (_Failure, MediaError) as exc:
-            message = str(exc).replace(str(work / "staged") + os.sep, "")  # name the file, not the temp folder
-            error_class = ALL_CLASSES.get(getattr(exc, "error_class", ""), None) or classify_error(message)
-        except OSError as exc:  # the local disk, not the network: report it plainly
-            message, error_class = f"local I/O error: {exc}", classify_error(str(exc))
-        else:
-            checksums = {name: sha256_file(staged / name) for name in CLIP_FILES}
-            size = sum((staged / name).stat().st_size for name in CLIP_FILES)
-            final = out_dir / job.clip_id
-            if final.exists():  # left by a run killed between rename and commit
-                shutil.rmtree(final)
-            os.replace(staged, final)
-            shutil.rmtree(work, ignore_errors=True)
-            result.attempts.append(Attempt(started, time.time(), "done", warnings=warnings))
-            result.status, result.error_class, result.error_message = "done", None, None
-            result.download_s, result.segment_s, result.bytes, result.checksums = t1 - t0, t2 - t1, size, checksums
-            _check_runtime_warnings(result, warnings, options)
-            return result
-        shutil.rmtree(work, ignore_errors=True)
-        result.attempts.append(Attempt(started, time.time(), "failed", error_class.name, message, warnings))
-        result.error_class, result.error_message = error_class.name, message
-        if _check_runtime_warnings(result, warnings, options) or error_class.run_level:
-            result.status, result.run_level = "pending", True
-            return result
-        if not error_class.transient or attempt_no == options.max_attempts or stop.is_set():
-            return result
-        delay = min(options.backoff_max_s, options.backoff_s * 2 ** (attempt_no - 1)) * random.uniform(0.5, 1.5)
-        stop.wait(delay)
-    return result
-
-
-def _check_runtime_warnings(result: ClipResult, warnings: list[str], options: DownloadOptions) -> bool:
-    """A missing JS runtime or missing formats, said by yt-dlp: the whole run must stop (unless allowed)."""
-    if options.allow_no_js_runtime:
-        return False
-    bad = next((w for w in warnings if RUNTIME_WARNINGS.search(w)), None)
-    if bad is None:
-        return False
-    result.stop_run = (f"yt-dlp warns: {' '.join(bad.split())[:240]} — install yt-dlp's runtime "
-                       "(pip install 'yt-dlp[default,deno]', see `ovavebench download doctor`), "
-                       "or pass --allow-no-js-runtime to go on with fewer formats")
-    return True
-
-
 @contextlib.contextmanager
 def _exclusive(out_dir: Path) -> Iterator[None]:
     """One run per folder: a second concurrent run would fight over temp files."""
@@ -273,11 +198,9 @@ def _exclusive(out_dir: Path) -> Iterator[None]:
         yield
 
 
-def _egresses(options: DownloadOptions, conn) -> list[Egress]:  # type: ignore[no-untyped-def]
-    if options.ray is not None and not options.proxies:
-        from .distributed import node_egresses  # one egress per machine of the cluster
-
-        names = node_egresses(options)
+def _egresses(options: DownloadOptions, conn, remote: RemoteWorkers | None) -> list[Egress]:  # type: ignore[no-untyped-def]
+    if remote is not None and not options.proxies:
+        names = remote.egress_names()  # one egress per machine of the cluster
         proxies: list[str | None] = [options.proxy] * len(names)
     else:
         proxies = list(options.proxies) or [options.proxy]
@@ -296,19 +219,22 @@ def _egresses(options: DownloadOptions, conn) -> list[Egress]:  # type: ignore[n
     return egresses
 
 
-def download_clips(
+def run_download(
     manifest: str | os.PathLike | pd.DataFrame,
     out_dir: str | os.PathLike,
     options: DownloadOptions = DownloadOptions(),
     on_result: Callable[[ClipResult, RunSummary], None] | None = None,
     on_state: Callable[[RunSummary], None] | None = None,
+    remote: RemoteWorkers | None = None,
 ) -> RunSummary:
     """Download and segment every pending clip of ``manifest`` into ``out_dir``.
 
     ``on_result`` is called in the calling thread after each clip is committed,
     ``on_state`` when an egress is blocked, probes, resumes or is given up (the
-    CLI draws its progress bar with them). Returns the run's summary; a run that
-    stopped because every egress was blocked has ``blocked`` set.
+    CLI draws its progress bar with them). With ``remote`` the clips are fetched
+    by its workers (``options.ray``: :func:`ovavebench.download.download_clips`
+    passes Ray's). Returns the run's summary; a run that stopped because every
+    egress was blocked has ``blocked`` set.
     """
     options.validate()
     source = str(manifest) if not isinstance(manifest, pd.DataFrame) else "<manifest>"
@@ -332,17 +258,15 @@ def download_clips(
                                           f"in {source}")
             jobs, summary.skipped_done = select_jobs(conn, options)
             summary.selected = len(jobs)
-            egresses = _egresses(options, conn)
-            cluster = None
-            if options.ray is not None and jobs:
-                from .distributed import RayCluster  # needs the `distributed` extra
-
-                cluster = RayCluster(options, egresses, out_dir)
+            egresses = _egresses(options, conn, remote)
+            started = remote is not None and bool(jobs)
+            if started:
+                remote.start(egresses, out_dir)
             try:
                 _run(jobs, egresses, out_dir, options, wrapper, conn, summary, start, on_result, on_state)
             finally:
-                if cluster is not None:
-                    cluster.close()
+                if started:
+                    remote.close()
         finally:
             conn.close()
             shutil.rmtree(out_dir / TMP_DIR, ignore_errors=True)
@@ -415,8 +339,6 @@ def _run(jobs: list[ClipJob], egresses: list[Egress], out_dir: Path, options: Do
                         continue
                     result, files = value if isinstance(value, tuple) else (value, None)
                     if files is not None:
-                        from .distributed import place_files
-
                         place_files(out_dir, result, files)  # atomically, checksums verified
                     result.egress = egress.name
                     was = egress.state(time.time())

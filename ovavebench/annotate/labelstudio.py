@@ -11,40 +11,16 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import sqlite3
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import OvavebenchError
+from ..errors import OvavebenchError
 
 IMPORT_CHUNK = 5000
 ENV_API_KEY = "LABEL_STUDIO_API_KEY"
 LONG_TIMEOUT_S = 900
-
-
-@dataclass(frozen=True)
-class AnnotatorAccount:
-    name: str  # the plan name (the email's part before '@', as Label Studio names the user)
-    email: str
-    password: str | None  # None: the account existed already and keeps its password
-
-
-def create_annotator_accounts(client: "LabelStudioClient", names: list[str], email_domain: str) -> list[AnnotatorAccount]:
-    """An account per annotator that logs in with a fresh random password (checked by logging in once)."""
-    accounts = []
-    for name in names:
-        email = name if "@" in name else f"{name}@{email_domain}"
-        password = secrets.token_urlsafe(12)
-        if not client.sign_up(email, password):
-            accounts.append(AnnotatorAccount(email.split("@")[0], email, None))
-            continue
-        if not client.can_log_in(email, password):
-            raise OvavebenchError(f"Label Studio at {client.url}: the new account {email} cannot log in")
-        accounts.append(AnnotatorAccount(email.split("@")[0], email, password))
-    return accounts
 
 
 class LabelStudioClient:

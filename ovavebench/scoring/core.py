@@ -22,11 +22,11 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from .benchmark import SEGMENTS, Benchmark, load_benchmark
-from .errors import InputFileError, OvavebenchError
-from .io import read_json
-from .metrics import per_video_metrics
-from .taxonomy import BACKGROUND, OTHER
+from ..benchmark import SEGMENTS, Benchmark, load_benchmark
+from ..errors import InputFileError, OvavebenchError
+from ..io import read_json
+from ..metrics import per_video_metrics
+from ..taxonomy import BACKGROUND, OTHER
 
 AVAILABILITY_FILE = "availability.json"
 
@@ -46,6 +46,25 @@ class SplitScores:
     videos: int
 
 
+@dataclass(frozen=True)
+class PerVideo:
+    """The per-video metric values of a scored split, and what they were computed from (rows of ``classes``;
+    ``len(classes)`` is background)."""
+
+    video_ids: list[str]
+    classes: list[str]
+    pred: np.ndarray  # [N, 10] predicted rows
+    true_class: np.ndarray  # [N]
+    flags: np.ndarray  # [N, 10] 1 = event second
+    seen: np.ndarray  # [N] bool
+    values: np.ndarray  # [N, 4] acc, seg_f1, eve_f1, avg of each video
+
+    def subset(self, rows: np.ndarray) -> "PerVideo":
+        """The videos at ``rows``, in that order."""
+        return PerVideo([self.video_ids[i] for i in rows], self.classes, self.pred[rows], self.true_class[rows],
+                        self.flags[rows], self.seen[rows], self.values[rows])
+
+
 @dataclass
 class ScoreResult:
     """Seen / unseen / total scores of one split, plus per-class rows."""
@@ -58,6 +77,8 @@ class ScoreResult:
     ignored_ids: list[str] = field(default_factory=list)
     filled_missing: int = 0
     availability: dict[str, Any] | None = None  # set when the benchmark lacks clips
+    per_video: "PerVideo | None" = None  # what the intervals, comparisons and breakdowns resample
+    meta: dict[str, Any] = field(default_factory=dict)  # the predictions file's own `meta`
 
     def to_dict(self) -> dict[str, dict[str, float | int]]:
         """The ``--json`` object: ``{"seen": {acc, seg_f1, eve_f1, avg, videos}, …}``."""
@@ -74,6 +95,15 @@ def _summarise(acc: np.ndarray, seg: np.ndarray, eve: np.ndarray) -> SplitScores
 
 def read_predictions(predictions: Mapping[str, Any] | str | os.PathLike) -> tuple[Mapping[str, Any], str]:
     """Load a predictions mapping from a path (or pass a mapping through)."""
+    data, source, _ = read_predictions_with_meta(predictions)
+    return data, source
+
+
+def read_predictions_with_meta(
+    predictions: Mapping[str, Any] | str | os.PathLike,
+) -> tuple[Mapping[str, Any], str, dict[str, Any]]:
+    """A predictions mapping, its source name, and its ``meta`` object (``{"predictions": …, "meta": {…}}``:
+    method, config, encoder, hardware, seed of the run that made them; empty when the file has none)."""
     if isinstance(predictions, Mapping):
         data: Any = predictions
         source = "<predictions>"
@@ -84,11 +114,17 @@ def read_predictions(predictions: Mapping[str, Any] | str | os.PathLike) -> tupl
         if Path(predictions).is_dir():
             raise PredictionsError(source, "is a folder; expected a predictions JSON file")
         data = read_json(predictions, "a JSON object {video_id: [10 labels]}", PredictionsError)
-    if isinstance(data, Mapping) and set(data.keys()) == {"predictions"} and isinstance(data["predictions"], Mapping):
+    meta: dict[str, Any] = {}
+    if isinstance(data, Mapping) and "predictions" in data and set(data.keys()) <= {"predictions", "meta"} \
+            and isinstance(data["predictions"], Mapping):
+        if "meta" in data:
+            if not isinstance(data["meta"], Mapping):
+                raise PredictionsError(source, f"'meta' must be a JSON object, got {type(data['meta']).__name__}")
+            meta = dict(data["meta"])
         data = data["predictions"]
     if not isinstance(data, Mapping):
         raise PredictionsError(source, f"expected a JSON object {{video_id: [10 labels]}}, got {type(data).__name__}")
-    return data, source
+    return data, source, meta
 
 
 def encode_predictions(
@@ -136,7 +172,8 @@ def encode_predictions(
 
 
 def score_arrays(
-    pred: np.ndarray, true_class: np.ndarray, flags: np.ndarray, seen: np.ndarray, classes: list[str], split: str = ""
+    pred: np.ndarray, true_class: np.ndarray, flags: np.ndarray, seen: np.ndarray, classes: list[str], split: str = "",
+    video_ids: list[str] | None = None,
 ) -> ScoreResult:
     """Score encoded predictions; the pure core of :func:`score`."""
     background = len(classes)
@@ -156,12 +193,15 @@ def score_arrays(
         **{name: total[present] / videos[present] for name, total in sums.items()},
     })
     per_class["avg"] = (per_class["acc"] + per_class["seg_f1"] + per_class["eve_f1"]) / 3
+    values = np.stack([acc, seg, eve, (acc + seg + eve) / 3], axis=1)
     return ScoreResult(
         split=split,
         seen=_summarise(acc[seen], seg[seen], eve[seen]),
         unseen=_summarise(acc[~seen], seg[~seen], eve[~seen]),
         total=_summarise(acc, seg, eve),
         per_class=per_class,
+        per_video=PerVideo(list(video_ids) if video_ids is not None else [str(i) for i in range(len(acc))], list(classes),
+                           pred, true_class, flags, np.asarray(seen, dtype=bool), values),
     )
 
 
@@ -190,6 +230,30 @@ def read_availability(folder: str | os.PathLike) -> dict[str, Any] | None:
     return data
 
 
+@dataclass(frozen=True)
+class SplitTruth:
+    """The truth of a split, as arrays: video ids, class rows, event flags [N, 10], seen mask."""
+
+    video_ids: list[str]
+    classes: list[str]
+    true_class: np.ndarray
+    flags: np.ndarray
+    seen: np.ndarray
+
+
+def split_truth(bench: Benchmark, split: str) -> SplitTruth:
+    """The truth of ``split`` of a loaded benchmark; an empty split is an error."""
+    videos = bench.split_videos(split)
+    if videos.empty:
+        raise OvavebenchError(f"{bench.folder}: the {split} split has no videos")
+    video_ids = videos["vid_name"].tolist()
+    class_index = {name: i for i, name in enumerate(bench.classes)}
+    label_rows = bench.labels.index()
+    rows = np.fromiter((label_rows[v] for v in video_ids), dtype=np.int64, count=len(video_ids))
+    return SplitTruth(video_ids, list(bench.classes), videos["cls_name"].map(class_index).to_numpy(dtype=np.int64),
+                      bench.labels.flags[rows], videos["seen"].to_numpy(bool))
+
+
 def score(
     predictions: Mapping[str, Any] | str | os.PathLike,
     benchmark: Benchmark | str | os.PathLike,
@@ -198,19 +262,12 @@ def score(
 ) -> ScoreResult:
     """Score predictions against a benchmark split with the published definitions."""
     bench = benchmark if isinstance(benchmark, Benchmark) else load_benchmark(benchmark)
-    videos = bench.split_videos(split)
-    if videos.empty:
-        raise OvavebenchError(f"{bench.folder}: the {split} split has no videos")
-    data, source = read_predictions(predictions)
-    video_ids = videos["vid_name"].tolist()
-    pred, ignored, filled = encode_predictions(data, video_ids, bench.classes, source, allow_missing)
-    class_index = {name: i for i, name in enumerate(bench.classes)}
-    label_rows = bench.labels.index()
-    rows = np.fromiter((label_rows[v] for v in video_ids), dtype=np.int64, count=len(video_ids))
-    flags = bench.labels.flags[rows]
-    true_class = videos["cls_name"].map(class_index).to_numpy(dtype=np.int64)
-    result = score_arrays(pred, true_class, flags, videos["seen"].to_numpy(bool), bench.classes, split)
+    truth = split_truth(bench, split)
+    data, source, meta = read_predictions_with_meta(predictions)
+    pred, ignored, filled = encode_predictions(data, truth.video_ids, bench.classes, source, allow_missing)
+    result = score_arrays(pred, truth.true_class, truth.flags, truth.seen, bench.classes, split, truth.video_ids)
     result.ignored_ids = ignored
     result.filled_missing = filled
     result.availability = read_availability(bench.folder)
+    result.meta = meta
     return result

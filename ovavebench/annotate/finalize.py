@@ -1,0 +1,67 @@
+"""The final labels in the published format: agreed answers, else the round-3 decision; broken clips dropped."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+
+from ..errors import OvavebenchError
+from ..io import atomic_write_json
+from .store import current_answers, open_work
+
+
+@dataclass
+class FinalizeReport:
+    labels: dict[str, dict[str, str]]
+    agreed: int
+    adjudicated: int
+    dropped_broken: list[str]
+    unresolved: list[str]
+    incomplete: list[str]
+
+
+def finalize(work: str | os.PathLike, out: str | os.PathLike, allow_unresolved: bool = False) -> FinalizeReport:
+    """Write the final labels in the published format ``{video_id: {category, label}}``.
+
+    Agreed answers stand; where rounds disagree, the round-3 decision does.
+    Clips flagged broken are dropped (and listed). Unresolved disagreements are
+    an error that lists them, unless ``allow_unresolved``.
+    """
+    conn = open_work(work)
+    with contextlib.closing(conn):
+        clips = {r["clip_id"]: r for r in conn.execute("SELECT * FROM clips")}
+        r1, r2, r3 = current_answers(conn, 1), current_answers(conn, 2), current_answers(conn, 3)
+        planned = [r["clip_id"] for r in conn.execute("SELECT clip_id FROM assignments WHERE round = 1 ORDER BY clip_id")]
+    labels: dict[str, dict[str, str]] = {}
+    report = FinalizeReport(labels, 0, 0, [], [], [])
+    for clip in planned:
+        if clip in r3:
+            decision = r3[clip]
+            report.adjudicated += 1
+        elif clip in r1 and clip in r2:
+            if r1[clip]["answers"] != r2[clip]["answers"] or r1[clip]["clip_flag"] != r2[clip]["clip_flag"]:
+                report.unresolved.append(clip)
+                continue
+            decision = r1[clip]
+            report.agreed += 1
+        else:
+            report.incomplete.append(clip)
+            continue
+        if decision["clip_flag"]:
+            report.dropped_broken.append(clip)
+            continue
+        youtube_id = clips[clip]["youtube_id"]
+        if youtube_id in labels:
+            raise OvavebenchError(f"YouTube id {youtube_id!r} has two annotated clips; keep one in the manifest")
+        labels[youtube_id] = {"category": clips[clip]["class_name"],
+                              "label": "[" + ", ".join(decision["answers"]) + "]"}
+    if (report.unresolved or report.incomplete) and not allow_unresolved:
+        parts = []
+        if report.unresolved:
+            parts.append(f"{len(report.unresolved)} disagreement(s) without a round-3 decision: {', '.join(report.unresolved[:10])}")
+        if report.incomplete:
+            parts.append(f"{len(report.incomplete)} clip(s) without both round-1 and round-2 answers: {', '.join(report.incomplete[:10])}")
+        raise OvavebenchError("; ".join(parts) + " (export and import round 3, or pass --allow-unresolved)")
+    atomic_write_json(out, labels, indent=4)
+    return report

@@ -1,0 +1,169 @@
+"""`ovavebench annotate`: export, accounts, import, status, finalize."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .common import HELP, fail, user_errors
+
+app = typer.Typer(help="Two-round crowd labelling in Label Studio: export, import, status, finalize.", no_args_is_help=True, **HELP)
+
+
+def _client(url: Optional[str], api_key: Optional[str]):  # type: ignore[no-untyped-def]
+    if not url:
+        return None
+    from ..annotate.labelstudio import LabelStudioClient
+
+    return LabelStudioClient(url, api_key)
+
+
+@app.command("export")
+@user_errors
+def annotate_export_cmd(
+    manifest: Path = typer.Option(..., help="Manifest of `ovavebench manifest`."),
+    media: Path = typer.Option(..., help="Media folder of `ovavebench download`."),
+    round_no: int = typer.Option(..., "--round", min=1, max=3, help="1, 2 or 3 (adjudication)."),
+    annotators: str = typer.Option(..., help="Comma-separated annotator names (round 3: the adjudicators)."),
+    work: Path = typer.Option(..., help="Work folder: the plan and all annotations (annotate.sqlite)."),
+    out: Optional[Path] = typer.Option(None, help="File mode: folder for round{N}_{annotator}.json (default WORK/tasks)."),
+    label_studio_url: Optional[str] = typer.Option(None, help="Live mode: the Label Studio server."),
+    api_key: Optional[str] = typer.Option(None, help="Live mode: API key (or $LABEL_STUDIO_API_KEY)."),
+    media_url_prefix: str = typer.Option("/data/local-files/?d=", help="Media URLs: this prefix + the path below --document-root."),
+    document_root: Optional[Path] = typer.Option(None, help="Folder the media URLs are relative to (default --media)."),
+    keep_earlier_rounds: bool = typer.Option(False, help="Live mode: leave the earlier rounds' projects on the server "
+                                             "(their annotators' answers stay readable to this round's annotators)."),
+) -> None:
+    """Plan a round and write its Label Studio tasks (import files, or projects on a live server).
+
+    Live, round 2 and 3 first close the earlier rounds' projects: each is exported to WORK/archive/, imported,
+    then deleted on the server, so that this round's annotators cannot read the earlier answers.
+    """
+    from ..annotate import export_round
+    from ..manifest import read_manifest
+
+    client = _client(label_studio_url, api_key)
+    report = export_round(read_manifest(manifest), media, round_no, annotators.split(","), work, out, document_root,
+                          media_url_prefix, client, keep_earlier_rounds)
+    for warning in getattr(client, "warnings", []):
+        typer.echo(f"warning: {warning}", err=True)
+    for closed in report.archived:
+        where = closed.archive if closed.archive else "nothing to keep: the project was gone from the server"
+        typer.echo(f"round {closed.round}  {closed.annotator:<16}project {closed.project_id} closed: "
+                   f"{closed.annotations} annotation(s), {closed.new} new to the store; archive: {where}")
+    if client is not None and round_no > 1 and keep_earlier_rounds:
+        typer.echo("warning: --keep-earlier-rounds: the earlier rounds' answers stay readable on the server", err=True)
+    for annotator, count in report.tasks.items():
+        where = report.files.get(annotator) or f"project {report.projects.get(annotator)} on {label_studio_url}"
+        typer.echo(f"round {round_no}  {annotator:<16}{count:7,} task(s)  {where}")
+    typer.echo(f"{sum(report.tasks.values()):,} task(s) in {report.seconds:.1f} s; labelling config: {work / 'label_config.xml'}")
+
+
+@app.command("accounts")
+@user_errors
+def annotate_accounts_cmd(
+    annotators: str = typer.Option(..., help="Comma-separated annotator names (or emails)."),
+    label_studio_url: str = typer.Option(..., help="The Label Studio server."),
+    api_key: Optional[str] = typer.Option(None, help="An admin's API key (or $LABEL_STUDIO_API_KEY)."),
+    email_domain: str = typer.Option("annotators.ovavebench.org", help="Email domain for names without '@'."),
+) -> None:
+    """Create annotator accounts that log in with the password printed here (shown once)."""
+    from ..annotate import annotator_names
+    from ..annotate import create_annotator_accounts
+
+    names = annotator_names(annotators.split(","))
+    client = _client(label_studio_url, api_key)
+    for account in create_annotator_accounts(client, names, email_domain):
+        secret = f"password: {account.password}" if account.password else "exists already (password unchanged)"
+        typer.echo(f"{account.name:<16}{account.email:<40}{secret}")
+
+
+@app.command("import")
+@user_errors
+def annotate_import_cmd(
+    round_no: int = typer.Option(..., "--round", min=1, max=3, help="1, 2 or 3."),
+    work: Path = typer.Option(..., help="Work folder of `annotate export`."),
+    from_files: Optional[list[Path]] = typer.Option(None, "--from", help="Label Studio JSON export(s) (round{N}_{annotator}.json); several may follow one --from."),
+    more_files: Optional[list[Path]] = typer.Argument(None, help="More export files (so that `--from exports/*.json` works)."),
+    label_studio_url: Optional[str] = typer.Option(None, help="Live mode: pull the round's projects from this server."),
+    api_key: Optional[str] = typer.Option(None, help="Live mode: API key (or $LABEL_STUDIO_API_KEY)."),
+) -> None:
+    """Pull annotations into the store (validated; re-importing changes nothing)."""
+    import contextlib
+
+    from ..annotate import (
+        import_annotations,
+        open_work,
+        read_export_files,
+        round_exports,
+    )
+
+    open_work(work).close()  # a work folder of `annotate export`, before any file is read
+    client = _client(label_studio_url, api_key)
+    from_files = [*(from_files or []), *(more_files or [])]
+    if client is None and not from_files:
+        fail("annotate import needs --from FILE… or --label-studio-url")
+    if client is not None and from_files:
+        fail("annotate import takes --from files or --label-studio-url, not both")
+    users: dict[int, str] = {}
+    if client is not None:
+        with contextlib.closing(open_work(work)) as conn:
+            projects = client.project_ids(conn, round_no)
+        if not projects:
+            fail(f"round {round_no} has no Label Studio projects in {work} (export it with --label-studio-url first)")
+        users = client.users()
+        exports = round_exports(client, work, round_no)
+    else:
+        exports = read_export_files(from_files or [], round_no)
+    report = import_annotations(work, round_no, exports, users)
+    typer.echo(f"round {round_no}: {report.imported} new, {report.updated} updated, {report.unchanged} unchanged, "
+               f"{report.kept_adjudicated} kept (already adjudicated), {len(report.problems)} rejected "
+               f"({report.seconds:.1f} s)")
+    for p in report.problems[:50]:
+        typer.echo(f"  rejected: task {p.task} by {p.annotator} (clip {p.clip_id}): {p.reason}", err=True)
+    if len(report.problems) > 50:
+        typer.echo(f"  … and {len(report.problems) - 50} more", err=True)
+
+
+def _fmt(value: float) -> str:
+    return "  -  " if value != value else f"{value:.3f}"
+
+
+@app.command("status")
+@user_errors
+def annotate_status_cmd(work: Path = typer.Option(..., help="Work folder of `annotate export`.")) -> None:
+    """Progress per round and annotator; agreement of rounds 1 and 2."""
+    from ..annotate import agreement
+
+    report = agreement(work)
+    for status in report.rounds:
+        typer.echo(f"round {status.round}:")
+        for name, counts in status.by_annotator.items():
+            typer.echo(f"  {name:<16} done {counts['done']:6,}  pending {counts['pending']:6,}")
+    typer.echo(f"rounds 1 vs 2 on {report.clips_compared:,} clip(s): per-second agreement {100 * report.percent_agreement:.1f} %"
+               if report.clips_compared else "rounds 1 vs 2: no clip has both answers yet")
+    if report.clips_compared:
+        typer.echo(f"  Cohen's kappa {_fmt(report.kappa_overall)}; Krippendorff's alpha {_fmt(report.krippendorff_alpha)}; "
+                   f"clip-flag agreement {100 * report.flag_agreement:.1f} %")
+        for pair, kappa in report.kappa_by_pair.items():
+            typer.echo(f"  kappa {pair:<24} {_fmt(kappa)}")
+    typer.echo(f"clips needing adjudication: {report.needing_adjudication:,} ({report.adjudicated:,} adjudicated)")
+
+
+@app.command("finalize")
+@user_errors
+def annotate_finalize_cmd(
+    work: Path = typer.Option(..., help="Work folder of `annotate export`."),
+    out: Path = typer.Option(..., help="Labels JSON to write (published format)."),
+    allow_unresolved: bool = typer.Option(False, help="Leave unresolved disagreements out (counted) instead of failing."),
+) -> None:
+    """Final labels: agreed answers, round-3 decisions where rounds disagreed, broken clips dropped."""
+    from ..annotate import finalize
+
+    report = finalize(work, out, allow_unresolved)
+    typer.echo(f"wrote {out}: {len(report.labels):,} video(s) ({report.agreed:,} agreed, {report.adjudicated:,} adjudicated); "
+               f"{len(report.dropped_broken):,} dropped as broken, {len(report.unresolved) + len(report.incomplete):,} left out")
+    for clip in report.dropped_broken[:20]:
+        typer.echo(f"  dropped (broken): {clip}")

@@ -1,0 +1,102 @@
+"""`ovavebench baseline`: the paper's reference baselines on cached features."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from ..errors import OvavebenchError
+from .common import HELP, user_errors
+
+app = typer.Typer(help="Reference baselines on cached features: zero-shot, fine-tune, predict.", no_args_is_help=True, **HELP)
+
+
+@app.command("zero-shot")
+@user_errors
+def baseline_zero_shot_cmd(
+    features: Path = typer.Option(..., help="Feature store of `ovavebench features extract`."),
+    benchmark: Path = typer.Option(..., help="Benchmark folder."),
+    split: str = typer.Option("test", help="test or val."),
+    out: Path = typer.Option(..., help="Predictions JSON to write (what `ovavebench score` reads)."),
+    no_other: bool = typer.Option(False, "--no-other", help="Without the `other` class (paper Table 3)."),
+    config: Optional[str] = typer.Option(None, help="The row's config (e.g. baselines/zero_shot.json), recorded in the predictions' meta."),
+) -> None:
+    """Training-free baseline: audio and visual argmax classes must agree, second by second."""
+    from ..baselines import predictions_meta, write_predictions, zero_shot
+
+    predictions = zero_shot(features, benchmark, split, with_other=not no_other)
+    method = "training-free" + (" w/o other" if no_other else "")
+    write_predictions(predictions, out, predictions_meta(features, benchmark, method, config))
+    typer.echo(f"wrote {out}: {len(predictions):,} video(s) of the {split} split")
+
+
+@app.command("finetune")
+@user_errors
+def baseline_finetune_cmd(
+    features: Path = typer.Option(..., help="Feature store."),
+    benchmark: Path = typer.Option(..., help="Benchmark folder."),
+    out: Path = typer.Option(..., help="Run folder (model.pt, config.json, log.json)."),
+    temporal: str = typer.Option("transformer", help="transformer (the released block), linear (Table 5), ave, psp, cmra or mm-pyramid (Table 2)."),
+    layers: int = typer.Option(1, min=1, max=64, help="Temporal blocks per modality."),
+    fusion: str = typer.Option("sqrt", help="sqrt, prob-avg or fea-avg (Table 4)."),
+    no_other: bool = typer.Option(False, "--no-other", help="Without the `other` class (Table 3)."),
+    train_subset: Optional[float] = typer.Option(None, help="Train on a Table-6 subset (0.25, 0.5, 0.75)."),
+    epochs: int = typer.Option(10, min=1, max=10000, help="Epochs (the released script: 10; the paper's text: 5)."),
+    batch_size: int = typer.Option(32, min=1, max=65536, help="Videos per batch."),
+    lr: float = typer.Option(5e-5, min=0.0, max=10.0, help="Adam learning rate."),
+    seed: int = typer.Option(123, min=0, max=2**32 - 1, help="Seed (deterministic on CPU; the released script's is 123)."),
+    select_on: str = typer.Option("val", help="What picks the epoch: val, or published (the released rule: the seen part of test, Seg/Eve averaged per batch)."),
+    config: Optional[Path] = typer.Option(None, help="A JSON config from baselines/ (options given here override it)."),
+    device: str = typer.Option("cpu", help="cpu (deterministic for a seed) or cuda."),
+) -> None:
+    """Fine-tune temporal layers on the frozen per-second embeddings (seen classes), as released; select on val."""
+    from ..baselines import FinetuneConfig, finetune
+
+    base: dict[str, Any] = {}
+    if config:
+        from ..errors import InputFileError
+        from ..io import read_json
+
+        what = "a fine-tuning config (a JSON object of FinetuneConfig fields, as in baselines/)"
+        base = read_json(config, what)
+        if not isinstance(base, dict):
+            raise InputFileError(config, f"expected {what}")
+        known = set(FinetuneConfig.__dataclass_fields__) | {"description", "command"}
+        unknown = sorted(set(base) - known)
+        if unknown:
+            raise InputFileError(config, f"unknown key(s) {', '.join(map(repr, unknown[:5]))}; expected FinetuneConfig fields "
+                                         f"({', '.join(FinetuneConfig.__dataclass_fields__)})")
+        base = {k: v for k, v in base.items() if k in FinetuneConfig.__dataclass_fields__}
+        try:
+            FinetuneConfig(**base).validate()
+        except OvavebenchError as exc:
+            raise InputFileError(config, str(exc)) from None
+    given = {"temporal": temporal, "layers": layers, "fusion": fusion, "with_other": not no_other, "epochs": epochs,
+             "batch_size": batch_size, "lr": lr, "seed": seed, "select_on": select_on, "train_subset": train_subset}
+    defaults = FinetuneConfig()
+    # Options left at their default do not override the config file.
+    merged = {**base, **{k: v for k, v in given.items() if v != getattr(defaults, k) or k not in base}}
+    report = finetune(features, benchmark, out, FinetuneConfig(**merged), log=typer.echo, device=device)
+    typer.echo(f"best epoch {report.best_epoch + 1} on {merged.get('select_on', 'val')}; run: {report.run}")
+
+
+@app.command("predict")
+@user_errors
+def baseline_predict_cmd(
+    run: Path = typer.Option(..., help="Run folder of `baseline finetune`."),
+    features: Path = typer.Option(..., help="Feature store."),
+    benchmark: Path = typer.Option(..., help="Benchmark folder."),
+    split: str = typer.Option("test", help="test or val."),
+    out: Path = typer.Option(..., help="Predictions JSON to write."),
+    config: Optional[str] = typer.Option(None, help="The row's config (e.g. baselines/finetune.json), recorded in the predictions' meta."),
+) -> None:
+    """Predictions of a fine-tuned run (all classes + other) for a split."""
+    from ..baselines import load_run, predict, predictions_meta, write_predictions
+
+    predictions = predict(run, features, benchmark, split)
+    run_config = load_run(run)[1]
+    method = f"fine-tuning ({run_config.temporal}, {run_config.fusion}{', w/o other' if not run_config.with_other else ''})"
+    write_predictions(predictions, out, predictions_meta(features, benchmark, method, config, run_config.seed))
+    typer.echo(f"wrote {out}: {len(predictions):,} video(s) of the {split} split")

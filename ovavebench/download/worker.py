@@ -1,0 +1,138 @@
+"""One clip, start to end: its window fetched, segmented and placed, transient failures retried; and the
+placing of a clip's files that came back from another machine. The scheduler and the Ray actors both run this."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import shutil
+import threading
+import time
+from pathlib import Path
+
+from ..errors import OvavebenchError
+from ..errors_youtube import ALL_CLASSES, classify_error
+from ..io import sha256_file
+from ..media import MediaError, segment_clip
+from .options import DownloadOptions
+from .records import Attempt, ClipJob, ClipResult
+from .segmenter import SegmenterProcesses
+from .state import CLIP_FILES, TMP_DIR
+from .ytdlp import RUNTIME_WARNINGS, _Failure, _fetch
+
+
+class BackoffGate:
+    """A pause shared by all workers: a 429 or bot check holds every worker back."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._until = 0.0
+
+    def pause(self, seconds: float) -> None:
+        with self._lock:
+            self._until = max(self._until, time.monotonic() + seconds)
+
+    def wait(self, stop: threading.Event | None = None) -> None:
+        while True:
+            with self._lock:
+                remaining = self._until - time.monotonic()
+            if remaining <= 0:
+                return
+            if stop is not None and stop.wait(min(remaining, 0.5)):
+                return
+            if stop is None:
+                time.sleep(min(remaining, 0.5))
+
+
+def process_clip(job: ClipJob, out_dir: Path, options: DownloadOptions, gate: BackoffGate | None,
+                 wrapper: Path, stop: threading.Event, segmenter: SegmenterProcesses | None = None) -> ClipResult:
+    """Download, segment and place one clip, retrying transient failures about the video itself.
+
+    A run-level failure (rate limit, bot check, sign-in, no runtime, no formats) returns at once with
+    status ``pending``: whether to retry is the scheduler's decision, per egress.
+    """
+    result = ClipResult(job, "failed")
+    for attempt_no in range(1, options.max_attempts + 1):
+        if gate is not None:
+            gate.wait(stop)
+        work = out_dir / TMP_DIR / job.clip_id
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        started = time.time()
+        warnings: list[str] = []
+        try:
+            t0 = time.perf_counter()
+            clip = _fetch(job, work, options, wrapper, warnings)
+            t1 = time.perf_counter()
+            staged = work / "staged"
+            staged.mkdir()
+            os.replace(clip, staged / "clip.mp4")
+            if segmenter is None:
+                segment_clip(staged / "clip.mp4", staged)
+            else:
+                segmenter.segment(staged / "clip.mp4", staged)
+            t2 = time.perf_counter()
+        except (_Failure, MediaError) as exc:
+            message = str(exc).replace(str(work / "staged") + os.sep, "")  # name the file, not the temp folder
+            error_class = ALL_CLASSES.get(getattr(exc, "error_class", ""), None) or classify_error(message)
+        except OSError as exc:  # the local disk, not the network: report it plainly
+            message, error_class = f"local I/O error: {exc}", classify_error(str(exc))
+        else:
+            checksums = {name: sha256_file(staged / name) for name in CLIP_FILES}
+            size = sum((staged / name).stat().st_size for name in CLIP_FILES)
+            final = out_dir / job.clip_id
+            if final.exists():  # left by a run killed between rename and commit
+                shutil.rmtree(final)
+            os.replace(staged, final)
+            shutil.rmtree(work, ignore_errors=True)
+            result.attempts.append(Attempt(started, time.time(), "done", warnings=warnings))
+            result.status, result.error_class, result.error_message = "done", None, None
+            result.download_s, result.segment_s, result.bytes, result.checksums = t1 - t0, t2 - t1, size, checksums
+            _check_runtime_warnings(result, warnings, options)
+            return result
+        shutil.rmtree(work, ignore_errors=True)
+        result.attempts.append(Attempt(started, time.time(), "failed", error_class.name, message, warnings))
+        result.error_class, result.error_message = error_class.name, message
+        if _check_runtime_warnings(result, warnings, options) or error_class.run_level:
+            result.status, result.run_level = "pending", True
+            return result
+        if not error_class.transient or attempt_no == options.max_attempts or stop.is_set():
+            return result
+        delay = min(options.backoff_max_s, options.backoff_s * 2 ** (attempt_no - 1)) * random.uniform(0.5, 1.5)
+        stop.wait(delay)
+    return result
+
+
+def _check_runtime_warnings(result: ClipResult, warnings: list[str], options: DownloadOptions) -> bool:
+    """A missing JS runtime or missing formats, said by yt-dlp: the whole run must stop (unless allowed)."""
+    if options.allow_no_js_runtime:
+        return False
+    bad = next((w for w in warnings if RUNTIME_WARNINGS.search(w)), None)
+    if bad is None:
+        return False
+    result.stop_run = (f"yt-dlp warns: {' '.join(bad.split())[:240]} — install yt-dlp's runtime "
+                       "(pip install 'yt-dlp[default,deno]', see `ovavebench download doctor`), "
+                       "or pass --allow-no-js-runtime to go on with fewer formats")
+    return True
+
+
+def place_files(out_dir: Path, result: ClipResult, files: dict[str, bytes]) -> None:
+    """Write a clip's files from an actor: staged, checked against the actor's checksums, then renamed."""
+    expected = result.checksums or {}
+    staged = out_dir / TMP_DIR / f"{result.job.clip_id}.remote"
+    shutil.rmtree(staged, ignore_errors=True)
+    (staged / "frames").mkdir(parents=True)
+    for name in CLIP_FILES:
+        data = files[name]
+        if hashlib.sha256(data).hexdigest() != expected.get(name):
+            shutil.rmtree(staged, ignore_errors=True)
+            raise OvavebenchError(f"clip {result.job.clip_id}: {name} arrived with another checksum than its actor computed")
+        with open(staged / name, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    final = out_dir / result.job.clip_id
+    if final.exists():  # left by a run killed between rename and commit
+        shutil.rmtree(final)
+    os.replace(staged, final)

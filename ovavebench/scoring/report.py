@@ -1,0 +1,133 @@
+"""The score file: what a result is, on which benchmark, by which method, with which uncertainty.
+
+A score JSON carries ``schema_version``, the benchmark's identity (sha256 of each of its split files and one digest
+over them), the split, the point scores (``seen``/``unseen``/``total``, as ``score --json`` prints), the intervals
+when asked for, the breakdowns, and ``meta``: method, config, encoder, hardware, seed, the toolkit version, from the
+predictions file's ``meta`` object (the baselines write one) and the command line. Two results of different
+benchmarks are never compared or tabulated together: the mismatch is named.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from .. import __version__
+from ..benchmark import find_benchmark_files
+from ..errors import InputFileError, OvavebenchError
+from ..io import read_json, sha256_file
+from .core import ScoreResult
+from .uncertainty import GROUPS, METRICS, Interval
+
+SCHEMA_VERSION = 2
+META_KEYS = ("method", "config", "encoder", "checkpoint_sha256", "hardware", "seed", "toolkit_version",
+             "benchmark_sha256")
+
+
+@dataclass(frozen=True)
+class BenchmarkIdentity:
+    """sha256 of each split file of a benchmark folder (by role) and one digest over them."""
+
+    sha256: str
+    files: dict[str, dict[str, str]]  # role → {"name", "sha256"}
+
+
+def benchmark_identity(folder: str | os.PathLike) -> BenchmarkIdentity:
+    """The identity of a benchmark folder: its meta, labels and category lists, by content."""
+    found = find_benchmark_files(folder)
+    files = {role: {"name": path.name, "sha256": sha256_file(path)}
+             for role, path in (("meta", found.meta), ("labels", found.labels),
+                                ("total_categories", found.total_categories),
+                                ("train_categories", found.train_categories)) if path is not None}
+    digest = hashlib.sha256("".join(f"{role}:{f['sha256']}\n" for role, f in sorted(files.items())).encode())
+    return BenchmarkIdentity(digest.hexdigest(), files)
+
+
+def hardware() -> str:
+    """This machine, in one short line (for the ``meta`` of predictions made here)."""
+    return f"{platform.machine()} {platform.processor() or platform.system()}, {os.cpu_count()} CPU(s)".strip()
+
+
+def check_predictions_benchmark(meta: Mapping[str, Any], identity: BenchmarkIdentity, source: str) -> None:
+    """Refuse predictions made on another benchmark, when their ``meta`` says which one."""
+    made_on = meta.get("benchmark_sha256")
+    if made_on is not None and made_on != identity.sha256:
+        raise InputFileError(source, f"predictions of benchmark {str(made_on)[:12]}…, but this benchmark is "
+                                     f"{identity.sha256[:12]}… (another rebuild or split): score them on their own")
+
+
+def intervals_to_dict(intervals: Mapping[str, Mapping[str, Interval]]) -> dict[str, dict[str, list[float]]]:
+    return {g: {m: [intervals[g][m].low, intervals[g][m].high] for m in METRICS} for g in GROUPS}
+
+
+def score_document(result: ScoreResult, identity: BenchmarkIdentity, meta: Mapping[str, Any],
+                   intervals: Mapping[str, Mapping[str, Interval]] | None = None,
+                   ci_settings: Mapping[str, Any] | None = None,
+                   breakdowns: Mapping[str, list[dict[str, Any]]] | None = None) -> dict[str, Any]:
+    """The score JSON of a result."""
+    doc: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "split": result.split, **result.to_dict(),
+                           "benchmark": asdict(identity),
+                           "meta": {**{k: meta.get(k) for k in META_KEYS if k != "toolkit_version"},
+                                    **{k: v for k, v in meta.items() if k not in META_KEYS},
+                                    "toolkit_version": __version__}}
+    if intervals is not None:
+        doc["ci"] = {**dict(ci_settings or {}), "intervals": intervals_to_dict(intervals)}
+    if breakdowns is not None:
+        doc["breakdowns"] = dict(breakdowns)
+    if result.filled_missing:
+        doc["filled_missing"] = result.filled_missing
+    if result.availability:
+        doc["availability"] = {k: result.availability.get(k) for k in ("obtained", "published")}
+    return doc
+
+
+@dataclass(frozen=True)
+class ScoreFile:
+    """A score JSON read back: enough for the results table."""
+
+    path: Path
+    split: str
+    scores: dict[str, dict[str, float]]  # group → metric → fraction
+    benchmark_sha256: str
+    meta: dict[str, Any]
+    intervals: dict[str, dict[str, list[float]]] | None
+
+
+def read_score_file(path: str | os.PathLike) -> ScoreFile:
+    """A score JSON of ``ovavebench score --out``; refuse anything else (an old file without a schema too)."""
+    path = Path(path)
+    what = "a score JSON of `ovavebench score --out` (schema_version 2)"
+    data = read_json(path, what)
+    if not isinstance(data, dict):
+        raise InputFileError(path, f"expected {what}")
+    if data.get("schema_version") != SCHEMA_VERSION:
+        found = data.get("schema_version")
+        raise InputFileError(path, f"schema_version {found!r}, expected {SCHEMA_VERSION} "
+                                   "(score the predictions again with this toolkit)")
+    try:
+        scores = {g: {m: float(data[g][m]) for m in METRICS if m in data[g]} for g in GROUPS}
+        sha = str(data["benchmark"]["sha256"])
+        meta = dict(data.get("meta") or {})
+        split = str(data["split"])
+    except (KeyError, TypeError, ValueError):
+        raise InputFileError(path, f"expected {what}: seen/unseen/total scores, benchmark.sha256, split") from None
+    ci = data.get("ci")
+    intervals = ci.get("intervals") if isinstance(ci, dict) and isinstance(ci.get("intervals"), dict) else None
+    return ScoreFile(path, split, scores, sha, meta, intervals)
+
+
+def check_same_benchmark(files: list[ScoreFile]) -> None:
+    """All results of one table must come from one benchmark and one split; name the first that differs."""
+    if not files:
+        return
+    first = files[0]
+    for other in files[1:]:
+        if other.benchmark_sha256 != first.benchmark_sha256:
+            raise OvavebenchError(f"{other.path}: scored on benchmark {other.benchmark_sha256[:12]}…, but {first.path} "
+                                  f"on {first.benchmark_sha256[:12]}… (another rebuild or split): tabulate them apart")
+        if other.split != first.split:
+            raise OvavebenchError(f"{other.path}: the {other.split} split, but {first.path} is the {first.split} split")

@@ -55,6 +55,18 @@ def classes_csv() -> Path:
 
 
 @pytest.fixture(scope="session")
+def demo_small(tmp_path_factory) -> Path:
+    """The small demo, run once: a real benchmark folder and its media (12 published clips, 11 obtained).
+
+    Tests that use it must not change it: they copy what they damage."""
+    from ovavebench.demo import run_demo
+
+    out = tmp_path_factory.mktemp("demo") / "demo"
+    run_demo(out, size="small")
+    return out
+
+
+@pytest.fixture(scope="session")
 def label_studio(tmp_path_factory):
     """One real Label Studio server on 127.0.0.1 for the whole run (installed into its own venv if needed)."""
     from .labelstudio_server import LabelStudioServer

@@ -13,6 +13,7 @@ from . import (
     build,
     demo,
     download,
+    export,
     features,
     manifest,
     metadata,
@@ -44,6 +45,7 @@ app.add_typer(download.app, name="download")
 app.add_typer(annotate.app, name="annotate")
 app.add_typer(features.app, name="features")
 app.add_typer(baseline.app, name="baseline")
+app.add_typer(export.app, name="export")
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -14,7 +14,8 @@ import numpy as np
 
 from ..errors import OvavebenchError
 from .checkpoints import check_device, checkpoint_sha256
-from .inputs import ClipDataset, benchmark_videos, collate
+from ..clips import benchmark_videos
+from .inputs import ClipDataset, collate
 from .store import ENCODERS, PREPROCESSING_VERSION, FeatureStore
 
 

@@ -22,7 +22,6 @@ TEXT_FILE = "text.npy"
 TEXT_AUDIO_FILE = "text_audio.npy"  # two-space encoders: the audio side's text embeddings
 IDENTITY_KEYS = ("encoder", "checkpoint_sha256", "model_config", "preprocessing", "clip_sha256", "clap_sha256")
 ENCODERS = ("imagebind", "clip-clap")
-LAYOUTS = ("toolkit", "official")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS videos (video_id TEXT PRIMARY KEY, shard TEXT NOT NULL, row INTEGER NOT NULL, added_at REAL NOT NULL);

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import io
-import json
 import shutil
 from pathlib import Path
 
 import numpy as np
-import pytest
 import soundfile
 from PIL import Image
 from typer.testing import CliRunner

@@ -8,7 +8,7 @@ from typing import Any, Optional
 import typer
 
 from ..errors import OvavebenchError
-from .common import HELP, user_errors
+from .common import HELP, LazyBar, fail, user_errors
 
 app = typer.Typer(help="Reference baselines on cached features: zero-shot, fine-tune, predict.", no_args_is_help=True, **HELP)
 
@@ -100,3 +100,51 @@ def baseline_predict_cmd(
     method = f"fine-tuning ({run_config.temporal}, {run_config.fusion}{', w/o other' if not run_config.with_other else ''})"
     write_predictions(predictions, out, predictions_meta(features, benchmark, method, config, run_config.seed))
     typer.echo(f"wrote {out}: {len(predictions):,} video(s) of the {split} split")
+
+
+@app.command("avllm")
+@user_errors
+def baseline_avllm_cmd(
+    media: Path = typer.Option(..., help="Media folder of `ovavebench download` (or the official download with --layout official)."),
+    benchmark: Path = typer.Option(..., help="Benchmark folder."),
+    split: str = typer.Option("test", help="test or val."),
+    out: Path = typer.Option(..., help="Predictions JSON to write (answers kept beside it in OUT.answers.jsonl; resumable)."),
+    model: str = typer.Option(..., help="Hub name or local save_pretrained folder of an audio-visual LLM (e.g. Qwen/Qwen2.5-Omni-7B)."),
+    prompt: str = typer.Option("per-second", help="Prompt template name in --prompts."),
+    prompts: Optional[Path] = typer.Option(None, help="Prompt templates JSON (default: baselines/avllm_prompts.json)."),
+    device: Optional[str] = typer.Option(None, help="cuda or cpu (default: cuda if available)."),
+    dtype: Optional[str] = typer.Option(None, help="bf16, fp16 or fp32 (default: bf16 on GPU, fp32 on CPU)."),
+    batch_size: int = typer.Option(1, min=1, max=256, help="Videos per generate call."),
+    trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Run the model's own code from its repository (models transformers does not ship)."),
+    layout: str = typer.Option("toolkit", help="toolkit or official (the media folder's layout)."),
+    limit: Optional[int] = typer.Option(None, min=1, help="Only the first K videos of the split (try it on a few first)."),
+    allow_missing: bool = typer.Option(False, help="Predict videos without media as all background."),
+    config: Optional[str] = typer.Option(None, help="The row's config, recorded in the predictions' meta (default: avllm.json)."),
+) -> None:
+    """Zero-shot audio-visual LLM (Table 2's first row): one answer per second from the frames and the audio."""
+    if split not in ("test", "val"):
+        fail(f"--split must be test or val, got {split!r}")
+    from ..baselines.avllm import load_avllm, load_prompt, predict_avllm
+    from ..scoring.report import benchmark_identity, hardware
+
+    template = load_prompt(prompt, prompts)
+    llm = load_avllm(model, device, dtype, trust_remote_code)
+    bar = LazyBar("avllm", "video")
+
+    def on_batch(done: int, total: int) -> None:
+        b = bar.get(total)
+        b.update(done - b.n)
+
+    meta = {"method": f"audio-visual LLM zero-shot ({model}, prompt {template.name})", "config": config or "avllm.json",
+            "encoder": model, "checkpoint_sha256": llm.identity.get("weights_sha256"),
+            "hardware": hardware() + f", {llm.device} ({llm.dtype})", "seed": None,
+            "benchmark_sha256": benchmark_identity(benchmark).sha256}
+    try:
+        report = predict_avllm(llm, media, benchmark, split, out, template, batch_size, layout, limit, allow_missing,
+                               on_batch, meta)
+    finally:
+        bar.close()
+    typer.echo(f"wrote {out}: {report.videos:,} video(s) of the {split} split ({report.answered_now:,} asked now, "
+               f"{report.resumed:,} from an earlier run, {len(report.without_media):,} without media); "
+               f"{report.unparsed_seconds:,} second(s) in {report.unparsed_videos:,} answer(s) not readable, "
+               f"scored as background; answers in {report.answers}; {report.seconds:.1f} s")

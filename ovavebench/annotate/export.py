@@ -18,9 +18,11 @@ from ..errors import OvavebenchError
 from ..io import atomic_open, atomic_write_json, atomic_write_text
 from ..media import SEGMENTS
 from .design import answers_to_result, clip_player_html, label_config, second_html
+from .gold import gold_assigned, mix_in, plan_gold, read_gold, store_gold
 from .plan import plan_round
+from .prefill import order_clips, read_model_answers, store_model_answers, store_prefills
 from .rounds import ArchivedProject, close_earlier_rounds
-from .store import current_answers, open_work, register_clips
+from .store import clips_with_media, current_answers, open_work, register_clips
 
 DEFAULT_MEDIA_URL_PREFIX = "/data/local-files/?d="
 
@@ -55,8 +57,10 @@ class MediaUrls:
 
 
 def build_tasks(conn: sqlite3.Connection, round_no: int, clip_ids: Iterable[str], media: Path,
-                document_root: Path, url_prefix: str) -> list[dict[str, Any]]:
-    """Label Studio import tasks for ``clip_ids`` (round 3: with the earlier answers as predictions)."""
+                document_root: Path, url_prefix: str, prefill: tuple[str, dict[str, str]] | None = None,
+                ) -> list[dict[str, Any]]:
+    """Label Studio import tasks for ``clip_ids`` (round 3: with the earlier answers as predictions; with
+    ``prefill`` = (model version, clip → answers): the model's answers, pre-filled)."""
     classes = {r["clip_id"]: r["class_name"] for r in conn.execute("SELECT clip_id, class_name FROM clips")}
     earlier = {1: current_answers(conn, 1), 2: current_answers(conn, 2)} if round_no == 3 else {}
     url = MediaUrls(media, document_root, url_prefix)
@@ -79,6 +83,9 @@ def build_tasks(conn: sqlite3.Connection, round_no: int, clip_ids: Iterable[str]
                  "result": answers_to_result([int(c) for c in earlier[r][clip]["answers"]], bool(earlier[r][clip]["clip_flag"]))}
                 for r in (1, 2)
             ]
+        elif prefill is not None and clip in prefill[1]:
+            task["predictions"] = [{"model_version": prefill[0],
+                                    "result": answers_to_result([int(c) for c in prefill[1][clip]], False)}]
         tasks.append(task)
     return tasks
 
@@ -123,6 +130,7 @@ class ExportReport:
     tasks: dict[str, int] = field(default_factory=dict)
     archived: list["ArchivedProject"] = field(default_factory=list)
     seconds: float = 0.0
+    gold: dict[str, int] = field(default_factory=dict)  # annotator → gold tasks among their tasks
 
 
 
@@ -130,21 +138,42 @@ def export_round(
     manifest: pd.DataFrame, media: str | os.PathLike, round_no: int, annotators: Sequence[str], work: str | os.PathLike,
     out: str | os.PathLike | None = None, document_root: str | os.PathLike | None = None,
     url_prefix: str = DEFAULT_MEDIA_URL_PREFIX, client: "Any | None" = None, keep_earlier_rounds: bool = False,
+    gold: str | os.PathLike | None = None, gold_rate: float = 0.05, predictions: str | os.PathLike | None = None,
+    order: str = "plan",
 ) -> ExportReport:
     """Plan a round and write its tasks: import files (``out``) or projects on a live server (``client``).
 
     Live, a round after the first closes the earlier rounds' projects first (:func:`close_earlier_rounds`) unless
     ``keep_earlier_rounds``: Label Studio's open-source edition shows every project to every member of the
     organisation, so this is what keeps round-2 annotators from reading round-1 answers.
+
+    ``gold``: a file of known labels; each annotator gets ``gold_rate`` × their tasks of them, shuffled in.
+    ``predictions``: a model's predictions, pre-filled in every task (opt-in); ``order="uncertain"``: the clips
+    where the model's audio and visual sides disagree most come first. Both files are checked before anything is
+    written.
     """
     start = time.perf_counter()
     media, work = Path(media), Path(work)
+    if (gold is not None or predictions is not None) and round_no == 3:
+        raise OvavebenchError("--gold and --predictions are for rounds 1 and 2 (round 3 shows both earlier answers)")
+    if not 0 < gold_rate <= 1:
+        raise OvavebenchError(f"--gold-rate must be in (0, 1], got {gold_rate}")
+    media_clips = clips_with_media(manifest, media)
+    gold_labels = read_gold(gold, manifest, media_clips) if gold is not None else None
+    model = read_model_answers(predictions, manifest, media_clips) if predictions is not None else None
+    if order != "plan":
+        order_clips([], model, order)  # refuses --order uncertain without a model's uncertainty, before writing
     conn = open_work(work, create=True)
     report = ExportReport(round_no)
     with contextlib.closing(conn):
         if register_clips(conn, manifest, media) == 0:
             raise OvavebenchError(f"{media}: no clip of the manifest has its frames and audio there")
         plan = plan_round(conn, round_no, annotators)
+        if gold_labels:
+            store_gold(conn, gold_labels, Path(gold).name)  # type: ignore[arg-type]
+        gold_plan = plan_gold(conn, round_no, plan, gold_rate) if gold_labels else gold_assigned(conn, round_no)
+        if model is not None:
+            store_model_answers(conn, model)
         root = Path(document_root) if document_root else media
         config = label_config()
         atomic_write_text(work / "label_config.xml", config)
@@ -158,7 +187,12 @@ def export_round(
                 root = find_document_root(client, media, Path(document_root) if document_root else None, sample, url_prefix)
         checked = False
         for annotator, clips in plan.items():
-            tasks = build_tasks(conn, round_no, clips, media, root, url_prefix)
+            ordered = mix_in(order_clips(clips, model, order), gold_plan.get(annotator, []), round_no, annotator)
+            prefill = (model.model_version, store_prefills(conn, round_no, annotator, ordered, model)) if model else None
+            if client is not None and model is not None:
+                client.show_predictions(projects[annotator], model.model_version)
+            tasks = build_tasks(conn, round_no, ordered, media, root, url_prefix, prefill)
+            report.gold[annotator] = len(gold_plan.get(annotator, []))
             report.tasks[annotator] = len(tasks)
             if client is None:
                 folder = Path(out) if out else work / "tasks"

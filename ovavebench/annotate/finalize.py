@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..errors import OvavebenchError
 from ..io import atomic_write_json
@@ -19,20 +19,29 @@ class FinalizeReport:
     dropped_broken: list[str]
     unresolved: list[str]
     incomplete: list[str]
+    method: str = "adjudication"
+    changed_seconds: int = 0  # --aggregate: seconds whose label differs from the adjudicated one
+    compared_seconds: int = 0
+    reliability: dict[str, float] = field(default_factory=dict)  # --aggregate: annotator → estimated reliability
 
 
-def finalize(work: str | os.PathLike, out: str | os.PathLike, allow_unresolved: bool = False) -> FinalizeReport:
+def finalize(work: str | os.PathLike, out: str | os.PathLike, allow_unresolved: bool = False,
+             aggregate: str | None = None, seed: int = 0) -> FinalizeReport:
     """Write the final labels in the published format ``{video_id: {category, label}}``.
 
     Agreed answers stand; where rounds disagree, the round-3 decision does.
     Clips flagged broken are dropped (and listed). Unresolved disagreements are
-    an error that lists them, unless ``allow_unresolved``.
+    an error that lists them, unless ``allow_unresolved``. With ``aggregate`` (dawid-skene, mace, glad or majority)
+    every clip's label comes from crowd-kit's aggregation of all answers instead (disagreements need no round 3),
+    and the report says how many seconds differ from the adjudicated labels.
     """
     conn = open_work(work)
     with contextlib.closing(conn):
         clips = {r["clip_id"]: r for r in conn.execute("SELECT * FROM clips")}
         r1, r2, r3 = current_answers(conn, 1), current_answers(conn, 2), current_answers(conn, 3)
         planned = [r["clip_id"] for r in conn.execute("SELECT clip_id FROM assignments WHERE round = 1 ORDER BY clip_id")]
+    if aggregate is not None:
+        return _finalize_aggregated(work, out, aggregate, seed, clips, planned, r1, r2, r3)
     labels: dict[str, dict[str, str]] = {}
     report = FinalizeReport(labels, 0, 0, [], [], [])
     for clip in planned:
@@ -63,5 +72,43 @@ def finalize(work: str | os.PathLike, out: str | os.PathLike, allow_unresolved: 
         if report.incomplete:
             parts.append(f"{len(report.incomplete)} clip(s) without both round-1 and round-2 answers: {', '.join(report.incomplete[:10])}")
         raise OvavebenchError("; ".join(parts) + " (export and import round 3, or pass --allow-unresolved)")
+    atomic_write_json(out, labels, indent=4)
+    return report
+
+
+def _adjudicated(clip: str, r1: dict, r2: dict, r3: dict) -> str | None:  # type: ignore[type-arg]
+    if clip in r3:
+        return str(r3[clip]["answers"])
+    if clip in r1 and clip in r2 and r1[clip]["answers"] == r2[clip]["answers"]:
+        return str(r1[clip]["answers"])
+    return None
+
+
+def _finalize_aggregated(work: str | os.PathLike, out: str | os.PathLike, method: str, seed: int, clips: dict,  # type: ignore[type-arg]
+                         planned: list[str], r1: dict, r2: dict, r3: dict) -> FinalizeReport:  # type: ignore[type-arg]
+    from .aggregate import aggregate as run_aggregation
+
+    with contextlib.closing(open_work(work)) as conn:
+        result = run_aggregation(conn, planned, method, seed)
+    labels: dict[str, dict[str, str]] = {}
+    report = FinalizeReport(labels, 0, 0, [], [], [], method=method, reliability=result.reliability)
+    for clip in planned:
+        answers = result.answers.get(clip)
+        if answers is None:
+            report.incomplete.append(clip)
+            continue
+        adjudicated = _adjudicated(clip, r1, r2, r3)
+        if adjudicated is not None:
+            report.compared_seconds += len(answers)
+            report.changed_seconds += sum(a != b for a, b in zip(answers, adjudicated))
+            report.agreed += clip not in r3
+            report.adjudicated += clip in r3
+        if clip in result.broken:
+            report.dropped_broken.append(clip)
+            continue
+        youtube_id = clips[clip]["youtube_id"]
+        if youtube_id in labels:
+            raise OvavebenchError(f"YouTube id {youtube_id!r} has two annotated clips; keep one in the manifest")
+        labels[youtube_id] = {"category": clips[clip]["class_name"], "label": "[" + ", ".join(answers) + "]"}
     atomic_write_json(out, labels, indent=4)
     return report

@@ -33,6 +33,7 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     kept_adjudicated: int = 0
+    gold: int = 0  # answers on gold tasks (kept apart; never labels)
     problems: list[ImportProblem] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -99,7 +100,12 @@ def import_annotations(
             "SELECT clip_id, annotator FROM assignments WHERE round = ?", (round_no,))}
         if not assigned:
             raise OvavebenchError(f"round {round_no} has no plan in {work}: export it first")
-        planned = set(assigned.values())
+        gold_for = {(r["clip_id"], r["annotator"]) for r in conn.execute(
+            "SELECT clip_id, annotator FROM gold_assignments WHERE round = ?", (round_no,))}
+        prefilled = {(r["clip_id"], r["annotator"]): r["answers"] for r in conn.execute(
+            "SELECT clip_id, annotator, answers FROM prefills WHERE round = ?", (round_no,))}
+        planned = set(assigned.values()) | {a for _, a in gold_for}
+        gold_rows: list[tuple] = []
         adjudicated = set(current_answers(conn, 3)) if round_no in (1, 2) else set()
         current = current_answers(conn, round_no)
         now = time.time()
@@ -154,6 +160,16 @@ def import_annotations(
                     if annotation.get("was_cancelled"):
                         problem("skipped by the annotator (not imported)")
                         continue
+                    if assigned.get(clip) != annotator and (clip, annotator) in gold_for:
+                        try:
+                            answers, broken = parse_result(annotation.get("result"))
+                        except AnnotationError as exc:
+                            problem(f"invalid annotation: {exc}")
+                            continue
+                        gold_rows.append((clip, round_no, annotator, "".join(map(str, answers)), int(broken), task_id,
+                                          source, now))
+                        report.gold += 1
+                        continue
                     if assigned.get(clip) != annotator:
                         problem(f"clip assigned to {assigned.get(clip)!r} in round {round_no}, annotated by {annotator!r} "
                                 "(who opened another annotator's task)")
@@ -184,13 +200,14 @@ def import_annotations(
                         report.imported += 1
                     inserts.append((clip, round_no, annotator, answer_text, int(broken), annotation.get("lead_time"),
                                     annotation.get("created_at"), annotation.get("updated_at"), project_id, task_id,
-                                    annotation.get("id"), source, now))
+                                    annotation.get("id"), source, now, prefilled.get((clip, annotator))))
         with conn:  # one transaction: an import is all or nothing
             conn.executemany("UPDATE annotations SET superseded_at = ? WHERE id = ?", [(now, i) for i in supersede])
             conn.executemany(
                 "INSERT INTO annotations (clip_id, round, annotator, answers, clip_flag, lead_time, created_at, updated_at, "
-                "ls_project_id, ls_task_id, ls_annotation_id, source, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                inserts)
+                "ls_project_id, ls_task_id, ls_annotation_id, source, imported_at, prefilled) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", inserts)
+            conn.executemany("INSERT OR REPLACE INTO gold_answers VALUES (?, ?, ?, ?, ?, ?, ?, ?)", gold_rows)
     report.seconds = time.perf_counter() - start
     return report
 

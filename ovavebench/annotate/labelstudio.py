@@ -75,6 +75,11 @@ class LabelStudioClient:
             conn.execute("INSERT INTO projects VALUES (?, ?, ?, ?)", (round_no, annotator, project_id, self.url))
         return project_id
 
+    def show_predictions(self, project_id: int, model_version: str) -> None:
+        """Pre-fill each task with its prediction of ``model_version`` when an annotator opens it."""
+        self._call(f"enabling pre-annotation in project {project_id}", self._sdk.projects.update, id=project_id,
+                   show_collab_predictions=True, model_version=model_version)
+
     def attach_local_files(self, project_id: int, folder: Path) -> None:
         """Local-files storage so ``/data/local-files/?d=`` media URLs resolve (the server must allow it)."""
         self._call("attaching local-files storage", self._sdk.import_storage.local.create, project=project_id,

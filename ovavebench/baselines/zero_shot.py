@@ -37,6 +37,14 @@ def _text_rows(store: FeatureStore, classes: Sequence[str], with_other: bool,
     return wanted, text[[index[c] for c in wanted]]
 
 
+def argmax_classes(audio: np.ndarray, visual: np.ndarray, text: np.ndarray,
+                   text_audio: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Each second's audio class and visual class, [N, 10] each: the argmax of the cosine with the class texts."""
+    t = _normalise(text)
+    t_audio = t if text_audio is None else _normalise(text_audio)
+    return (_normalise(audio) @ t_audio.T).argmax(-1), (_normalise(visual) @ t.T).argmax(-1)
+
+
 def zero_shot_rows(audio: np.ndarray, visual: np.ndarray, text: np.ndarray, other_row: int | None,
                    text_audio: np.ndarray | None = None) -> np.ndarray:
     """Per-second predicted rows [N, 10] (-1 = background) by the published training-free rule.
@@ -44,10 +52,7 @@ def zero_shot_rows(audio: np.ndarray, visual: np.ndarray, text: np.ndarray, othe
     ``text_audio``: the class names in the audio encoder's own space, for two-space encoders
     (CLIP & CLAP); by default the audio is compared with ``text`` (ImageBind's joint space).
     """
-    t = _normalise(text)
-    t_audio = t if text_audio is None else _normalise(text_audio)
-    audio_class = (_normalise(audio) @ t_audio.T).argmax(-1)  # [N, 10]
-    visual_class = (_normalise(visual) @ t.T).argmax(-1)
+    audio_class, visual_class = argmax_classes(audio, visual, text, text_audio)
     agree = audio_class == visual_class
     first = agree.argmax(axis=1)  # first agreeing second (0 if none: masked below)
     video_class = np.where(agree.any(axis=1), audio_class[np.arange(len(agree)), first], -1)
@@ -66,6 +71,14 @@ def predictions_from_rows(video_ids: Sequence[str], rows: np.ndarray, names: Seq
 def zero_shot(store_path: str | os.PathLike, benchmark: str | os.PathLike | Benchmark, split: str = "test",
               with_other: bool = True) -> dict[str, list[str]]:
     """Training-free predictions for a split (``with_other=False``: the paper's Table-3 variant)."""
+    return zero_shot_with_uncertainty(store_path, benchmark, split, with_other)[0]
+
+
+def zero_shot_with_uncertainty(store_path: str | os.PathLike, benchmark: str | os.PathLike | Benchmark,
+                               split: str = "test", with_other: bool = True,
+                               ) -> tuple[dict[str, list[str]], dict[str, int]]:
+    """The predictions, and per video the seconds whose audio and visual classes disagree (what a labelling
+    campaign puts first with ``annotate export --order uncertain``)."""
     bench = benchmark if isinstance(benchmark, Benchmark) else load_benchmark(benchmark)
     videos = bench.split_videos(split)["vid_name"].tolist()
     with FeatureStore(store_path) as store:
@@ -73,7 +86,9 @@ def zero_shot(store_path: str | os.PathLike, benchmark: str | os.PathLike | Benc
         _, text_audio = _text_rows(store, bench.classes, with_other, audio_side=True)
         audio, visual = store.get(videos)
     rows = zero_shot_rows(audio, visual, text, len(bench.classes) if with_other else None, text_audio)
-    return predictions_from_rows(videos, rows, names)
+    audio_class, visual_class = argmax_classes(audio, visual, text, text_audio)
+    disagreeing = (audio_class != visual_class).sum(axis=1)
+    return predictions_from_rows(videos, rows, names), {v: int(n) for v, n in zip(videos, disagreeing)}
 
 
 def predictions_meta(store_path: str | os.PathLike, benchmark: str | os.PathLike, method: str,

@@ -35,6 +35,10 @@ def annotate_export_cmd(
     document_root: Optional[Path] = typer.Option(None, help="Folder the media URLs are relative to (default --media)."),
     keep_earlier_rounds: bool = typer.Option(False, help="Live mode: leave the earlier rounds' projects on the server "
                                              "(their annotators' answers stay readable to this round's annotators)."),
+    gold: Optional[Path] = typer.Option(None, help="Gold labels ({video_id: {category, label}}, the published format): mixed into every annotator's tasks, indistinguishable."),
+    gold_rate: float = typer.Option(0.05, min=0.001, max=1.0, help="With --gold: gold tasks per annotator as a share of their tasks (at least one)."),
+    predictions: Optional[Path] = typer.Option(None, help="Pre-annotation (opt-in): a predictions file whose answers are pre-filled in each task, to confirm or correct."),
+    order: str = typer.Option("plan", help="Task order: plan, or uncertain (with --predictions: where the model's audio and visual disagree, first)."),
 ) -> None:
     """Plan a round and write its Label Studio tasks (import files, or projects on a live server).
 
@@ -46,7 +50,7 @@ def annotate_export_cmd(
 
     client = _client(label_studio_url, api_key)
     report = export_round(read_manifest(manifest), media, round_no, annotators.split(","), work, out, document_root,
-                          media_url_prefix, client, keep_earlier_rounds)
+                          media_url_prefix, client, keep_earlier_rounds, gold, gold_rate, predictions, order)
     for warning in getattr(client, "warnings", []):
         typer.echo(f"warning: {warning}", err=True)
     for closed in report.archived:
@@ -57,7 +61,11 @@ def annotate_export_cmd(
         typer.echo("warning: --keep-earlier-rounds: the earlier rounds' answers stay readable on the server", err=True)
     for annotator, count in report.tasks.items():
         where = report.files.get(annotator) or f"project {report.projects.get(annotator)} on {label_studio_url}"
-        typer.echo(f"round {round_no}  {annotator:<16}{count:7,} task(s)  {where}")
+        gold_note = f" ({report.gold[annotator]} gold)" if report.gold.get(annotator) else ""
+        typer.echo(f"round {round_no}  {annotator:<16}{count:7,} task(s){gold_note}  {where}")
+    if predictions:
+        typer.echo(f"pre-annotated from {predictions}: annotators confirm or correct the model's answers "
+                   "(they can anchor on them: see `annotate status`)")
     typer.echo(f"{sum(report.tasks.values()):,} task(s) in {report.seconds:.1f} s; labelling config: {work / 'label_config.xml'}")
 
 
@@ -119,7 +127,7 @@ def annotate_import_cmd(
         exports = read_export_files(from_files or [], round_no)
     report = import_annotations(work, round_no, exports, users)
     typer.echo(f"round {round_no}: {report.imported} new, {report.updated} updated, {report.unchanged} unchanged, "
-               f"{report.kept_adjudicated} kept (already adjudicated), {len(report.problems)} rejected "
+               f"{report.kept_adjudicated} kept (already adjudicated), {report.gold} on gold tasks, {len(report.problems)} rejected "
                f"({report.seconds:.1f} s)")
     for p in report.problems[:50]:
         typer.echo(f"  rejected: task {p.task} by {p.annotator} (clip {p.clip_id}): {p.reason}", err=True)
@@ -133,9 +141,16 @@ def _fmt(value: float) -> str:
 
 @app.command("status")
 @user_errors
-def annotate_status_cmd(work: Path = typer.Option(..., help="Work folder of `annotate export`.")) -> None:
-    """Progress per round and annotator; agreement of rounds 1 and 2."""
-    from ..annotate import agreement
+def annotate_status_cmd(
+    work: Path = typer.Option(..., help="Work folder of `annotate export`."),
+    min_gold_accuracy: float = typer.Option(0.8, min=0.0, max=1.0, help="Flag annotators whose per-second accuracy on gold is below this."),
+) -> None:
+    """Progress per round and annotator; agreement of rounds 1 and 2; accuracy on gold; model–human agreement."""
+    import contextlib
+
+    from ..annotate import agreement, open_work
+    from ..annotate.gold import gold_report
+    from ..annotate.prefill import model_human_agreement
 
     report = agreement(work)
     for status in report.rounds:
@@ -150,6 +165,25 @@ def annotate_status_cmd(work: Path = typer.Option(..., help="Work folder of `ann
         for pair, kappa in report.kappa_by_pair.items():
             typer.echo(f"  kappa {pair:<24} {_fmt(kappa)}")
     typer.echo(f"clips needing adjudication: {report.needing_adjudication:,} ({report.adjudicated:,} adjudicated)")
+    with contextlib.closing(open_work(work)) as conn:
+        gold = gold_report(conn, min_gold_accuracy)
+        per_class, effect = model_human_agreement(conn)
+    if gold:
+        typer.echo(f"accuracy on gold (per second; 95 % bootstrap interval over gold clips; flagged below "
+                   f"{100 * min_gold_accuracy:g} %):")
+        for g in gold:
+            flag = "  FLAGGED: send their clips to another annotator (leave them out of --annotators)" if g.flagged else ""
+            typer.echo(f"  {g.annotator:<16} {g.gold_clips:4} gold clip(s)  accuracy {100 * g.accuracy:5.1f} % "
+                       f"[{100 * g.accuracy_low:5.1f}, {100 * g.accuracy_high:5.1f}]  kappa {_fmt(g.kappa)}{flag}")
+    if per_class:
+        typer.echo("model–human agreement per class (per second, every current answer):")
+        for c in per_class:
+            typer.echo(f"  {c.class_name:<32} {c.seconds:7,} s  agreement {100 * c.agreement:5.1f} %  kappa {_fmt(c.kappa)}")
+    if effect is not None:
+        typer.echo(f"pre-annotated answers: {effect.prefilled_answers:,}, {100 * effect.prefilled_agreement:.1f} % of seconds "
+                   f"as the model ({effect.confirmed_seconds:,} confirmed, {effect.corrected_seconds:,} corrected)"
+                   + (f"; answers without pre-annotation: {effect.plain_answers:,}, {100 * effect.plain_agreement:.1f} % "
+                      "as the model (a higher share with pre-annotation suggests anchoring)" if effect.plain_answers else ""))
 
 
 @app.command("finalize")
@@ -158,12 +192,20 @@ def annotate_finalize_cmd(
     work: Path = typer.Option(..., help="Work folder of `annotate export`."),
     out: Path = typer.Option(..., help="Labels JSON to write (published format)."),
     allow_unresolved: bool = typer.Option(False, help="Leave unresolved disagreements out (counted) instead of failing."),
+    aggregate: Optional[str] = typer.Option(None, help="dawid-skene, mace, glad or majority: labels from crowd-kit's aggregation of every answer, weighted by each annotator's estimated quality (instead of adjudication)."),
+    seed: int = typer.Option(0, min=0, max=2**32 - 1, help="Seed of the aggregation (MACE's restarts)."),
 ) -> None:
     """Final labels: agreed answers, round-3 decisions where rounds disagreed, broken clips dropped."""
     from ..annotate import finalize
 
-    report = finalize(work, out, allow_unresolved)
+    report = finalize(work, out, allow_unresolved, aggregate, seed)
     typer.echo(f"wrote {out}: {len(report.labels):,} video(s) ({report.agreed:,} agreed, {report.adjudicated:,} adjudicated); "
                f"{len(report.dropped_broken):,} dropped as broken, {len(report.unresolved) + len(report.incomplete):,} left out")
+    if aggregate:
+        share = report.changed_seconds / report.compared_seconds if report.compared_seconds else float("nan")
+        typer.echo(f"{report.method}: {report.changed_seconds:,} of {report.compared_seconds:,} adjudicated second(s) "
+                   f"labelled otherwise ({100 * share:.2f} %); estimated reliability per annotator:")
+        for name, value in sorted(report.reliability.items(), key=lambda kv: kv[1]):
+            typer.echo(f"  {name:<16} {value:.3f}")
     for clip in report.dropped_broken[:20]:
         typer.echo(f"  dropped (broken): {clip}")

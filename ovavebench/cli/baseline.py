@@ -24,11 +24,14 @@ def baseline_zero_shot_cmd(
     config: Optional[str] = typer.Option(None, help="The row's config (e.g. baselines/zero_shot.json), recorded in the predictions' meta."),
 ) -> None:
     """Training-free baseline: audio and visual argmax classes must agree, second by second."""
-    from ..baselines import predictions_meta, write_predictions, zero_shot
+    from ..baselines import predictions_meta, write_predictions
+    from ..baselines.zero_shot import zero_shot_with_uncertainty
 
-    predictions = zero_shot(features, benchmark, split, with_other=not no_other)
+    predictions, disagreeing = zero_shot_with_uncertainty(features, benchmark, split, with_other=not no_other)
     method = "training-free" + (" w/o other" if no_other else "")
-    write_predictions(predictions, out, predictions_meta(features, benchmark, method, config))
+    meta = {**predictions_meta(features, benchmark, method, config), "uncertainty": disagreeing,
+            "uncertainty_means": "seconds whose audio and visual classes disagree"}
+    write_predictions(predictions, out, meta)
     typer.echo(f"wrote {out}: {len(predictions):,} video(s) of the {split} split")
 
 

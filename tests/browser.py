@@ -56,8 +56,9 @@ def browser_paths() -> tuple[str, str]:
     pytest.skip(reason)  # only off CI, on a machine without Chromium (the house rule for this one test)
 
 
-def start_chromium(width: int, height: int):  # type: ignore[no-untyped-def]
-    """A headless Chromium whose page viewport is exactly ``width``×``height`` CSS pixels."""
+def start_chromium(width: int, height: int, *scripts: str):  # type: ignore[no-untyped-def]
+    """A headless Chromium whose page viewport is exactly ``width``×``height`` CSS pixels (``scripts``: more
+    recorders to run in every page before its own code)."""
     from selenium import webdriver
 
     chromium, driver_path = browser_paths()
@@ -68,7 +69,8 @@ def start_chromium(width: int, height: int):  # type: ignore[no-untyped-def]
     options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
     driver = webdriver.Chrome(service=webdriver.ChromeService(driver_path), options=options)
     set_viewport(driver, width, height)
-    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": PAGE_RECORDER})
+    for source in (PAGE_RECORDER, *scripts):
+        driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": source})
     driver.execute_cdp_cmd("Network.enable", {})
     return driver
 

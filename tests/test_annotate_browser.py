@@ -22,6 +22,7 @@ from ovavebench.annotate import open_work
 from ovavebench.cli import app
 from ovavebench.annotate.labelstudio import LabelStudioClient
 
+from .stream import STREAM_RECORDER, label_stream, summary
 from .browser import (audio_durations, browser_paths, log_in, media_responses, open_task, screenshot,
                       scrolls_to_see_every_answer, start_chromium, wait_until)
 
@@ -171,3 +172,56 @@ def test_an_annotator_answers_a_task_by_keyboard_in_a_real_browser(tmp_path, lab
         screenshot(driver, shots / "task_1920x1080.png")
     finally:
         driver.quit()
+
+
+def test_pre_annotation_is_prefilled_in_the_stream_and_saves_keystrokes(tmp_path, label_studio):
+    """The same tasks labelled by a scripted annotator who presses only what is needed, with and without the
+    model's answers pre-filled; the submitted answers are the annotator's either way."""
+    browser_paths()
+    import json
+
+    suffix = uuid.uuid4().hex[:6]
+    live = ["--label-studio-url", label_studio.url, "--api-key", label_studio.token]
+    client = LabelStudioClient(label_studio.url, label_studio.token)
+    clips = {f"p{suffix}{i:04d}": "dog barking" for i in range(4)}
+    manifest = _scene_media(tmp_path / "media", clips)
+    truth = {f"{v}_000000": [1, 1, 1, 1, 0, 0, 0, 0, 1, 1] for v in clips}
+    model = {v: ["dog barking"] * 4 + ["background"] * 6 for v in clips}  # wrong on seconds 8 and 9
+    predictions = tmp_path / "zs.json"
+    predictions.write_text(json.dumps({"predictions": model, "meta": {"method": "zero-shot"}}))
+    names = {"plain": f"plain{suffix}", "pre": f"pre{suffix}"}
+    accounts = _accounts(_invoke("annotate", "accounts", "--annotators", ",".join(names.values()), *live))
+    figures = {}
+    for kind, extra in (("plain", []), ("pre", ["--predictions", predictions])):
+        work = tmp_path / f"work-{kind}"
+        _invoke("annotate", "export", "--manifest", manifest, "--media", tmp_path / "media", "--round", 1,
+                "--annotators", names[kind], "--work", work, *extra, *live)
+        with contextlib.closing(open_work(work)) as conn:
+            project = client.project_ids(conn, 1)[names[kind]]
+        driver = start_chromium(1366, 768, STREAM_RECORDER)
+        try:
+            log_in(driver, label_studio.url, *accounts[names[kind]])
+            driver.get(f"{label_studio.url}/projects/{project}/data?labeling=1")  # "Label All Tasks"
+            timings = label_stream(driver, lambda clip: truth[clip], len(clips))
+        finally:
+            driver.quit()
+        shown = {tuple(t.prefilled) for t in timings}
+        if kind == "pre":
+            assert shown == {("yes",) * 4 + ("no",) * 6}  # the model's answers, pre-filled
+            assert [t.keystrokes for t in timings] == [3] * len(clips)  # two corrections and Submit
+        else:
+            assert shown == {(None,) * 10} and [t.keystrokes for t in timings] == [11] * len(clips)
+        figures[kind] = summary(timings)
+        imported = _invoke("annotate", "import", "--round", 1, "--work", work, *live)
+        assert f"{len(clips)} new" in imported and "0 rejected" in imported
+        with contextlib.closing(open_work(work)) as conn:
+            rows = conn.execute("SELECT answers, prefilled FROM annotations").fetchall()
+        assert {r["answers"] for r in rows} == {"1111000011"}  # the annotator's, with the corrections
+        assert {r["prefilled"] for r in rows} == ({"1111000000"} if kind == "pre" else {None})
+    saved = 1 - figures["pre"]["keystrokes_per_task"] / figures["plain"]["keystrokes_per_task"]
+    print(f"keystrokes per task: {figures['plain']['keystrokes_per_task']:.1f} without pre-annotation, "
+          f"{figures['pre']['keystrokes_per_task']:.1f} with (model right on 8 of 10 seconds): {100 * saved:.0f} % saved; "
+          f"Submit -> next task interactive (median): {figures['plain']['submit_to_next_ms']:.0f} / "
+          f"{figures['pre']['submit_to_next_ms']:.0f} ms; tasks per minute the UI allows: "
+          f"{figures['plain']['tasks_per_minute']:.0f} / {figures['pre']['tasks_per_minute']:.0f}")
+    assert saved > 0.7

@@ -196,3 +196,47 @@ def test_annotator_accounts_log_in_with_the_printed_password_and_are_made_once(l
     assert "exists already (password unchanged)" in again and client.can_log_in(email, password)
     assert client.users()  # the admin sees the new user; import matches it by the part of the email before '@'
     assert name in {who.split("@")[0] for who in client.users().values()}
+
+
+def test_pre_annotation_and_gold_live_the_annotators_answer_is_imported_never_the_models(tmp_path, label_studio,
+                                                                                         client, annotators):
+    alice, bob = sorted(annotators)[:2]
+    clips = {f"pre{i:08d}": "dog barking" for i in range(6)}
+    manifest = make_media(tmp_path / "media", clips)
+    truth = {v: [1, 1, 1, 0, 0, 0, 0, 1, 1, 1] for v in clips}
+    model = {v: ["dog barking"] * 3 + ["background"] * 7 for v in clips}  # wrong on seconds 7-9
+    predictions = tmp_path / "zs.json"
+    predictions.write_text(json.dumps({"predictions": model, "meta": {"method": "training-free (test)"}}))
+    gold = tmp_path / "gold.json"
+    gold.write_text(json.dumps({v: truth[v] for v in sorted(clips)[:4]}))
+    work = tmp_path / "work"
+    _invoke("annotate", "export", "--manifest", manifest, "--media", tmp_path / "media", "--round", 1,
+            "--annotators", f"{alice},{bob}", "--work", work, "--predictions", predictions, "--gold", gold,
+            "--gold-rate", 0.5, "--label-studio-url", label_studio.url, "--api-key", label_studio.token)
+    with contextlib.closing(open_work(work)) as conn:
+        projects = client.project_ids(conn, 1)
+        gold_of = {name: {r["clip_id"] for r in conn.execute(
+            "SELECT clip_id FROM gold_assignments WHERE annotator = ?", (name,))} for name in projects}
+    for name, project_id in projects.items():
+        project = client._sdk.projects.get(id=project_id)
+        assert project.show_collab_predictions and project.model_version == "training-free (test)"
+        tasks = list(client._sdk.tasks.list(project=project_id, fields="all"))
+        assert len([t for t in tasks if t.data["clip_id"] in gold_of[name]]) == len(gold_of[name]) >= 1
+        for task in tasks:
+            (prediction,) = client._sdk.predictions.list(task=task.id)
+            assert prediction.model_version == "training-free (test)"
+            assert sorted(r["from_name"] for r in prediction.result) == sorted(f"av_{k}" for k in range(10))
+            youtube_id = task.data["clip_id"].rsplit("_", 1)[0]
+            # the annotator corrects seconds 7-9 and confirms the rest
+            client._sdk.annotations.create(id=task.id, result=answers_to_result(truth[youtube_id], False),
+                                           completed_by=annotators[name], lead_time=3.0)
+    imported = _invoke("annotate", "import", "--round", 1, "--work", work, "--label-studio-url", label_studio.url,
+                       "--api-key", label_studio.token).stdout
+    assert "0 rejected" in imported and "6 new" in imported
+    with contextlib.closing(open_work(work)) as conn:
+        rows = conn.execute("SELECT answers, prefilled FROM annotations WHERE round = 1").fetchall()
+        gold_answers = conn.execute("SELECT COUNT(*) FROM gold_answers").fetchone()[0]
+    assert {r["answers"] for r in rows} == {"1110000111"} and {r["prefilled"] for r in rows} == {"1110000000"}
+    assert gold_answers == sum(len(g) for g in gold_of.values())
+    status = _invoke("annotate", "status", "--work", work).stdout
+    assert "18 corrected" in status and "42 confirmed" in status and "accuracy on gold" in status

@@ -189,8 +189,6 @@ def export_round(
         for annotator, clips in plan.items():
             ordered = mix_in(order_clips(clips, model, order), gold_plan.get(annotator, []), round_no, annotator)
             prefill = (model.model_version, store_prefills(conn, round_no, annotator, ordered, model)) if model else None
-            if client is not None and model is not None:
-                client.show_predictions(projects[annotator], model.model_version)
             tasks = build_tasks(conn, round_no, ordered, media, root, url_prefix, prefill)
             report.gold[annotator] = len(gold_plan.get(annotator, []))
             report.tasks[annotator] = len(tasks)
@@ -204,6 +202,8 @@ def export_round(
                     check_media_served(client, tasks[0])
                     checked = True
                 client.import_tasks(projects[annotator], tasks)
+                if model is not None:  # Label Studio accepts the model version once its predictions are in
+                    client.show_predictions(projects[annotator], model.model_version)
                 report.projects[annotator] = projects[annotator]
         if client is None:
             atomic_write_text((Path(out) if out else work / "tasks") / "label_config.xml", config)

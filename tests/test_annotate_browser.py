@@ -27,7 +27,10 @@ from .browser import (audio_durations, browser_paths, log_in, media_responses, o
                       scrolls_to_see_every_answer, start_chromium, wait_until)
 
 runner = CliRunner()
-TTI_LIMIT_MS = 3000  # the issue's bound, on a 2-core machine with the server on it too
+# The goals, on this 2-core machine with the server on it too: best of three loads.
+STREAM_TTI_LIMIT_MS = 2000  # the labelling stream ("Label All Tasks"), first task
+SPLIT_TTI_LIMIT_MS = 2500  # the data manager's split view (a task row clicked)
+SUBMIT_TO_NEXT_LIMIT_MS = 1000  # median over 10 consecutive tasks in the stream
 
 
 def _invoke(*args: object) -> str:
@@ -116,10 +119,23 @@ def test_an_annotator_answers_a_task_by_keyboard_in_a_real_browser(tmp_path, lab
     driver = start_chromium(1366, 768)
     try:
         log_in(driver, label_studio.url, *accounts[first])
+        stream = [open_task(driver, f"{label_studio.url}/projects/{project}/data?labeling=1") for _ in range(3)]
         loads = [open_task(driver, task_url) for _ in range(3)]  # best of three: other processes share the 2 cores
+        best_stream = min(load.interactive_ms for load in stream)
         best = min(load.interactive_ms for load in loads)
-        print(f"time-to-interactive at 1366x768: {[round(load.interactive_ms) for load in loads]} ms (best {best:.0f})")
-        assert best < TTI_LIMIT_MS, loads
+        print(f"time-to-interactive at 1366x768: stream {[round(load.interactive_ms) for load in stream]} ms "
+              f"(best {best_stream:.0f}), split view {[round(load.interactive_ms) for load in loads]} ms (best {best:.0f})")
+        assert best_stream < STREAM_TTI_LIMIT_MS, stream
+        assert best < SPLIT_TTI_LIMIT_MS, loads
+        # the split view's pane is narrower: the five columns fit it (nothing clipped at the right edge)
+        overflow = driver.execute_script("""
+            const grid = document.querySelector('.ovave-grid');
+            let box = grid; const clipped = [];
+            while (box) { if (box.scrollWidth > box.clientWidth + 1 && getComputedStyle(box).overflowX !== 'visible')
+                            clipped.push([box.className.toString().slice(0, 40), box.scrollWidth, box.clientWidth]);
+                          box = box.parentElement; }
+            return [grid.scrollWidth - grid.clientWidth, clipped];""")
+        assert overflow == [0, []], overflow
         assert scrolls_to_see_every_answer(driver) <= 1
         screenshot(driver, shots / "task_1366x768.png")
 
@@ -183,7 +199,7 @@ def test_pre_annotation_is_prefilled_in_the_stream_and_saves_keystrokes(tmp_path
     suffix = uuid.uuid4().hex[:6]
     live = ["--label-studio-url", label_studio.url, "--api-key", label_studio.token]
     client = LabelStudioClient(label_studio.url, label_studio.token)
-    clips = {f"p{suffix}{i:04d}": "dog barking" for i in range(4)}
+    clips = {f"p{suffix}{i:04d}": "dog barking" for i in range(11)}  # 10 Submit → next task, in a row
     manifest = _scene_media(tmp_path / "media", clips)
     truth = {f"{v}_000000": [1, 1, 1, 1, 0, 0, 0, 0, 1, 1] for v in clips}
     model = {v: ["dog barking"] * 4 + ["background"] * 6 for v in clips}  # wrong on seconds 8 and 9
@@ -202,18 +218,18 @@ def test_pre_annotation_is_prefilled_in_the_stream_and_saves_keystrokes(tmp_path
         try:
             log_in(driver, label_studio.url, *accounts[names[kind]])
             driver.get(f"{label_studio.url}/projects/{project}/data?labeling=1")  # "Label All Tasks"
-            timings = label_stream(driver, lambda clip: truth[clip], len(clips))
+            timings = label_stream(driver, lambda clip: truth[clip], len(clips) - 1 if kind == "plain" else 4)
         finally:
             driver.quit()
         shown = {tuple(t.prefilled) for t in timings}
         if kind == "pre":
             assert shown == {("yes",) * 4 + ("no",) * 6}  # the model's answers, pre-filled
-            assert [t.keystrokes for t in timings] == [3] * len(clips)  # two corrections and Submit
+            assert [t.keystrokes for t in timings] == [3] * len(timings)  # two corrections and Submit
         else:
-            assert shown == {(None,) * 10} and [t.keystrokes for t in timings] == [11] * len(clips)
+            assert shown == {(None,) * 10} and [t.keystrokes for t in timings] == [11] * len(timings)
         figures[kind] = summary(timings)
         imported = _invoke("annotate", "import", "--round", 1, "--work", work, *live)
-        assert f"{len(clips)} new" in imported and "0 rejected" in imported
+        assert f"{len(timings)} new" in imported and "0 rejected" in imported
         with contextlib.closing(open_work(work)) as conn:
             rows = conn.execute("SELECT answers, prefilled FROM annotations").fetchall()
         assert {r["answers"] for r in rows} == {"1111000011"}  # the annotator's, with the corrections
@@ -225,3 +241,4 @@ def test_pre_annotation_is_prefilled_in_the_stream_and_saves_keystrokes(tmp_path
           f"{figures['pre']['submit_to_next_ms']:.0f} ms; tasks per minute the UI allows: "
           f"{figures['plain']['tasks_per_minute']:.0f} / {figures['pre']['tasks_per_minute']:.0f}")
     assert saved > 0.7
+    assert figures["plain"]["submit_to_next_ms"] < SUBMIT_TO_NEXT_LIMIT_MS, figures

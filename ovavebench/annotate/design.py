@@ -31,9 +31,10 @@ _TASK_CSS = """
 .ovave-card h4, .ovave-card h5, .ovave-card h6 { margin: 0 !important; font-size: 13px !important; line-height: 18px !important; }
 .ovave-card img { display: block; width: 100%; aspect-ratio: 4 / 3; object-fit: contain; background: #000; }
 .ovave-card audio { display: block; width: 100%; height: 26px; }
-.ovave-card .lsf-choices { display: flex; gap: 12px; margin: 0 !important; }
+.ovave-card .lsf-choices { display: flex; flex-wrap: wrap; gap: 0 8px; margin: 0 !important; min-width: 0; }
 .ovave-card .lsf-choice { margin: 0 !important; }
 .ovave-flag { margin-top: 4px; }
+.ovave-prefetch { display: none; }
 """
 GUIDE_SUMMARY = (
     "**yes** = in this second you *hear* the class and *see* what makes the sound. **no** = off-screen source, "
@@ -72,6 +73,7 @@ def label_config(segments: int = SEGMENTS) -> str:
         ]
     lines += [
         "  </View>",
+        '  <View className="ovave-prefetch"><HyperText name="prefetch" value="$prefetch" inline="true"/></View>',
         '  <View className="ovave-flag">',
         f'    <Choices name="{FLAG_CONTROL}" toName="clip" choice="multiple" showInline="true">',
         f'      <Choice value="{BROKEN}" hotkey="b" hint="The clip never shows or sounds like its class, or is broken throughout"/>',
@@ -91,6 +93,13 @@ def second_html(frame_url: str, audio_url: str, k: int) -> str:
 def clip_player_html(audio_url: str) -> str:
     """The whole clip's audio; the player's clock (0:00–0:10) names the second being heard."""
     return f'<audio controls preload="metadata" src="{html.escape(audio_url)}" title="whole clip, 10 s"></audio>'
+
+
+def prefetch_html(frame_urls: Sequence[str]) -> str:
+    """The next task's frames, in a hidden view after this task's own: requested after them, at low priority, and
+    in the page's image cache when Submit brings that task (Label Studio's local files are not HTTP-cacheable, so a
+    ``<link rel="prefetch">`` would be fetched twice)."""
+    return "".join(f'<img alt="" fetchpriority="low" decoding="async" src="{html.escape(url)}">' for url in frame_urls)
 
 
 def answers_to_result(answers: Sequence[int], broken: bool) -> list[dict[str, Any]]:

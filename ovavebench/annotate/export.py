@@ -17,7 +17,7 @@ import soundfile
 from ..errors import OvavebenchError
 from ..io import atomic_open, atomic_write_json, atomic_write_text
 from ..media import SEGMENTS
-from .design import answers_to_result, clip_player_html, label_config, second_html
+from .design import answers_to_result, clip_player_html, label_config, prefetch_html, second_html
 from .gold import gold_assigned, mix_in, plan_gold, read_gold, store_gold
 from .plan import plan_round
 from .prefill import order_clips, read_model_answers, store_model_answers, store_prefills
@@ -65,6 +65,9 @@ def build_tasks(conn: sqlite3.Connection, round_no: int, clip_ids: Iterable[str]
     earlier = {1: current_answers(conn, 1), 2: current_answers(conn, 2)} if round_no == 3 else {}
     url = MediaUrls(media, document_root, url_prefix)
     tasks = []
+    clip_ids = list(clip_ids)
+    # Label Studio's stream serves a project's tasks in import order: each task prefetches the next one's frames.
+    following = dict(zip(clip_ids, clip_ids[1:]))
     for clip in clip_ids:
         data: dict[str, Any] = {"clip_id": clip, "class_name": classes[clip], "round": round_no}
         for k in range(SEGMENTS):
@@ -74,6 +77,8 @@ def build_tasks(conn: sqlite3.Connection, round_no: int, clip_ids: Iterable[str]
             data[f"audio_{k}"] = url(clip, f"seconds/{k}.wav")
         data["audio"] = url(clip, "audio.wav")
         data["clip_player"] = clip_player_html(data["audio"])
+        after = following.get(clip)
+        data["prefetch"] = prefetch_html([url(after, f"frames/{k}.png") for k in range(SEGMENTS)] if after else [])
         for k in range(SEGMENTS):
             data[f"second_{k}"] = second_html(data[f"frame_{k}"], data[f"audio_{k}"], k)
         task: dict[str, Any] = {"data": data}

@@ -154,7 +154,8 @@ def test_cli_prints_table_json_and_per_class(small_bench, tmp_path):
                              "--per-class", str(tmp_path / "pc.csv")])
     assert js.exit_code == 0, js.output
     data = json.loads(js.stdout)
-    assert data == json.loads(out_json.read_text())
+    document = json.loads(out_json.read_text())  # the score JSON: the same scores, and what they are of
+    assert {k: document[k] for k in data} == data and document["schema_version"] == 2
     assert set(data) == {"seen", "unseen", "total"} and data["total"]["videos"] == 3
     assert set(data["total"]) == {"acc", "seg_f1", "eve_f1", "avg", "videos"}
     per_class = (tmp_path / "pc.csv").read_text().splitlines()

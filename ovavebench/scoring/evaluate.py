@@ -59,8 +59,14 @@ class Evaluation:
         return score_document(self.result, self.identity, self.meta, self.intervals, settings, breakdowns)
 
 
+def _plain(value: Any) -> Any:
+    """A JSON value: numpy scalars as Python ones, NaN (a bucket without videos) as null."""
+    value = value.item() if hasattr(value, "item") else value
+    return None if isinstance(value, float) and value != value else value
+
+
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()} for row in frame.to_dict("records")]
+    return [{k: _plain(v) for k, v in row.items()} for row in frame.to_dict("records")]
 
 
 def evaluate(

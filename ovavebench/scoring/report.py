@@ -60,8 +60,12 @@ def check_predictions_benchmark(meta: Mapping[str, Any], identity: BenchmarkIden
                                      f"{identity.sha256[:12]}… (another rebuild or split): score them on their own")
 
 
-def intervals_to_dict(intervals: Mapping[str, Mapping[str, Interval]]) -> dict[str, dict[str, list[float]]]:
-    return {g: {m: [intervals[g][m].low, intervals[g][m].high] for m in METRICS} for g in GROUPS}
+def intervals_to_dict(intervals: Mapping[str, Mapping[str, Interval]]) -> dict[str, dict[str, list[float | None]]]:
+    """Low and high of each interval (null for a group without videos: JSON has no NaN)."""
+    def bound(x: float) -> float | None:
+        return None if x != x else x
+
+    return {g: {m: [bound(intervals[g][m].low), bound(intervals[g][m].high)] for m in METRICS} for g in GROUPS}
 
 
 def score_document(result: ScoreResult, identity: BenchmarkIdentity, meta: Mapping[str, Any],

@@ -97,7 +97,7 @@ def _cell(score: ScoreFile, group: str, metric: str) -> str:
     text = f"{100 * value:.2f}"
     if score.intervals and group in score.intervals and metric in score.intervals[group]:
         low, high = score.intervals[group][metric]
-        if low == low and high == high:
+        if low is not None and high is not None and low == low and high == high:
             text += f" [{100 * low:.1f}, {100 * high:.1f}]"
     return text
 

@@ -76,12 +76,7 @@ def aggregate(conn: sqlite3.Connection, clips: list[str], method: str, seed: int
     model = {"dawid-skene": lambda: DawidSkene(n_iter=100), "mace": lambda: MACE(random_state=seed),
              "glad": lambda: GLAD(n_iter=100), "majority": lambda: MajorityVote()}[method]()
     with warnings.catch_warnings():  # crowd-kit 1.4 uses pandas keywords that pandas 3 deprecates: not ours to show
-        warnings.simplefilter("ignore", FutureWarning)
-        warnings.simplefilter("ignore", DeprecationWarning)
-        for name in ("Pandas4Warning", "PandasDeprecationWarning"):
-            category = getattr(pd.errors, name, None)
-            if isinstance(category, type) and issubclass(category, Warning):
-                warnings.simplefilter("ignore", category)
+        warnings.simplefilter("ignore")
         labels = model.fit_predict(frame)
     answers = {}
     for clip in clips:

@@ -74,9 +74,7 @@ def store_gold(conn: sqlite3.Connection, gold: Mapping[str, str], source: str) -
 def plan_gold(conn: sqlite3.Connection, round_no: int, plan: Mapping[str, Sequence[str]], rate: float) -> dict[str, list[str]]:
     """Gold clips of each annotator in a round (idempotent): ``ceil(rate × tasks)``, at least one, never a clip the
     annotator labels for real in this round; drawn with a seed of the round and the annotator."""
-    existing: dict[str, list[str]] = {}
-    for row in conn.execute("SELECT clip_id, annotator FROM gold_assignments WHERE round = ? ORDER BY clip_id", (round_no,)):
-        existing.setdefault(row["annotator"], []).append(row["clip_id"])
+    existing = gold_assigned(conn, round_no)
     gold = sorted(r["clip_id"] for r in conn.execute("SELECT clip_id FROM gold"))
     rows = []
     for annotator, clips in plan.items():

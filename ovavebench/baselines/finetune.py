@@ -318,6 +318,12 @@ def load_run(run_dir: str | os.PathLike):  # type: ignore[no-untyped-def]
 def predict(run_dir: str | os.PathLike, store_path: str | os.PathLike, benchmark: str | os.PathLike,
             split: str = "test") -> dict[str, list[str]]:
     """Predictions of a fine-tuned run for a split (all classes + ``other``)."""
+    return predict_run(run_dir, store_path, benchmark, split)[0]
+
+
+def predict_run(run_dir: str | os.PathLike, store_path: str | os.PathLike, benchmark: str | os.PathLike,
+                split: str = "test") -> tuple[dict[str, list[str]], FinetuneConfig]:
+    """:func:`predict`, and the run's config (for the predictions' meta), from one load of the run."""
     model, config, saved = load_run(run_dir)
     bench = load_benchmark(benchmark)
     videos = bench.split_videos(split)["vid_name"].tolist()
@@ -328,4 +334,4 @@ def predict(run_dir: str | os.PathLike, store_path: str | os.PathLike, benchmark
         names, text = _text_rows(store, bench.classes, config.with_other)
         audio, visual = store.get(videos)
     rows = _predict_rows(model, audio, visual, text, config.with_other)
-    return predictions_from_rows(videos, rows, names)
+    return predictions_from_rows(videos, rows, names), config

@@ -96,10 +96,10 @@ def baseline_predict_cmd(
     config: Optional[str] = typer.Option(None, help="The row's config (e.g. baselines/finetune.json), recorded in the predictions' meta."),
 ) -> None:
     """Predictions of a fine-tuned run (all classes + other) for a split."""
-    from ..baselines import load_run, predict, predictions_meta, write_predictions
+    from ..baselines import predictions_meta, write_predictions
+    from ..baselines.finetune import predict_run
 
-    predictions = predict(run, features, benchmark, split)
-    run_config = load_run(run)[1]
+    predictions, run_config = predict_run(run, features, benchmark, split)
     method = f"fine-tuning ({run_config.temporal}, {run_config.fusion}{', w/o other' if not run_config.with_other else ''})"
     write_predictions(predictions, out, predictions_meta(features, benchmark, method, config, run_config.seed))
     typer.echo(f"wrote {out}: {len(predictions):,} video(s) of the {split} split")

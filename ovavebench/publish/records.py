@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..benchmark import SEGMENTS, find_benchmark_files, load_benchmark, read_meta
+from ..benchmark import SEGMENTS, load_benchmark, read_meta
 from ..clips import benchmark_videos
 from ..errors import OvavebenchError
 
@@ -83,7 +83,6 @@ def collect(benchmark: str | os.PathLike, media: str | os.PathLike, layout: str 
     ``allow_missing``, a record without media that the export counts and the card mentions)."""
     bench = load_benchmark(benchmark)
     folder = Path(benchmark)
-    find_benchmark_files(folder)
     found, missing, problems = benchmark_videos(media, folder, layout)
     if problems:
         raise OvavebenchError(f"{media}: {problems[0]}" + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))

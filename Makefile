@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev,baselines,distributed,publish,crowd]"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[all,dev,docs]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -54,7 +54,9 @@ def make_media(root: Path, n: int) -> pd.DataFrame:
         os.link(template / "audio.wav", clip / "audio.wav")
         for k in range(10):
             os.link(template / "seconds" / f"{k}.wav", clip / "seconds" / f"{k}.wav")
-        rows.append({"clip_id": clip.name, "youtube_id": youtube_id, "start_s": 0, "end_s": 10, "class_name": classes[i % 67]})
+        rows.append(
+            {"clip_id": clip.name, "youtube_id": youtube_id, "start_s": 0, "end_s": 10, "class_name": classes[i % 67]}
+        )
     return pd.DataFrame(rows)
 
 
@@ -80,7 +82,9 @@ def main() -> None:
             plan = plan_round(conn, 1, ["everyone"])
             tasks = build_tasks(conn, 1, plan["everyone"], root / "media", root / "media", "/data/local-files/?d=")
             conn.close()
-            project = client.create_project("server-only bulk import", open((REPO / "annotation" / "label_config.xml")).read())
+            project = client.create_project(
+                "server-only bulk import", open(REPO / "annotation" / "label_config.xml").read()
+            )
             t = time.perf_counter()
             client.import_tasks(project, tasks)
             server_only = time.perf_counter() - t
@@ -88,8 +92,11 @@ def main() -> None:
             # 2. Ours, end to end (plan, tasks, projects, bulk import).
             report = export_round(manifest, root / "media", 1, names, root / "work", client=client)
             ours = report.seconds
-            print(f"annotate export (live, {len(names)} projects): {ours:.1f} s = {ours / server_only:.2f}x the server's "
-                  "own import (goal <= 2x)", flush=True)
+            print(
+                f"annotate export (live, {len(names)} projects): {ours:.1f} s = {ours / server_only:.2f}x the server's "
+                "own import (goal <= 2x)",
+                flush=True,
+            )
         # 3. 49,600 annotations back into the store, from export files on disk.
         export_round(manifest, root / "media", 2, names, root / "work", out=root / "tasks2")
         conn = open_work(root / "work")
@@ -99,9 +106,22 @@ def main() -> None:
             by: dict[str, list] = {}
             for i, (clip, who) in enumerate(rows):
                 answers = [(i >> k) & 1 for k in range(10)]
-                by.setdefault(who, []).append({"id": i, "data": {"clip_id": clip}, "annotations": [{
-                    "id": i, "completed_by": {"email": f"{who}@example.com"}, "result": answers_to_result(answers, False),
-                    "lead_time": 10.0, "created_at": "2026-11-26T10:00:00Z", "updated_at": "2026-11-26T10:00:00Z"}]})
+                by.setdefault(who, []).append(
+                    {
+                        "id": i,
+                        "data": {"clip_id": clip},
+                        "annotations": [
+                            {
+                                "id": i,
+                                "completed_by": {"email": f"{who}@example.com"},
+                                "result": answers_to_result(answers, False),
+                                "lead_time": 10.0,
+                                "created_at": "2026-11-26T10:00:00Z",
+                                "updated_at": "2026-11-26T10:00:00Z",
+                            }
+                        ],
+                    }
+                )
             for who, exported in by.items():
                 path = root / "exports" / f"round{round_no}_{who}.json"
                 path.parent.mkdir(exist_ok=True)

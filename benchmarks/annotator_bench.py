@@ -53,15 +53,31 @@ def main() -> None:
             clips = {f"bench{i:06d}": "dog barking" for i in range(args.tasks + 1)}  # one more: the last Submit's next
             manifest = _scene_media(root / "media", clips)
             truth = [1, 1, 1, 1, 1, 0, 0, 0, 0, 0]
-            model = ["dog barking" if (a if k < args.model_right else not a) else "background" for k, a in enumerate(truth)]
+            model = [
+                "dog barking" if (a if k < args.model_right else not a) else "background" for k, a in enumerate(truth)
+            ]
             predictions = root / "zs.json"
             predictions.write_text(json.dumps({"predictions": {v: model for v in clips}, "meta": {"method": "bench"}}))
             accounts = _accounts(_invoke("annotate", "accounts", "--annotators", "plain,prefilled", *live))
             figures = {}
             for name, extra in (("plain", []), ("prefilled", ["--predictions", predictions])):
                 work = root / f"work-{name}"
-                _invoke("annotate", "export", "--manifest", manifest, "--media", root / "media", "--round", 1,
-                        "--annotators", name, "--work", work, *extra, *live)
+                _invoke(
+                    "annotate",
+                    "export",
+                    "--manifest",
+                    manifest,
+                    "--media",
+                    root / "media",
+                    "--round",
+                    1,
+                    "--annotators",
+                    name,
+                    "--work",
+                    work,
+                    *extra,
+                    *live,
+                )
                 with contextlib.closing(open_work(work)) as conn:
                     project = client.project_ids(conn, 1)[name]
                 driver = start_chromium(1366, 768, STREAM_RECORDER)
@@ -72,11 +88,15 @@ def main() -> None:
                 finally:
                     driver.quit()
                 f = figures[name]
-                print(f"{name:>9}: {f['tasks_per_minute']:5.1f} tasks/min the UI allows, {f['keystrokes_per_task']:4.1f} "
-                      f"keystrokes per task, Submit -> next interactive {f['submit_to_next_ms']:6.0f} ms (median of "
-                      f"{f['tasks']} tasks)")
+                print(
+                    f"{name:>9}: {f['tasks_per_minute']:5.1f} tasks/min the UI allows, {f['keystrokes_per_task']:4.1f} "
+                    f"keystrokes per task, Submit -> next interactive {f['submit_to_next_ms']:6.0f} ms (median of "
+                    f"{f['tasks']} tasks)"
+                )
             saved = 1 - figures["prefilled"]["keystrokes_per_task"] / figures["plain"]["keystrokes_per_task"]
-            print(f"pre-annotation right on {args.model_right} of 10 seconds saves {100 * saved:.0f} % of the keystrokes")
+            print(
+                f"pre-annotation right on {args.model_right} of 10 seconds saves {100 * saved:.0f} % of the keystrokes"
+            )
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

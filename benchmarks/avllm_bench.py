@@ -65,10 +65,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         if args.media and args.benchmark:
             from ovavebench.benchmark import load_benchmark
-            from ovavebench.clips import benchmark_videos
+            from ovavebench.media.clips import benchmark_videos
 
             classes = load_benchmark(args.benchmark).classes
-            clips = [(f, w) for _, f, w in benchmark_videos(args.media, args.benchmark)[0][:args.videos]]
+            clips = [(f, w) for _, f, w in benchmark_videos(args.media, args.benchmark)[0][: args.videos]]
         else:
             classes = ["dog barking", "playing piano", "race car"]
             clips = generated_clips(Path(tmp), args.videos)
@@ -81,18 +81,27 @@ def main() -> None:
             answer(llm, [prompt.messages(classes, *loaded[0])], [loaded[0][0]], [loaded[0][1]], prompt.max_new_tokens)
             start = time.perf_counter()
             for begin in range(0, len(loaded), batch):
-                part = loaded[begin:begin + batch]
-                answer(llm, [prompt.messages(classes, i, a) for i, a in part], [p[0] for p in part],
-                       [p[1] for p in part], prompt.max_new_tokens)
+                part = loaded[begin : begin + batch]
+                answer(
+                    llm,
+                    [prompt.messages(classes, i, a) for i, a in part],
+                    [p[0] for p in part],
+                    [p[1] for p in part],
+                    prompt.max_new_tokens,
+                )
             if llm.device.startswith("cuda"):
                 torch.cuda.synchronize()
             seconds = time.perf_counter() - start
             peak = torch.cuda.max_memory_allocated() / 2**30 if llm.device.startswith("cuda") else float("nan")
             figures[batch] = (len(loaded) / seconds, peak)
-            print(f"batch {batch:3d}: {len(loaded) / seconds:7.2f} videos/s, peak memory {peak:6.1f} GiB "
-                  f"({len(loaded)} videos, {prompt.max_new_tokens} new tokens at most, {llm.device} {llm.dtype})")
-    print(f"batch {args.batch} vs 1: {figures[args.batch][0] / figures[1][0]:.2f}x; the test split's 5,820 videos: "
-          f"{5820 / figures[args.batch][0] / 60:.0f} min at batch {args.batch}")
+            print(
+                f"batch {batch:3d}: {len(loaded) / seconds:7.2f} videos/s, peak memory {peak:6.1f} GiB "
+                f"({len(loaded)} videos, {prompt.max_new_tokens} new tokens at most, {llm.device} {llm.dtype})"
+            )
+    print(
+        f"batch {args.batch} vs 1: {figures[args.batch][0] / figures[1][0]:.2f}x; the test split's 5,820 videos: "
+        f"{5820 / figures[args.batch][0] / 60:.0f} min at batch {args.batch}"
+    )
 
 
 if __name__ == "__main__":

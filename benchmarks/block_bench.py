@@ -29,10 +29,9 @@ import tempfile
 import time
 from pathlib import Path
 
-
 from ovavebench.download import DownloadOptions, download_clips
-from ovavebench.localserver import LocalServer, Quota
-from ovavebench.synth import linked_window_source
+from ovavebench.testing.localserver import LocalServer, Quota
+from ovavebench.testing.synth import linked_window_source
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -47,8 +46,12 @@ def load_legacy(commit: str, into: Path):  # type: ignore[no-untyped-def]
     package.mkdir(parents=True)
     (package / "__init__.py").write_text("")
     for name in ("download", "errors_youtube"):
-        text = subprocess.run(["git", "-C", str(REPO), "show", f"{commit}:ovavebench/{name}.py"], check=True,
-                              capture_output=True, text=True).stdout
+        text = subprocess.run(
+            ["git", "-C", str(REPO), "show", f"{commit}:ovavebench/{name}.py"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
         text = text.replace("from .errors_youtube import", "from legacy_ovb.errors_youtube import")
         text = text.replace("from .", "from ovavebench.")
         (package / f"{name}.py").write_text(text)
@@ -80,25 +83,37 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="block-bench-"))
     try:
         manifest = make_source(root, args.clips)
-        quota = Quota(requests=args.requests_per_hour, window_s=hour, block_s=args.block_hours * hour, answer=args.answer)
-        print(f"{args.clips} clips; server: {args.requests_per_hour} requests per egress per simulated hour "
-              f"({hour:g} s), then '{args.answer}' for {args.block_hours:g} h; one egress, {args.workers} workers")
+        quota = Quota(
+            requests=args.requests_per_hour, window_s=hour, block_s=args.block_hours * hour, answer=args.answer
+        )
+        print(
+            f"{args.clips} clips; server: {args.requests_per_hour} requests per egress per simulated hour "
+            f"({hour:g} s), then '{args.answer}' for {args.block_hours:g} h; one egress, {args.workers} workers"
+        )
 
         with LocalServer(root) as server:
             server.set_quota(quota)
-            options = DownloadOptions(workers=args.workers, url_template=server.base_url + "videos/{youtube_id}.mp4",
-                                      max_clips_per_hour=args.max_clips_per_hour, budget_hour_s=hour,
-                                      block_pause_s=hour / 2, max_blocks=10, backoff_s=2.0 * hour / 3600,
-                                      backoff_max_s=120 * hour / 3600)
+            options = DownloadOptions(
+                workers=args.workers,
+                url_template=server.base_url + "videos/{youtube_id}.mp4",
+                max_clips_per_hour=args.max_clips_per_hour,
+                budget_hour_s=hour,
+                block_pause_s=hour / 2,
+                max_blocks=10,
+                backoff_s=2.0 * hour / 3600,
+                backoff_max_s=120 * hour / 3600,
+            )
             start = time.perf_counter()
             summary = download_clips(manifest, root / "now", options)
             elapsed = time.perf_counter() - start
-        from ovavebench.errors_youtube import ALL_CLASSES
+        from ovavebench.download.failures import ALL_CLASSES
 
         done, failed, lost = outcome(root / "now", {c.name for c in ALL_CLASSES.values() if not c.transient})
         per_hour_now = done / (elapsed / hour)
-        print(f"now:    {done:,} done, {summary.pending_left:,} pending, {failed:,} wrongly failed "
-              f"({lost:,} permanently) in {elapsed / hour:.1f} simulated h: {per_hour_now:.0f} clips per hour")
+        print(
+            f"now:    {done:,} done, {summary.pending_left:,} pending, {failed:,} wrongly failed "
+            f"({lost:,} permanently) in {elapsed / hour:.1f} simulated h: {per_hour_now:.0f} clips per hour"
+        )
 
         try:
             legacy = load_legacy(args.legacy_commit, root / "legacy")
@@ -107,17 +122,25 @@ def main() -> None:
             return
         with LocalServer(root) as server:
             server.set_quota(quota)
-            options = legacy.DownloadOptions(workers=args.workers, url_template=server.base_url + "videos/{youtube_id}.mp4",
-                                             backoff_s=2.0 * hour / 3600, backoff_max_s=120 * hour / 3600)
+            options = legacy.DownloadOptions(
+                workers=args.workers,
+                url_template=server.base_url + "videos/{youtube_id}.mp4",
+                backoff_s=2.0 * hour / 3600,
+                backoff_max_s=120 * hour / 3600,
+            )
             start = time.perf_counter()
             legacy.download_clips(manifest, root / "before", options)
             elapsed_before = time.perf_counter() - start
         permanent_before = {c.name for c in legacy.ALL_CLASSES.values() if not c.transient}
         done_b, failed_b, lost_b = outcome(root / "before", permanent_before)
-        print(f"before: {done_b:,} done, {failed_b:,} wrongly failed ({lost_b:,} permanently) in "
-              f"{elapsed_before / hour:.1f} simulated h: {done_b / (elapsed_before / hour):.0f} clips per hour")
-        print(f"wrongly failed: {failed:,} now vs {failed_b:,} before (goal 0); "
-              f"clips obtained: {done:,} now vs {done_b:,} before ({done / max(done_b, 1):.1f}x)")
+        print(
+            f"before: {done_b:,} done, {failed_b:,} wrongly failed ({lost_b:,} permanently) in "
+            f"{elapsed_before / hour:.1f} simulated h: {done_b / (elapsed_before / hour):.0f} clips per hour"
+        )
+        print(
+            f"wrongly failed: {failed:,} now vs {failed_b:,} before (goal 0); "
+            f"clips obtained: {done:,} now vs {done_b:,} before ({done / max(done_b, 1):.1f}x)"
+        )
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

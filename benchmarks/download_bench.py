@@ -21,8 +21,8 @@ from pathlib import Path
 import pandas as pd
 
 from ovavebench.download import DownloadOptions, download_clips
-from ovavebench.localserver import LocalServer
-from ovavebench.synth import colour_second_specs, render_video
+from ovavebench.testing.localserver import LocalServer
+from ovavebench.testing.synth import colour_second_specs, render_video
 
 
 def main() -> None:
@@ -41,17 +41,30 @@ def main() -> None:
                 ids = [f"w{n_workers:02d}c{i:07d}" for i in range(args.clips)]
                 for youtube_id in ids:
                     os.link(root / "src" / "videos" / "template.mp4", root / "src" / "videos" / f"{youtube_id}.mp4")
-                manifest = pd.DataFrame({"clip_id": [f"{y}_000005" for y in ids], "youtube_id": ids,
-                                         "start_s": 5, "end_s": 15, "class_name": "x", "split": "test"})
+                manifest = pd.DataFrame(
+                    {
+                        "clip_id": [f"{y}_000005" for y in ids],
+                        "youtube_id": ids,
+                        "start_s": 5,
+                        "end_s": 15,
+                        "class_name": "x",
+                        "split": "test",
+                    }
+                )
                 options = DownloadOptions(workers=n_workers, url_template=server.base_url + "videos/{youtube_id}.mp4")
                 summary = download_clips(manifest, root / f"media{n_workers}", options)
                 assert summary.done == args.clips, summary
                 results[n_workers] = args.clips / summary.elapsed_s
-                print(f"workers {n_workers:3d}: {args.clips} clips in {summary.elapsed_s:6.1f} s = {results[n_workers]:6.2f} clips/s", flush=True)
+                print(
+                    f"workers {n_workers:3d}: {args.clips} clips in {summary.elapsed_s:6.1f} s = {results[n_workers]:6.2f} clips/s",
+                    flush=True,
+                )
     base = results[workers[0]]
     for n_workers in workers[1:]:
         print(f"{n_workers} workers vs {workers[0]}: {results[n_workers] / base:.1f}x")
-    print(f"(latency {args.latency * 1000:.0f} ms per request, {os.cpu_count()} CPU cores; goal: 16 workers >= 10x one worker)")
+    print(
+        f"(latency {args.latency * 1000:.0f} ms per request, {os.cpu_count()} CPU cores; goal: 16 workers >= 10x one worker)"
+    )
 
 
 if __name__ == "__main__":

@@ -36,15 +36,30 @@ def main() -> None:
     gpu = args.device.startswith("cuda")
     dtype = args.dtype or ("bf16" if gpu else "fp32")
     batch = args.batch or (256 if gpu else 2)
-    config = HUGE_CONFIG if args.size == "huge" else {"vision_embed_dim": 64, "vision_num_blocks": 2, "vision_num_heads": 4,
-                                                      "audio_embed_dim": 48, "audio_num_blocks": 2, "audio_num_heads": 4,
-                                                      "text_embed_dim": 32, "text_num_blocks": 2, "text_num_heads": 4, "out_embed_dim": 32}
+    config = (
+        HUGE_CONFIG
+        if args.size == "huge"
+        else {
+            "vision_embed_dim": 64,
+            "vision_num_blocks": 2,
+            "vision_num_heads": 4,
+            "audio_embed_dim": 48,
+            "audio_num_blocks": 2,
+            "audio_num_heads": 4,
+            "text_embed_dim": 32,
+            "text_num_blocks": 2,
+            "text_num_heads": 4,
+            "out_embed_dim": 32,
+        }
+    )
     cfg = {**DEFAULT_CONFIG, **config}
     torch.manual_seed(0)
     with torch.device(args.device):
         model = ImageBind(config).eval()
     torch_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[dtype]
-    autocast = torch.autocast(args.device.split(":")[0], dtype=torch_dtype) if dtype != "fp32" else contextlib.nullcontext()
+    autocast = (
+        torch.autocast(args.device.split(":")[0], dtype=torch_dtype) if dtype != "fp32" else contextlib.nullcontext()
+    )
     frames = torch.randn(batch, 3, 224, 224, device=args.device)
     audio = torch.randn(batch, 1, 128, 204, device=args.device)
     v, a = cfg["vision_embed_dim"], cfg["audio_embed_dim"]
@@ -67,8 +82,10 @@ def main() -> None:
 
     name = torch.cuda.get_device_name() if gpu else f"CPU ({torch.get_num_threads()} threads)"
     print(f"device: {name}; ImageBind-{args.size}; {dtype}; batch {batch}")
-    for label, fn, x, macs, unit in (("vision", model.encode_vision, frames, vision_macs, "frames/s"),
-                                     ("audio", model.encode_audio, audio, audio_macs, "audio-seconds/s")):
+    for label, fn, x, macs, unit in (
+        ("vision", model.encode_vision, frames, vision_macs, "frames/s"),
+        ("audio", model.encode_audio, audio, audio_macs, "audio-seconds/s"),
+    ):
         seconds = timed(fn, x)
         rate = batch / seconds
         tflops = 2 * macs * rate / 1e12

@@ -32,16 +32,25 @@ def synthetic(root: Path, videos: int, val: int, dim: int = 1024) -> tuple[Path,
     seen = classes[:46]
     ids = [f"v{i:010d}" for i in range(videos + val)]
     cats = [seen[i % 46] if i < videos else classes[i % 67] for i in range(videos + val)]
-    meta = pd.DataFrame({"split": ["train"] * videos + ["val"] * val, "cls_name": cats,
-                         "cls_type": ["close" if c in seen else "open" for c in cats], "vid_name": ids})
+    meta = pd.DataFrame(
+        {
+            "split": ["train"] * videos + ["val"] * val,
+            "cls_name": cats,
+            "cls_type": ["close" if c in seen else "open" for c in cats],
+            "vid_name": ids,
+        }
+    )
     flags = rng.integers(0, 2, (len(ids), 10)).astype(np.uint8)
     write_benchmark(root / "bench", meta, Labels(ids, cats, flags), classes, seen)
     with FeatureStore(root / "store", create=True) as store:
         store.set_meta({"checkpoint_sha256": "synthetic", "preprocessing": "synthetic", "model_config": {}})
         for start in range(0, len(ids), 4096):  # shards of 4,096 videos
-            chunk = ids[start:start + 4096]
-            store.add_batch(chunk, rng.standard_normal((len(chunk), 10, dim), dtype=np.float32),
-                            rng.standard_normal((len(chunk), 10, dim), dtype=np.float32))
+            chunk = ids[start : start + 4096]
+            store.add_batch(
+                chunk,
+                rng.standard_normal((len(chunk), 10, dim), dtype=np.float32),
+                rng.standard_normal((len(chunk), 10, dim), dtype=np.float32),
+            )
         store.set_text(classes + ["other"], rng.standard_normal((68, dim), dtype=np.float32))
     return root / "store", root / "bench"
 
@@ -90,30 +99,47 @@ def main() -> None:
     parser.add_argument("--val", type=int, default=512)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--rows", default="transformer,linear,ave,psp,cmra,mm-pyramid")
-    parser.add_argument("--encoder-videos", type=int, default=0, help="videos encoded to measure the per-video encoder time (0: skip)")
+    parser.add_argument(
+        "--encoder-videos", type=int, default=0, help="videos encoded to measure the per-video encoder time (0: skip)"
+    )
     parser.add_argument("--device", default="cpu", help="cpu, or cuda where a GPU is available")
     args = parser.parse_args()
     rate = matmul_gflops()
-    print(f"this CPU: {rate:.0f} GFLOP/s fp32 matrix products ({torch.get_num_threads()} threads); "
-          f"{'GPU: ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU here'}; rows run on {args.device} "
-          "(the floor is the CPU's: on a GPU read the s/epoch column)")
+    print(
+        f"this CPU: {rate:.0f} GFLOP/s fp32 matrix products ({torch.get_num_threads()} threads); "
+        f"{'GPU: ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU here'}; rows run on {args.device} "
+        "(the floor is the CPU's: on a GPU read the s/epoch column)"
+    )
     batches = -(-args.videos // 32)
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         store, bench = synthetic(Path(tmp), args.videos, args.val)
-        print(f"synthetic store: {args.videos:,} training videos x 10 s x 1024-d (both modalities) in {time.perf_counter() - start:.1f} s", flush=True)
+        print(
+            f"synthetic store: {args.videos:,} training videos x 10 s x 1024-d (both modalities) in {time.perf_counter() - start:.1f} s",
+            flush=True,
+        )
         print(f"{'row':<12} {'s/epoch':>9} {'floor s':>8} {'x floor':>8}  (matrix-product FLOPs per epoch)")
         for temporal in args.rows.split(","):
             flops = step_flops(temporal) * batches
-            report = finetune(store, bench, Path(tmp) / f"run-{temporal}", FinetuneConfig(temporal=temporal, epochs=args.epochs),
-                              device=args.device)
+            report = finetune(
+                store,
+                bench,
+                Path(tmp) / f"run-{temporal}",
+                FinetuneConfig(temporal=temporal, epochs=args.epochs),
+                device=args.device,
+            )
             per_epoch = min(report.seconds_per_epoch)
             floor = flops / (rate * 1e9)
-            print(f"{temporal:<12} {per_epoch:9.1f} {floor:8.1f} {per_epoch / floor:8.2f}  ({flops / 1e12:.2f} TFLOP)", flush=True)
+            print(
+                f"{temporal:<12} {per_epoch:9.1f} {floor:8.1f} {per_epoch / floor:8.2f}  ({flops / 1e12:.2f} TFLOP)",
+                flush=True,
+            )
     if args.encoder_videos:
         per_video = encoder_seconds_per_video(args.encoder_videos)
-        print(f"re-encoding with ImageBind-Huge (published code, every epoch): {per_video:.1f} s per video on this CPU "
-              f"x {args.videos:,} = {per_video * args.videos / 3600:.1f} h per epoch")
+        print(
+            f"re-encoding with ImageBind-Huge (published code, every epoch): {per_video:.1f} s per video on this CPU "
+            f"x {args.videos:,} = {per_video * args.videos / 3600:.1f} h per epoch"
+        )
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ovavebench.benchmark import Labels, write_benchmark  # noqa: E402
-from ovavebench.media import write_png  # noqa: E402
+from ovavebench.media.decode import write_png  # noqa: E402
 from ovavebench.publish import collect  # noqa: E402
 from ovavebench.publish.hf import export_hf  # noqa: E402
 from ovavebench.publish.webdataset import export_webdataset  # noqa: E402
@@ -48,11 +48,19 @@ def make_media(root: Path, clips: int, width: int, height: int) -> tuple[Path, P
             noisy = np.clip(base[..., None] + rng.integers(-3, 4, (height, width, 3)), 0, 255).astype(np.uint8)
             write_png(folder / "frames" / f"{k}.png", noisy)
         t = np.arange(160_000) / 16_000
-        soundfile.write(folder / "audio.wav", (0.2 * np.sin(2 * np.pi * (220 + i) * t) * 32767).astype(np.int16), 16_000)
+        soundfile.write(
+            folder / "audio.wav", (0.2 * np.sin(2 * np.pi * (220 + i) * t) * 32767).astype(np.int16), 16_000
+        )
         ids.append(vid)
     splits = ["train" if i % 10 < 6 else "val" if i % 10 < 8 else "test" for i in range(clips)]
-    meta = pd.DataFrame({"split": splits, "cls_name": [classes[i % 3] for i in range(clips)],
-                         "cls_type": ["close" if i % 3 else "open" for i in range(clips)], "vid_name": ids})
+    meta = pd.DataFrame(
+        {
+            "split": splits,
+            "cls_name": [classes[i % 3] for i in range(clips)],
+            "cls_type": ["close" if i % 3 else "open" for i in range(clips)],
+            "vid_name": ids,
+        }
+    )
     labels = Labels(ids, [classes[i % 3] for i in range(clips)], rng.integers(0, 2, (clips, 10)).astype(np.uint8))
     write_benchmark(root / "bench", meta, labels, classes, classes[1:])
     return root / "bench", media
@@ -103,7 +111,9 @@ def main() -> None:
         n_shards = read_shards(tars)
         shards_s = time.perf_counter() - start
         assert n_folders == n_shards == args.clips
-    print(f"{args.clips} clips of 10 frames {args.width}x{args.height} + 10 s of 16 kHz audio, {size / 1e6:.0f} MB of media")
+    print(
+        f"{args.clips} clips of 10 frames {args.width}x{args.height} + 10 s of 16 kHz audio, {size / 1e6:.0f} MB of media"
+    )
     print(f"export hf (Parquet, every file checked):     {args.clips / hf_s:7.1f} clips/s ({hf_s:.1f} s)")
     print(f"export webdataset (tar, every file checked): {args.clips / wds_s:7.1f} clips/s ({wds_s:.1f} s)")
     print(f"read back, PNG folders:    {args.clips / folders_s:7.1f} clips/s (frames decoded, samples read)")

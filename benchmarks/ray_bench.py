@@ -23,8 +23,8 @@ import pandas as pd
 import ray
 
 from ovavebench.download import DownloadOptions, download_clips
-from ovavebench.localserver import ForwardingProxy, LocalServer
-from ovavebench.synth import linked_window_source
+from ovavebench.testing.localserver import ForwardingProxy, LocalServer
+from ovavebench.testing.synth import linked_window_source
 
 
 def make_source(root: Path, clips: int) -> Path:
@@ -36,9 +36,14 @@ def run(root: Path, manifest: Path, clips: int, actors: int, rate: float, use_ra
     with LocalServer(root) as server, ExitStack() as stack:
         server.set_rate(rate)
         proxies = tuple(stack.enter_context(ForwardingProxy(f"127.0.0.{2 + i}")).url for i in range(actors))
-        options = DownloadOptions(workers=4 * actors, url_template=server.base_url + "videos/{youtube_id}.mp4",
-                                  proxies=proxies if use_ray or actors > 1 else (), proxy=None if use_ray or actors > 1 else proxies[0],
-                                  ray="local" if use_ray else None, max_attempts=2)
+        options = DownloadOptions(
+            workers=4 * actors,
+            url_template=server.base_url + "videos/{youtube_id}.mp4",
+            proxies=proxies if use_ray or actors > 1 else (),
+            proxy=None if use_ray or actors > 1 else proxies[0],
+            ray="local" if use_ray else None,
+            max_attempts=2,
+        )
         out = root / f"media-{actors}-{int(use_ray)}"
         start = time.perf_counter()
         summary = download_clips(frame, out, options)
@@ -58,7 +63,9 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="ray-bench-"))
     try:
         manifest = make_source(root, args.clips_per_actor * max(counts))
-        print(f"server: {args.rate:g} requests/s per egress (2 requests per clip); {args.clips_per_actor} clips per actor")
+        print(
+            f"server: {args.rate:g} requests/s per egress (2 requests per clip); {args.clips_per_actor} clips per actor"
+        )
         single = run(root, manifest, args.clips_per_actor, 1, args.rate, use_ray=False)
         print(f"one machine, one egress (no Ray): {single:.2f} clips/s")
         ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
@@ -68,8 +75,10 @@ def main() -> None:
             print(f"Ray, {n} actor(s): {rates[n]:.2f} clips/s = {rates[n] / rates[counts[0]]:.2f}x one actor")
         top = max(counts)
         ratio = rates[top] / rates[counts[0]]
-        print(f"{top} actors vs 1: {ratio:.2f}x (goal >= {0.8 * top:.1f}x); one actor vs one machine: "
-              f"{rates[counts[0]] / single:.2f}x")
+        print(
+            f"{top} actors vs 1: {ratio:.2f}x (goal >= {0.8 * top:.1f}x); one actor vs one machine: "
+            f"{rates[counts[0]] / single:.2f}x"
+        )
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

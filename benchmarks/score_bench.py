@@ -127,11 +127,17 @@ def main() -> None:
         paired_times.append(time.perf_counter() - start)
     boot, paired = min(boot_times), min(paired_times)
     interval = intervals["total"]["avg"]
-    print(f"bootstrap CIs, {args.resamples:,} resamples (best of {args.repeat}): {boot * 1000:9.1f} ms "
-          f"= {boot / fast:.0f}x the point estimate; goal < 2 s: {'met' if boot < 2 else 'NOT met'}")
-    print(f"paired comparison, {args.resamples:,} resamples + sign flips:   {paired * 1000:9.1f} ms "
-          f"= {paired / fast:.0f}x the point estimate")
-    print(f"total Avg. {100 * result.total.avg:.2f} %, 95 % interval {100 * interval.low:.2f}–{100 * interval.high:.2f}")
+    print(
+        f"bootstrap CIs, {args.resamples:,} resamples (best of {args.repeat}): {boot * 1000:9.1f} ms "
+        f"= {boot / fast:.0f}x the point estimate; goal < 2 s: {'met' if boot < 2 else 'NOT met'}"
+    )
+    print(
+        f"paired comparison, {args.resamples:,} resamples + sign flips:   {paired * 1000:9.1f} ms "
+        f"= {paired / fast:.0f}x the point estimate"
+    )
+    print(
+        f"total Avg. {100 * result.total.avg:.2f} %, 95 % interval {100 * interval.low:.2f}–{100 * interval.high:.2f}"
+    )
 
 
 if __name__ == "__main__":

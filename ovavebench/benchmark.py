@@ -11,19 +11,19 @@ for the published prefix ``ovave``), ``<prefix>_total_close_open_categories.csv`
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .constants import SEGMENTS
 from .errors import InputFileError, OvavebenchError
 from .ids import is_youtube_id
 from .taxonomy import OTHER
 
-SEGMENTS = 10
 SPLITS = ("train", "val", "test")
 META_COLUMNS = ["split", "cls_name", "cls_type", "vid_name"]
 CLS_TYPES = {"close": True, "open": False}  # cls_type → seen
@@ -49,8 +49,9 @@ _PREFIX_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 def validate_prefix(prefix: str) -> str:
     """A file-name prefix: letters, digits, ``_`` and ``-`` only (never a path: files stay inside the folder)."""
     if not isinstance(prefix, str) or not _PREFIX_RE.match(prefix):
-        raise OvavebenchError(f"--prefix {prefix!r}: expected 1-64 letters, digits, '_' or '-' "
-                              "(a file-name prefix, not a path)")
+        raise OvavebenchError(
+            f"--prefix {prefix!r}: expected 1-64 letters, digits, '_' or '-' (a file-name prefix, not a path)"
+        )
     return prefix
 
 
@@ -116,7 +117,9 @@ def read_meta(path: str | os.PathLike) -> pd.DataFrame:
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
         raise InputFileError(path, f"not a CSV table ({' '.join(str(exc).split())[:200]}); expected {what}") from None
     if list(meta.columns) != META_COLUMNS:
-        raise InputFileError(path, f"expected header {','.join(META_COLUMNS)}, got {','.join(map(str, meta.columns))}", 1)
+        raise InputFileError(
+            path, f"expected header {','.join(META_COLUMNS)}, got {','.join(map(str, meta.columns))}", 1
+        )
     bad_split = ~meta["split"].isin(SPLITS)
     if bad_split.any():
         i = int(np.flatnonzero(bad_split)[0])
@@ -128,7 +131,9 @@ def read_meta(path: str | os.PathLike) -> pd.DataFrame:
     bad_id = ~meta["vid_name"].map(is_youtube_id)
     if bad_id.any():
         i = int(np.flatnonzero(bad_id)[0])
-        raise InputFileError(path, f"invalid video id {meta['vid_name'].iloc[i]!r}: expected 11 characters of [A-Za-z0-9_-]", i + 2)
+        raise InputFileError(
+            path, f"invalid video id {meta['vid_name'].iloc[i]!r}: expected 11 characters of [A-Za-z0-9_-]", i + 2
+        )
     dup = meta["vid_name"].duplicated()
     if dup.any():
         i = int(np.flatnonzero(dup)[0])
@@ -269,7 +274,8 @@ def load_benchmark(folder: str | os.PathLike) -> Benchmark:
         i = int(np.flatnonzero(mismatch)[0])
         vid = meta["vid_name"].iloc[i]
         raise InputFileError(
-            files.labels, f"video {vid!r}: category {cats[vid]!r} but {files.meta.name} says {meta['cls_name'].iloc[i]!r}"
+            files.labels,
+            f"video {vid!r}: category {cats[vid]!r} but {files.meta.name} says {meta['cls_name'].iloc[i]!r}",
         )
     return Benchmark(Path(folder), meta, labels, classes, seen)
 

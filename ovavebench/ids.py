@@ -30,9 +30,7 @@ def validate_youtube_id(value: str, where: str = "") -> str:
     """
     if not isinstance(value, str) or not is_youtube_id(value):
         prefix = f"{where}: " if where else ""
-        raise OvavebenchError(
-            f"{prefix}invalid YouTube id {value!r}: expected 11 characters of [A-Za-z0-9_-]"
-        )
+        raise OvavebenchError(f"{prefix}invalid YouTube id {value!r}: expected 11 characters of [A-Za-z0-9_-]")
     return value
 
 
@@ -52,9 +50,7 @@ def parse_clip_id(clip_id: str) -> tuple[str, int]:
     """Split a clip id into (youtube_id, start_s); raise on anything else."""
     match = CLIP_ID_RE.match(clip_id)
     if not match:
-        raise OvavebenchError(
-            f"invalid clip id {clip_id!r}: expected <11-char YouTube id>_<start:06d>"
-        )
+        raise OvavebenchError(f"invalid clip id {clip_id!r}: expected <11-char YouTube id>_<start:06d>")
     return match.group("youtube_id"), int(match.group("start"))
 
 
@@ -68,7 +64,9 @@ def validate_url_template(template: str) -> str:
     try:
         fields = [name for _, name, spec, conv in string.Formatter().parse(template) if name is not None]
     except ValueError as exc:
-        raise OvavebenchError(f"{option}: not a valid template ({exc}); write literal braces as {{{{ and }}}}") from None
+        raise OvavebenchError(
+            f"{option}: not a valid template ({exc}); write literal braces as {{{{ and }}}}"
+        ) from None
     others = sorted({f for f in fields if f != "youtube_id"})
     if others or "youtube_id" not in fields:
         what = f"unknown field(s) {', '.join('{' + f + '}' for f in others)}" if others else "no {youtube_id} field"
@@ -76,7 +74,9 @@ def validate_url_template(template: str) -> str:
     url = template.format(youtube_id="dQw4w9WgXcQ")
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise OvavebenchError(f"{option}: expected an http:// or https:// URL with a host (file:// and other schemes are refused)")
+        raise OvavebenchError(
+            f"{option}: expected an http:// or https:// URL with a host (file:// and other schemes are refused)"
+        )
     return template
 
 
@@ -97,5 +97,7 @@ def validate_proxy(proxy: str, option: str = "--proxy") -> str:
         raise OvavebenchError(f"{option} {proxy!r}: not a URL ({exc})") from None
     schemes = ("http", "https", "socks4", "socks4a", "socks5", "socks5h")
     if parts.scheme not in schemes or not parts.hostname or (parts.path not in ("", "/")) or port == 0:
-        raise OvavebenchError(f"{option} {proxy!r}: expected SCHEME://HOST[:PORT] with SCHEME one of {', '.join(schemes)}")
+        raise OvavebenchError(
+            f"{option} {proxy!r}: expected SCHEME://HOST[:PORT] with SCHEME one of {', '.join(schemes)}"
+        )
     return proxy

@@ -24,8 +24,9 @@ import os
 import stat
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, Any
 
 _UMASK_LOCK = threading.Lock()
 
@@ -142,8 +143,10 @@ def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
 # --------------------------------------------------------------------------- reading
 
 _OTHER_BOMS = (
-    (codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"),
-    (codecs.BOM_UTF16_LE, "UTF-16"), (codecs.BOM_UTF16_BE, "UTF-16"),
+    (codecs.BOM_UTF32_LE, "UTF-32"),
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
 )
 
 
@@ -210,7 +213,9 @@ def parse_json(text: str, source: object, what: str, error: type[Exception] | No
     try:
         return json.loads(text, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as exc:
-        raise error(source, f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); expected {what}") from None
+        raise error(
+            source, f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); expected {what}"
+        ) from None
     except _DuplicateKey as exc:
         shown = exc.key if len(exc.key) <= 60 else exc.key[:57] + "..."
         raise error(source, f"key {shown!r} appears twice (the last would silently win); expected {what}") from None
@@ -252,7 +257,8 @@ def claim_output_dir(path: str | os.PathLike, marker: str, purpose: str) -> Path
         if entries and not (folder / marker).is_file():
             raise OvavebenchError(
                 f"{folder}: folder exists and was not made by {purpose} (no {marker} inside); "
-                "refusing to clear it: pass a new or empty folder")
+                "refusing to clear it: pass a new or empty folder"
+            )
         for entry in entries:
             if entry.name == marker:
                 continue
@@ -305,8 +311,10 @@ def open_sqlite_state(path: str | os.PathLike, schema: str, main_table: str, wha
             raise sqlite3.DatabaseError(check)
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if tables and main_table not in tables:
-            raise InputFileError(path, f"an SQLite database with other tables ({', '.join(sorted(tables)[:5])}); "
-                                       f"expected {what} ({advice})")
+            raise InputFileError(
+                path,
+                f"an SQLite database with other tables ({', '.join(sorted(tables)[:5])}); expected {what} ({advice})",
+            )
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.executescript(schema)

@@ -23,16 +23,25 @@ import pandas as pd
 from .errors import InputFileError, OvavebenchError
 from .ids import MAX_START_S
 from .io import atomic_open, atomic_write_json
-from .metadata import VGGSoundTable
+from .metadata.published import VGGSoundTable
 from .taxonomy import Taxonomy
 
 MANIFEST_COLUMNS = [
-    "clip_id", "youtube_id", "start_s", "end_s", "vggsound_label", "class_name", "group",
-    "seen", "split", "vggsound_split", "status", "note",
+    "clip_id",
+    "youtube_id",
+    "start_s",
+    "end_s",
+    "vggsound_label",
+    "class_name",
+    "group",
+    "seen",
+    "split",
+    "vggsound_split",
+    "status",
+    "note",
 ]
 STATUSES = ("resolved", "ambiguous", "unresolved")
 CLIP_SECONDS = 10
-
 
 
 @dataclass
@@ -55,7 +64,9 @@ def _clip_ids(youtube_ids: pd.Series, starts: pd.Series) -> pd.Series:
 def _summarise(frame: pd.DataFrame, vggsound: VGGSoundTable, mode: str, extra: dict[str, Any]) -> dict[str, Any]:
     by_status = {s: int((frame["status"] == s).sum()) for s in STATUSES}
     by_class = (
-        frame.groupby(["class_name", "status"]).size().unstack(fill_value=0)
+        frame.groupby(["class_name", "status"])
+        .size()
+        .unstack(fill_value=0)
         .reindex(columns=list(STATUSES), fill_value=0)
     )
     summary: dict[str, Any] = {
@@ -83,7 +94,9 @@ def build_rebuild_manifest(
     unknown = sorted(set(meta["cls_name"]) - set(classes))
     if unknown:
         raise InputFileError(meta_source, f"class(es) not in the taxonomy {taxonomy.source}: {', '.join(unknown[:5])}")
-    videos = meta[["vid_name", "cls_name", "split"]].rename(columns={"vid_name": "youtube_id", "cls_name": "class_name"})
+    videos = meta[["vid_name", "cls_name", "split"]].rename(
+        columns={"vid_name": "youtube_id", "cls_name": "class_name"}
+    )
     videos = videos.assign(expected_label=videos["class_name"].map(lambda c: classes[c].vggsound_label))
     rows = vggsound.rows[["youtube_id", "start_s", "vggsound_label", "vggsound_split"]]
     joined = videos.merge(rows, on="youtube_id", how="left")
@@ -96,7 +109,8 @@ def build_rebuild_manifest(
 
     other_labels = (
         joined[~joined["label_ok"] & joined["vggsound_label"].notna()]
-        .groupby("youtube_id")["vggsound_label"].agg(lambda s: sorted(set(s)))
+        .groupby("youtube_id")["vggsound_label"]
+        .agg(lambda s: sorted(set(s)))
     )
     frame = videos.set_index("youtube_id")
     frame["start_s"] = chosen["start_s"].reindex(frame.index).astype("Int64")
@@ -123,8 +137,12 @@ def build_rebuild_manifest(
     frame["seen"] = frame["class_name"].map(lambda c: classes[c].seen)
     frame = frame[MANIFEST_COLUMNS]
     ambiguous = [
-        {"youtube_id": vid, "class_name": classes_of, "chosen_start_s": int(chosen.loc[vid, "start_s"]),
-         "candidate_starts": [int(s) for s in candidates[vid]]}
+        {
+            "youtube_id": vid,
+            "class_name": classes_of,
+            "chosen_start_s": int(chosen.loc[vid, "start_s"]),
+            "candidate_starts": [int(s) for s in candidates[vid]],
+        }
         for vid, classes_of in zip(ambiguous_ids, frame.set_index("youtube_id").loc[ambiguous_ids, "class_name"])
     ]
     summary = _summarise(frame, vggsound, "rebuild", {"benchmark_meta": meta_source, "ambiguous": ambiguous})
@@ -136,13 +154,17 @@ def build_pool_manifest(vggsound: VGGSoundTable, taxonomy: Taxonomy) -> Manifest
     by_label = taxonomy.by_vggsound_label()
     rows = vggsound.rows[vggsound.rows["vggsound_label"].isin(list(by_label))]
     duplicates = int(rows.duplicated(["youtube_id", "start_s"]).sum())
-    rows = rows.drop_duplicates(["youtube_id", "start_s"]).sort_values(["vggsound_label", "youtube_id", "start_s"], kind="stable")
-    frame = pd.DataFrame({
-        "youtube_id": rows["youtube_id"].to_numpy(),
-        "start_s": pd.array(rows["start_s"].to_numpy(), dtype="Int64"),
-        "vggsound_label": rows["vggsound_label"].to_numpy(),
-        "vggsound_split": rows["vggsound_split"].to_numpy(),
-    })
+    rows = rows.drop_duplicates(["youtube_id", "start_s"]).sort_values(
+        ["vggsound_label", "youtube_id", "start_s"], kind="stable"
+    )
+    frame = pd.DataFrame(
+        {
+            "youtube_id": rows["youtube_id"].to_numpy(),
+            "start_s": pd.array(rows["start_s"].to_numpy(), dtype="Int64"),
+            "vggsound_label": rows["vggsound_label"].to_numpy(),
+            "vggsound_split": rows["vggsound_split"].to_numpy(),
+        }
+    )
     frame["end_s"] = (frame["start_s"] + CLIP_SECONDS).astype("Int64")
     frame["clip_id"] = _clip_ids(frame["youtube_id"], frame["start_s"])
     frame["class_name"] = frame["vggsound_label"].map(lambda l: by_label[l].name)
@@ -198,11 +220,15 @@ def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
         raise InputFileError(path, f"empty file; expected {what}")
     if path.suffix == ".parquet":
         if not (data[:4] == b"PAR1" and data[-4:] == b"PAR1"):
-            raise InputFileError(path, f"not a Parquet file (a manifest named .parquet must be Parquet); expected {what}")
+            raise InputFileError(
+                path, f"not a Parquet file (a manifest named .parquet must be Parquet); expected {what}"
+            )
         try:
             frame = pd.read_parquet(io.BytesIO(data))
         except (pyarrow.ArrowException, ValueError, OSError) as exc:
-            raise InputFileError(path, f"unreadable Parquet ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+            raise InputFileError(
+                path, f"unreadable Parquet ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+            ) from None
         frame = frame.reset_index(drop=True)
         for column in ("clip_id", "youtube_id", "split", "note", "vggsound_split", "class_name"):
             if column in frame.columns:
@@ -211,10 +237,15 @@ def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
         text = decode_text(data, path, what)
         try:
             frame = pd.read_csv(
-                io.StringIO(text), dtype=str, keep_default_na=False, na_values={"start_s": [""], "end_s": [""]},
+                io.StringIO(text),
+                dtype=str,
+                keep_default_na=False,
+                na_values={"start_s": [""], "end_s": [""]},
             )
         except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
-            raise InputFileError(path, f"not a CSV table ({' '.join(str(exc).split())[:200]}); expected {what}") from None
+            raise InputFileError(
+                path, f"not a CSV table ({' '.join(str(exc).split())[:200]}); expected {what}"
+            ) from None
         if "seen" in frame.columns:
             frame["seen"] = frame["seen"].astype(str).str.lower().eq("true")
     missing = [c for c in ("clip_id", "youtube_id", "start_s", "class_name") if c not in frame.columns]
@@ -230,15 +261,23 @@ def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
             continue
         numbers = pd.to_numeric(frame[column], errors="coerce")
         given = frame[column].notna().to_numpy() & (frame[column].astype("string").fillna("") != "").to_numpy()
-        bad = given & ~(numbers.notna() & (numbers >= 0) & (numbers <= MAX_START_S) & (numbers == numbers.round())).to_numpy()
+        bad = (
+            given
+            & ~(numbers.notna() & (numbers >= 0) & (numbers <= MAX_START_S) & (numbers == numbers.round())).to_numpy()
+        )
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise InputFileError(path, f"{column} {frame[column].iloc[i]!r} is not a whole number of seconds "
-                                       f"in [0, {MAX_START_S:,}]", i + 2)
+            raise InputFileError(
+                path,
+                f"{column} {frame[column].iloc[i]!r} is not a whole number of seconds in [0, {MAX_START_S:,}]",
+                i + 2,
+            )
         frame[column] = numbers.astype("Int64")
     has_start = frame["start_s"].notna().to_numpy()
     bad_id = has_start & ~frame["youtube_id"].map(lambda v: is_youtube_id(v)).to_numpy()
     if bad_id.any():
         i = int(np.flatnonzero(bad_id)[0])
-        raise InputFileError(path, f"invalid YouTube id {frame['youtube_id'].iloc[i]!r}: expected 11 characters of [A-Za-z0-9_-]", i + 2)
+        raise InputFileError(
+            path, f"invalid YouTube id {frame['youtube_id'].iloc[i]!r}: expected 11 characters of [A-Za-z0-9_-]", i + 2
+        )
     return frame

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -117,6 +118,7 @@ def solve_seen_eval_fraction(
     videos_per_class: dict[str, int], unseen: set[str], target_seen_fraction: float, test_share: float = 0.5
 ) -> float:
     """The seen evaluation fraction that makes seen videos ``target_seen_fraction`` of val and of test."""
+
     def deviation(fraction: float) -> float:
         rule = SplitRule(fraction, test_share)
         totals = np.zeros((2, 2))  # [val/test, seen/unseen]
@@ -205,7 +207,9 @@ def make_split(
     by_name = taxonomy.by_name()
     for vid, cat in zip(labels.video_ids, labels.categories):
         if cat not in by_name:
-            raise InputFileError(labels_source, f"video {vid!r}: category {cat!r} is not in the taxonomy {taxonomy.source}")
+            raise InputFileError(
+                labels_source, f"video {vid!r}: category {cat!r} is not in the taxonomy {taxonomy.source}"
+            )
     videos_per_class = pd.Series(labels.categories).value_counts().to_dict()
 
     if isinstance(unseen, str) and unseen == "official":
@@ -225,7 +229,10 @@ def make_split(
         raise OvavebenchError(f"{len(unseen_set)} unseen classes leave no seen class with videos")
 
     if target_seen_fraction is not None:
-        rule = SplitRule(solve_seen_eval_fraction(videos_per_class, unseen_set, target_seen_fraction, rule.test_share), rule.test_share)
+        rule = SplitRule(
+            solve_seen_eval_fraction(videos_per_class, unseen_set, target_seen_fraction, rule.test_share),
+            rule.test_share,
+        )
 
     rng = np.random.default_rng(seed)
     per_split: dict[str, list[tuple[str, str]]] = {"train": [], "val": [], "test": []}
@@ -238,11 +245,17 @@ def make_split(
         shuffled = [vids[i] for i in rng.permutation(len(vids))]
         n_train, n_val, n_test = class_counts(len(vids), cls.name not in unseen_set, rule)
         train_order[cls.name] = shuffled[:n_train]
-        for split, chunk in (("train", shuffled[:n_train]), ("val", shuffled[n_train:n_train + n_val]),
-                             ("test", shuffled[n_train + n_val:])):
+        for split, chunk in (
+            ("train", shuffled[:n_train]),
+            ("val", shuffled[n_train : n_train + n_val]),
+            ("test", shuffled[n_train + n_val :]),
+        ):
             per_split[split].extend((cls.name, v) for v in chunk)
-    rows = [(split, cls, "open" if cls in unseen_set else "close", vid)
-            for split in ("train", "val", "test") for cls, vid in per_split[split]]
+    rows = [
+        (split, cls, "open" if cls in unseen_set else "close", vid)
+        for split in ("train", "val", "test")
+        for cls, vid in per_split[split]
+    ]
     meta = pd.DataFrame(rows, columns=["split", "cls_name", "cls_type", "vid_name"])
     meta["group"] = meta["cls_name"].map(lambda c: by_name[c].group)
 
@@ -250,13 +263,14 @@ def make_split(
     if empty:
         raise OvavebenchError(
             f"the {' and '.join(empty)} split(s) would be empty with seen evaluation fraction {rule.seen_eval_fraction:g} "
-            f"and test share {rule.test_share:g} on {len(labels.video_ids)} video(s); nothing was written")
+            f"and test share {rule.test_share:g} on {len(labels.video_ids)} video(s); nothing was written"
+        )
     subsets: dict[float, pd.DataFrame] = {}
     for ratio in train_ratios:
         if not 0 < ratio <= 1:
             raise OvavebenchError(f"training ratio {ratio} is not in (0, 1]")
         # The first ceil(r·n) of each class's shuffled train videos: subsets are nested.
-        keep = {v for vids in train_order.values() for v in vids[:math.ceil(round(ratio * len(vids), 9))]}
+        keep = {v for vids in train_order.values() for v in vids[: math.ceil(round(ratio * len(vids), 9))]}
         subsets[ratio] = meta[(meta["split"] != "train") | meta["vid_name"].isin(keep)].reset_index(drop=True)
 
     classes = [c.name for c in taxonomy.classes if c.name in videos_per_class]
@@ -266,26 +280,34 @@ def make_split(
 
 
 def _counts(frame: pd.DataFrame) -> dict[str, int]:
-    return {"videos": int(len(frame)), "seen": int((frame["cls_type"] == "close").sum()),
-            "unseen": int((frame["cls_type"] == "open").sum())}
+    return {
+        "videos": int(len(frame)),
+        "seen": int((frame["cls_type"] == "close").sum()),
+        "unseen": int((frame["cls_type"] == "open").sum()),
+    }
 
 
-def split_report(result: SplitResult, selection: str, rule: SplitRule, seed: int,
-                 unseen_share: float, target: float | None) -> dict[str, Any]:
+def split_report(
+    result: SplitResult, selection: str, rule: SplitRule, seed: int, unseen_share: float, target: float | None
+) -> dict[str, Any]:
     meta = result.meta
     splits = {s: _counts(meta[meta["split"] == s]) for s in ("train", "val", "test")}
     for s in splits.values():
         s["seen_fraction"] = s["seen"] / s["videos"] if s["videos"] else None
     unseen_videos = int((meta["cls_type"] == "open").sum())
     per_group = {
-        g: {"classes": int(frame["cls_name"].nunique()),
+        g: {
+            "classes": int(frame["cls_name"].nunique()),
             "unseen_classes": int(frame.loc[frame["cls_type"] == "open", "cls_name"].nunique()),
-            **{s: int((frame["split"] == s).sum()) for s in ("train", "val", "test")}}
+            **{s: int((frame["split"] == s).sum()) for s in ("train", "val", "test")},
+        }
         for g, frame in meta.groupby("group", sort=False)
     }
     per_class = {
-        cls: {"seen": bool((frame["cls_type"] == "close").all()),
-              **{s: int((frame["split"] == s).sum()) for s in ("train", "val", "test")}}
+        cls: {
+            "seen": bool((frame["cls_type"] == "close").all()),
+            **{s: int((frame["split"] == s).sum()) for s in ("train", "val", "test")},
+        }
         for cls, frame in meta.groupby("cls_name", sort=False)
     }
     return {
@@ -328,6 +350,15 @@ def write_split(result: SplitResult, out: str | os.PathLike, prefix: str = "ovav
 
 
 __all__ = [
-    "SplitRule", "SplitResult", "class_counts", "group_quota", "choose_unseen_auto", "solve_seen_eval_fraction",
-    "make_split", "write_split", "parse_ratio", "read_class_list", "benchmark_filenames",
+    "SplitRule",
+    "SplitResult",
+    "class_counts",
+    "group_quota",
+    "choose_unseen_auto",
+    "solve_seen_eval_fraction",
+    "make_split",
+    "write_split",
+    "parse_ratio",
+    "read_class_list",
+    "benchmark_filenames",
 ]

@@ -12,11 +12,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .constants import BACKGROUND, OTHER
 from .errors import InputFileError, OvavebenchError
 
 GROUPS: tuple[str, ...] = ("human", "animal", "music", "vehicle", "other")
-BACKGROUND = "background"
-OTHER = "other"  # the published code's name for background
 TAXONOMY_COLUMNS = ("name", "vggsound_label", "group", "seen")
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
@@ -73,9 +72,7 @@ def default_classes_path() -> Path:
     return Path(__file__).resolve().parent.parent / "manifests" / "classes.csv"
 
 
-def load_taxonomy(
-    path: str | os.PathLike | None = None, expected_classes: int | None = None
-) -> Taxonomy:
+def load_taxonomy(path: str | os.PathLike | None = None, expected_classes: int | None = None) -> Taxonomy:
     """Read and validate a taxonomy CSV.
 
     Checks: the header, unique names and VGGSound labels, known groups, a
@@ -108,7 +105,9 @@ def load_taxonomy(
             if not row or all(not cell.strip() for cell in row):
                 continue
             if len(row) != 4:
-                raise InputFileError(path, f"expected 4 columns ({','.join(TAXONOMY_COLUMNS)}), got {len(row)}", line_no)
+                raise InputFileError(
+                    path, f"expected 4 columns ({','.join(TAXONOMY_COLUMNS)}), got {len(row)}", line_no
+                )
             name, label, group, seen = (cell.strip() for cell in row)
             if not name or not label:
                 raise InputFileError(path, "empty class name or VGGSound label", line_no)
@@ -119,7 +118,9 @@ def load_taxonomy(
             if label in labels:
                 raise InputFileError(path, f"VGGSound label {label!r} used by two classes", line_no)
             if group not in GROUPS:
-                raise InputFileError(path, f"unknown group {group!r} for {name!r}: expected one of {', '.join(GROUPS)}", line_no)
+                raise InputFileError(
+                    path, f"unknown group {group!r} for {name!r}: expected one of {', '.join(GROUPS)}", line_no
+                )
             if seen.lower() not in _TRUE | _FALSE:
                 raise InputFileError(path, f"seen must be true or false, got {seen!r}", line_no)
             names.add(name)

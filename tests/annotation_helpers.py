@@ -32,19 +32,34 @@ def parse_label(label: str) -> list[int]:
     return json.loads(label)
 
 
-def simulated_export(task_file: Path, answers: dict[str, list[int]], annotator_email: str,
-                     broken: set[str] = frozenset(), start_id: int = 1) -> list[dict]:
+def simulated_export(
+    task_file: Path,
+    answers: dict[str, list[int]],
+    annotator_email: str,
+    broken: set[str] = frozenset(),
+    start_id: int = 1,
+) -> list[dict]:
     """What Label Studio's JSON export looks like after an annotator answered every task of a file."""
     tasks = json.loads(task_file.read_text())
     out = []
     for i, task in enumerate(tasks):
         clip = task["data"]["clip_id"]
         youtube_id = clip.rsplit("_", 1)[0]
-        out.append({
-            "id": start_id + i, "data": task["data"],
-            "annotations": [{"id": 1000 + start_id + i, "completed_by": {"id": 7, "email": annotator_email},
-                             "result": answers_to_result(answers[youtube_id], youtube_id in broken),
-                             "was_cancelled": False, "lead_time": 12.5,
-                             "created_at": "2026-11-26T10:00:00Z", "updated_at": "2026-11-26T10:00:00Z"}],
-        })
+        out.append(
+            {
+                "id": start_id + i,
+                "data": task["data"],
+                "annotations": [
+                    {
+                        "id": 1000 + start_id + i,
+                        "completed_by": {"id": 7, "email": annotator_email},
+                        "result": answers_to_result(answers[youtube_id], youtube_id in broken),
+                        "was_cancelled": False,
+                        "lead_time": 12.5,
+                        "created_at": "2026-11-26T10:00:00Z",
+                        "updated_at": "2026-11-26T10:00:00Z",
+                    }
+                ],
+            }
+        )
     return out

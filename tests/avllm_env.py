@@ -23,8 +23,13 @@ PINS = ("torch==2.14.1", "torchvision==0.29.1", "transformers==5.24.0")
 
 
 def venv_dir() -> Path:
-    default = Path.home() / ".cache" / "ovavebench" / "test-venvs" / \
-        f"avllm-{hashlib.sha256(' '.join(PINS).encode()).hexdigest()[:10]}"
+    default = (
+        Path.home()
+        / ".cache"
+        / "ovavebench"
+        / "test-venvs"
+        / f"avllm-{hashlib.sha256(' '.join(PINS).encode()).hexdigest()[:10]}"
+    )
     return Path(os.environ.get("OVAVEBENCH_AVLLM_VENV", default))
 
 
@@ -50,7 +55,7 @@ def run(python: Path, *args: str, timeout: float = 600) -> subprocess.CompletedP
     return subprocess.run([str(python), *args], capture_output=True, text=True, env=env, timeout=timeout)
 
 
-BUILD = r'''
+BUILD = r"""
 import sys
 from pathlib import Path
 
@@ -105,7 +110,7 @@ config = Qwen2_5OmniThinkerConfig(
 torch.manual_seed(0)
 Qwen2_5OmniThinkerForConditionalGeneration(config).save_pretrained(out)
 print("ok")
-'''
+"""
 
 
 def build_tiny_model(python: Path, out: Path, classes: list[str]) -> Path:

@@ -16,9 +16,19 @@ import pytest
 
 CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome")
 # Chromium's own traffic (updates, sync, metrics) is refused by a closed network; these flags keep it quiet.
-CHROMIUM_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--disable-dev-shm-usage", "--mute-audio", "--autoplay-policy=no-user-gesture-required")
+CHROMIUM_FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--mute-audio",
+    "--autoplay-policy=no-user-gesture-required",
+)
 # From the first byte on, in the page itself (no polling delay): long tasks (≥ 50 ms of main thread, what keeps a
 # page from answering a key press), and the first frame at which the task view is ready: the ten answer groups,
 # every frame loaded, and the Submit button enabled.
@@ -49,7 +59,9 @@ def browser_paths() -> tuple[str, str]:
         driver = None
     if chromium and driver:
         return chromium, driver
-    missing = ", ".join(name for name, path in (("chromium", chromium), ("chromedriver (+ selenium)", driver)) if not path)
+    missing = ", ".join(
+        name for name, path in (("chromium", chromium), ("chromedriver (+ selenium)", driver)) if not path
+    )
     reason = f"the real-browser test needs {missing}: `apt-get install chromium chromium-driver` (.ci/run does)"
     if os.environ.get("CI", "").lower() == "true":  # CI installs the browser (.ci/run): missing there is a failure
         pytest.fail(f"CI=true: {reason}")
@@ -76,8 +88,10 @@ def start_chromium(width: int, height: int, *scripts: str):  # type: ignore[no-u
 
 
 def set_viewport(driver, width: int, height: int) -> None:  # type: ignore[no-untyped-def]
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                           {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+    )
 
 
 def log_in(driver, url: str, email: str, password: str) -> None:  # type: ignore[no-untyped-def]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import typer
-from typer.testing import CliRunner
+from .cli_runner import CliRunner
 
 
 def command_paths(command: object, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:

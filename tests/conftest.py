@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ovavebench.localserver import LocalServer
+from ovavebench.testing.localserver import LocalServer
 
 REPO = Path(__file__).resolve().parent.parent
 REFERENCE = Path(os.environ.get("OVAVEBENCH_REFERENCE", REPO.parent / "shared" / "reference"))
@@ -16,7 +16,9 @@ REFERENCE = Path(os.environ.get("OVAVEBENCH_REFERENCE", REPO.parent / "shared" /
 def _reference() -> Path:
     # CI has ../shared beside the checkout: these tests must run there, never skip.
     if not (REFERENCE / "README.md").exists():
-        raise RuntimeError(f"reference data not found at {REFERENCE} (expected ../shared/reference beside the checkout)")
+        raise RuntimeError(
+            f"reference data not found at {REFERENCE} (expected ../shared/reference beside the checkout)"
+        )
     return REFERENCE
 
 
@@ -59,7 +61,7 @@ def demo_small(tmp_path_factory) -> Path:
     """The small demo, run once: a real benchmark folder and its media (12 published clips, 11 obtained).
 
     Tests that use it must not change it: they copy what they damage."""
-    from ovavebench.demo import run_demo
+    from ovavebench.build.demo import run_demo
 
     out = tmp_path_factory.mktemp("demo") / "demo"
     run_demo(out, size="small")
@@ -81,8 +83,11 @@ def _untracked(repo: Path) -> set[str] | None:
     import subprocess
 
     try:
-        result = subprocess.run(["git", "-C", str(repo), "ls-files", "--others", "--exclude-standard", "-z"],
-                                capture_output=True, timeout=60)
+        result = subprocess.run(
+            ["git", "-C", str(repo), "ls-files", "--others", "--exclude-standard", "-z"],
+            capture_output=True,
+            timeout=60,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return set(result.stdout.decode("utf-8", "surrogateescape").split("\0")) - {""} if result.returncode == 0 else None

@@ -10,7 +10,9 @@ import pandas as pd
 from ovavebench.benchmark import Labels, write_benchmark
 
 
-def tiny_benchmark(folder: Path, videos: list[tuple[str, str, str, bool, list[int]]], classes: list[str] | None = None) -> Path:
+def tiny_benchmark(
+    folder: Path, videos: list[tuple[str, str, str, bool, list[int]]], classes: list[str] | None = None
+) -> Path:
     """videos: (video_id, split, class, seen, flags)."""
     meta = pd.DataFrame(
         [(split, cls, "close" if seen else "open", vid) for vid, split, cls, seen, _ in videos],

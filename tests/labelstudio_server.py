@@ -38,8 +38,18 @@ def ensure_installed() -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)  # two test processes: one installs, the other waits
         if not marker.exists():
             subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
-            subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
-                            f"label-studio=={LABEL_STUDIO_VERSION}"], check=True, timeout=1800)
+            subprocess.run(
+                [
+                    str(venv / "bin" / "python"),
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    f"label-studio=={LABEL_STUDIO_VERSION}",
+                ],
+                check=True,
+                timeout=1800,
+            )
             marker.touch()
     return exe
 
@@ -62,27 +72,51 @@ class LabelStudioServer:
         self.startup_timeout_s = startup_timeout_s
         self.process: subprocess.Popen | None = None
 
-    def start(self) -> "LabelStudioServer":
+    def start(self) -> LabelStudioServer:
         exe = ensure_installed()
         env = {
             **os.environ,
-            "LABEL_STUDIO_USERNAME": ADMIN_EMAIL, "LABEL_STUDIO_PASSWORD": ADMIN_PASSWORD,
-            "LABEL_STUDIO_USER_TOKEN": ADMIN_TOKEN, "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true",
-            "LATEST_VERSION_CHECK": "false", "COLLECT_ANALYTICS": "false",
-            "LOCAL_FILES_SERVING_ENABLED": "true", "LOCAL_FILES_DOCUMENT_ROOT": str(self.document_root),
+            "LABEL_STUDIO_USERNAME": ADMIN_EMAIL,
+            "LABEL_STUDIO_PASSWORD": ADMIN_PASSWORD,
+            "LABEL_STUDIO_USER_TOKEN": ADMIN_TOKEN,
+            "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true",
+            "LATEST_VERSION_CHECK": "false",
+            "COLLECT_ANALYTICS": "false",
+            "LOCAL_FILES_SERVING_ENABLED": "true",
+            "LOCAL_FILES_DOCUMENT_ROOT": str(self.document_root),
             "LABEL_STUDIO_BASE_DATA_DIR": str(self.data_dir),
         }
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.data_dir / "server.log", "w")
         self.process = subprocess.Popen(
-            [str(exe), "start", "--no-browser", "--port", str(self.port), "--internal-host", "127.0.0.1",
-             "--data-dir", str(self.data_dir), "--username", ADMIN_EMAIL, "--password", ADMIN_PASSWORD,
-             "--user-token", ADMIN_TOKEN],
-            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                str(exe),
+                "start",
+                "--no-browser",
+                "--port",
+                str(self.port),
+                "--internal-host",
+                "127.0.0.1",
+                "--data-dir",
+                str(self.data_dir),
+                "--username",
+                ADMIN_EMAIL,
+                "--password",
+                ADMIN_PASSWORD,
+                "--user-token",
+                ADMIN_TOKEN,
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + self.startup_timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"label-studio exited ({self.process.returncode}); see {self.data_dir / 'server.log'}")
+                raise RuntimeError(
+                    f"label-studio exited ({self.process.returncode}); see {self.data_dir / 'server.log'}"
+                )
             try:
                 with urllib.request.urlopen(self.url + "/health", timeout=2) as response:
                     if response.status == 200:
@@ -101,7 +135,7 @@ class LabelStudioServer:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
 
-    def __enter__(self) -> "LabelStudioServer":
+    def __enter__(self) -> LabelStudioServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 # Installed with ``Page.addScriptToEvaluateOnNewDocument`` beside browser.PAGE_RECORDER: every task the stream shows
 # is logged once, at the first frame at which its ten answer groups, its ten frames and Submit are ready; every
@@ -77,8 +77,13 @@ def _interactive(long_tasks: list[list[float]], ready: float, quiet_ms: float, k
     return max([ready, *(start + duration for start, duration in long_tasks if start < limit)])
 
 
-def label_stream(driver, answers_for: Callable[[str], list[int]], tasks: int, timeout_s: float = 60,  # type: ignore[no-untyped-def]
-                 quiet_ms: float = 500) -> list[TaskTiming]:
+def label_stream(
+    driver,
+    answers_for: Callable[[str], list[int]],
+    tasks: int,
+    timeout_s: float = 60,  # type: ignore[no-untyped-def]
+    quiet_ms: float = 500,
+) -> list[TaskTiming]:
     """Label ``tasks`` tasks in a row by keyboard in the stream already open in ``driver``: per task only the seconds
     whose shown answer is not the wanted one (digit: yes, Shift+digit: no), then Ctrl+Enter."""
     from selenium.webdriver.common.action_chains import ActionChains
@@ -86,8 +91,11 @@ def label_stream(driver, answers_for: Callable[[str], list[int]], tasks: int, ti
 
     done: list[tuple[str, list[str | None], int, float, float]] = []
     for n in range(tasks):
-        entry = _wait(lambda: (log := driver.execute_script("return window.__streamLog")) and len(log) > n and log[n],
-                      f"task {n + 1} of the stream", timeout_s)
+        entry = _wait(
+            lambda: (log := driver.execute_script("return window.__streamLog")) and len(log) > n and log[n],
+            f"task {n + 1} of the stream",
+            timeout_s,
+        )
         clip, ready = entry  # type: ignore[misc]
         # A person reads the task before the first key: the long tasks of the task's own load end in this window
         # (they are what the figure measures), and none of the annotator's keys falls in it.
@@ -102,12 +110,18 @@ def label_stream(driver, answers_for: Callable[[str], list[int]], tasks: int, ti
             chain.send_keys(str(k)) if answer else chain.key_down(Keys.SHIFT).send_keys(str(k)).key_up(Keys.SHIFT)
             chain.perform()
             keys += 1
-        _wait(lambda: _checked(driver) == [("yes" if a else "no") for a in answers_for(str(clip))],
-              f"the answers of {clip} on screen", 10)
+        _wait(
+            lambda: _checked(driver) == [("yes" if a else "no") for a in answers_for(str(clip))],
+            f"the answers of {clip} on screen",
+            10,
+        )
         ActionChains(driver).key_down(Keys.CONTROL).send_keys(Keys.ENTER).key_up(Keys.CONTROL).perform()
         keys += 1
-        submitted = _wait(lambda: (s := driver.execute_script("return window.__submits")) and len(s) > n and s[n],
-                          "the Submit key press", 10)
+        submitted = _wait(
+            lambda: (s := driver.execute_script("return window.__submits")) and len(s) > n and s[n],
+            "the Submit key press",
+            10,
+        )
         done.append((str(clip), shown, keys, float(ready), float(submitted)))  # type: ignore[arg-type]
     # the task after the last one (or the stream's end) bounds the last Submit → next
     try:
@@ -133,6 +147,9 @@ def summary(timings: list[TaskTiming]) -> dict[str, float]:
     reading time of the annotator's."""
     gaps = [t.submit_to_next_ms for t in timings if t.submit_to_next_ms is not None]
     cycle = [t.next_interactive_ms - t.first_key_ms for t in timings if t.next_interactive_ms is not None]
-    return {"tasks": len(timings), "keystrokes_per_task": statistics.mean(t.keystrokes for t in timings),
-            "submit_to_next_ms": statistics.median(gaps) if gaps else float("nan"),
-            "tasks_per_minute": 60_000 / statistics.mean(cycle) if cycle else float("nan")}
+    return {
+        "tasks": len(timings),
+        "keystrokes_per_task": statistics.mean(t.keystrokes for t in timings),
+        "submit_to_next_ms": statistics.median(gaps) if gaps else float("nan"),
+        "tasks_per_minute": 60_000 / statistics.mean(cycle) if cycle else float("nan"),
+    }

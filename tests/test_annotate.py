@@ -7,9 +7,9 @@ import sqlite3
 import xml.dom.minidom
 
 import pytest
-from typer.testing import CliRunner
+from .cli_runner import CliRunner
 
-from ovavebench.annotate import parse_result, answers_to_result, AnnotationError, label_config
+from ovavebench.annotate import AnnotationError, answers_to_result, label_config, parse_result
 from ovavebench.cli import app
 
 from .annotation_helpers import make_media, parse_label, simulated_export
@@ -27,8 +27,12 @@ def revisions(ovave_ref):
     assert len(differ) == 12
     same = sorted(v for v in released if released[v]["label"] == earlier[v]["label"])[:8]
     chosen = differ + same
-    return ({v: parse_label(earlier[v]["label"]) for v in chosen}, {v: parse_label(released[v]["label"]) for v in chosen},
-            {v: released[v]["category"] for v in chosen}, differ)
+    return (
+        {v: parse_label(earlier[v]["label"]) for v in chosen},
+        {v: parse_label(released[v]["label"]) for v in chosen},
+        {v: released[v]["category"] for v in chosen},
+        differ,
+    )
 
 
 def _invoke(*args):
@@ -56,16 +60,34 @@ def test_label_config_has_the_published_names_and_a_regular_keyboard():
 
 def test_tasks_show_each_seconds_own_frame_and_audio(tmp_path):
     manifest = make_media(tmp_path / "media", {"abcdefghijk": "dog barking", "bcdefghijkl": "cat purring"})
-    _invoke("annotate", "export", "--manifest", manifest, "--media", tmp_path / "media", "--round", 1,
-            "--annotators", "ann1", "--work", tmp_path / "work", "--out", tmp_path / "tasks")
+    _invoke(
+        "annotate",
+        "export",
+        "--manifest",
+        manifest,
+        "--media",
+        tmp_path / "media",
+        "--round",
+        1,
+        "--annotators",
+        "ann1",
+        "--work",
+        tmp_path / "work",
+        "--out",
+        tmp_path / "tasks",
+    )
     (tasks,) = [json.loads(p.read_text()) for p in (tmp_path / "tasks").glob("round1_*.json")]
     assert (tmp_path / "tasks" / "label_config.xml").read_text() == label_config()  # file mode: the same view
     for task in tasks:
         data = task["data"]
         assert data["audio"].endswith("/audio.wav") and f'src="{data["audio"]}"' in data["clip_player"]
         for k in range(10):
-            assert f'src="{data[f"frame_{k}"]}"' in data[f"second_{k}"] and data[f"frame_{k}"].endswith(f"frames/{k}.png")
-            assert f'src="{data[f"audio_{k}"]}"' in data[f"second_{k}"] and data[f"audio_{k}"].endswith(f"seconds/{k}.wav")
+            assert f'src="{data[f"frame_{k}"]}"' in data[f"second_{k}"] and data[f"frame_{k}"].endswith(
+                f"frames/{k}.png"
+            )
+            assert f'src="{data[f"audio_{k}"]}"' in data[f"second_{k}"] and data[f"audio_{k}"].endswith(
+                f"seconds/{k}.wav"
+            )
 
 
 def test_annotation_validation_rejects_what_label_studio_accepts():
@@ -84,19 +106,40 @@ def test_two_rounds_exchange_adjudication_and_final_labels_in_file_mode(tmp_path
     earlier, released, classes, differ = revisions
     manifest = make_media(tmp_path / "media", classes)
     work, tasks = tmp_path / "work", tmp_path / "tasks"
-    _invoke("annotate", "export", "--manifest", manifest, "--media", tmp_path / "media", "--round", 1,
-            "--annotators", "alice,bob", "--work", work, "--out", tasks)
+    _invoke(
+        "annotate",
+        "export",
+        "--manifest",
+        manifest,
+        "--media",
+        tmp_path / "media",
+        "--round",
+        1,
+        "--annotators",
+        "alice,bob",
+        "--work",
+        work,
+        "--out",
+        tasks,
+    )
     files = sorted(p.name for p in tasks.glob("round1_*.json"))
     assert files == ["round1_alice.json", "round1_bob.json"]
     task = json.loads((tasks / "round1_alice.json").read_text())[0]
-    assert set(task["data"]) >= {"clip_id", "class_name", *(f"frame_{k}" for k in range(10)), *(f"audio_{k}" for k in range(10))}
+    assert set(task["data"]) >= {
+        "clip_id",
+        "class_name",
+        *(f"frame_{k}" for k in range(10)),
+        *(f"audio_{k}" for k in range(10)),
+    }
     assert task["data"]["frame_3"].startswith("/data/local-files/?d=")
     clip = task["data"]["clip_id"]
     assert (tmp_path / "media" / clip / "seconds" / "9.wav").exists()  # one short file per second
     # Round 1: the earlier revision, answered by whoever the plan named.
     exports1 = []
     for name in ("alice", "bob"):
-        export = simulated_export(tasks / f"round1_{name}.json", earlier, f"{name}@example.com", start_id=100 * len(exports1) + 1)
+        export = simulated_export(
+            tasks / f"round1_{name}.json", earlier, f"{name}@example.com", start_id=100 * len(exports1) + 1
+        )
         path = tmp_path / "exports" / f"round1_{name}.json"
         path.parent.mkdir(exist_ok=True)
         path.write_text(json.dumps(export))
@@ -106,18 +149,40 @@ def test_two_rounds_exchange_adjudication_and_final_labels_in_file_mode(tmp_path
     again = _invoke("annotate", "import", "--round", 1, "--work", work, "--from", exports1[0], "--from", exports1[1])
     assert "0 new, 0 updated, 20 unchanged" in again.stdout  # importing twice changes nothing
 
-    _invoke("annotate", "export", "--manifest", manifest, "--media", tmp_path / "media", "--round", 2,
-            "--annotators", "alice,bob", "--work", work, "--out", tasks)
+    _invoke(
+        "annotate",
+        "export",
+        "--manifest",
+        manifest,
+        "--media",
+        tmp_path / "media",
+        "--round",
+        2,
+        "--annotators",
+        "alice,bob",
+        "--work",
+        work,
+        "--out",
+        tasks,
+    )
     conn = sqlite3.connect(work / "annotate.sqlite")
-    plans = dict(conn.execute("SELECT a.clip_id, a.annotator || '>' || b.annotator FROM assignments a "
-                              "JOIN assignments b ON a.clip_id = b.clip_id AND a.round = 1 AND b.round = 2").fetchall())
+    plans = dict(
+        conn.execute(
+            "SELECT a.clip_id, a.annotator || '>' || b.annotator FROM assignments a "
+            "JOIN assignments b ON a.clip_id = b.clip_id AND a.round = 1 AND b.round = 2"
+        ).fetchall()
+    )
     assert len(plans) == 20 and all(p.split(">")[0] != p.split(">")[1] for p in plans.values())  # exchanged
     exports2 = []
     for name in ("alice", "bob"):
         path = tmp_path / "exports" / f"round2_{name}.json"
-        path.write_text(json.dumps(simulated_export(tasks / f"round2_{name}.json", released, f"{name}@example.com", start_id=500)))
+        path.write_text(
+            json.dumps(simulated_export(tasks / f"round2_{name}.json", released, f"{name}@example.com", start_id=500))
+        )
         exports2.append(path)
-    _invoke("annotate", "import", "--round", 2, "--work", work, "--from", *sum((["--from", p] for p in exports2), [])[1:])
+    _invoke(
+        "annotate", "import", "--round", 2, "--work", work, "--from", *sum((["--from", p] for p in exports2), [])[1:]
+    )
     status = _invoke("annotate", "status", "--work", work).stdout
     assert "clips needing adjudication: 12" in status
     assert "alice→bob" in status and "bob→alice" in status and "Krippendorff" in status
@@ -125,8 +190,22 @@ def test_two_rounds_exchange_adjudication_and_final_labels_in_file_mode(tmp_path
     failing = runner.invoke(app, ["annotate", "finalize", "--work", str(work), "--out", str(tmp_path / "labels.json")])
     assert failing.exit_code == 2 and "12 disagreement(s) without a round-3 decision" in failing.stderr
 
-    _invoke("annotate", "export", "--manifest", manifest, "--media", tmp_path / "media", "--round", 3,
-            "--annotators", "carol", "--work", work, "--out", tasks)
+    _invoke(
+        "annotate",
+        "export",
+        "--manifest",
+        manifest,
+        "--media",
+        tmp_path / "media",
+        "--round",
+        3,
+        "--annotators",
+        "carol",
+        "--work",
+        work,
+        "--out",
+        tasks,
+    )
     round3 = json.loads((tasks / "round3_carol.json").read_text())
     assert sorted(t["data"]["clip_id"].rsplit("_", 1)[0] for t in round3) == differ
     versions = [p["model_version"] for p in round3[0]["predictions"]]
@@ -134,10 +213,14 @@ def test_two_rounds_exchange_adjudication_and_final_labels_in_file_mode(tmp_path
     # The adjudicator knows the truth (the released labels) and flags one clip as broken.
     broken = {differ[0]}
     path = tmp_path / "exports" / "round3_carol.json"
-    path.write_text(json.dumps(simulated_export(tasks / "round3_carol.json", released, "carol@example.com", broken, start_id=900)))
+    path.write_text(
+        json.dumps(simulated_export(tasks / "round3_carol.json", released, "carol@example.com", broken, start_id=900))
+    )
     _invoke("annotate", "import", "--round", 3, "--work", work, "--from", path)
     # A late round-1 re-import must not change an adjudicated clip.
-    late = simulated_export(tasks / "round1_alice.json", {v: [0] * 10 for v in earlier}, "alice@example.com", start_id=1)
+    late = simulated_export(
+        tasks / "round1_alice.json", {v: [0] * 10 for v in earlier}, "alice@example.com", start_id=1
+    )
     late = [t for t in late if t["data"]["clip_id"].rsplit("_", 1)[0] in differ]
     assert late
     late_path = tmp_path / "exports" / "round1_alice.json"
@@ -158,8 +241,22 @@ def test_bad_and_foreign_annotations_are_reported_not_imported(tmp_path, revisio
     earlier, released, classes, _ = revisions
     manifest = make_media(tmp_path / "media", classes)
     work, tasks = tmp_path / "work", tmp_path / "tasks"
-    _invoke("annotate", "export", "--manifest", manifest, "--media", tmp_path / "media", "--round", 1,
-            "--annotators", "alice,bob", "--work", work, "--out", tasks)
+    _invoke(
+        "annotate",
+        "export",
+        "--manifest",
+        manifest,
+        "--media",
+        tmp_path / "media",
+        "--round",
+        1,
+        "--annotators",
+        "alice,bob",
+        "--work",
+        work,
+        "--out",
+        tasks,
+    )
     export = simulated_export(tasks / "round1_alice.json", earlier, "alice@example.com")
     export[0]["annotations"][0]["result"][2]["value"]["choices"] = ["maybe"]  # an unknown choice
     export[1]["annotations"][0]["result"] = export[1]["annotations"][0]["result"][:7]  # missing seconds
@@ -171,8 +268,13 @@ def test_bad_and_foreign_annotations_are_reported_not_imported(tmp_path, revisio
     result = runner.invoke(app, ["annotate", "import", "--round", "1", "--work", str(work), "--from", str(path)])
     assert result.exit_code == 0, result.output
     assert "5 rejected" in result.stdout
-    for expected in ("choice ['maybe']", "second(s) [7, 8, 9] not answered", "'mallory@example.com', who is not an annotator",
-                     "unknown clip 'zzzzzzzzzzz_000000'", "annotated twice in round 1"):
+    for expected in (
+        "choice ['maybe']",
+        "second(s) [7, 8, 9] not answered",
+        "'mallory@example.com', who is not an annotator",
+        "unknown clip 'zzzzzzzzzzz_000000'",
+        "annotated twice in round 1",
+    ):
         assert expected in result.stderr
     conn = sqlite3.connect(work / "annotate.sqlite")
     assert conn.execute("SELECT COUNT(*) FROM annotations").fetchone()[0] == len(export) - 5
@@ -182,8 +284,22 @@ def test_updated_annotation_replaces_and_keeps_history(tmp_path, revisions):
     earlier, _, classes, _ = revisions
     manifest = make_media(tmp_path / "media", classes)
     work, tasks = tmp_path / "work", tmp_path / "tasks"
-    _invoke("annotate", "export", "--manifest", manifest, "--media", tmp_path / "media", "--round", 1,
-            "--annotators", "alice", "--work", work, "--out", tasks)
+    _invoke(
+        "annotate",
+        "export",
+        "--manifest",
+        manifest,
+        "--media",
+        tmp_path / "media",
+        "--round",
+        1,
+        "--annotators",
+        "alice",
+        "--work",
+        work,
+        "--out",
+        tasks,
+    )
     export = simulated_export(tasks / "round1_alice.json", earlier, "alice@example.com")
     path = tmp_path / "round1_alice.json"
     path.write_text(json.dumps(export))
@@ -196,7 +312,9 @@ def test_updated_annotation_replaces_and_keeps_history(tmp_path, revisions):
     result = _invoke("annotate", "import", "--round", 1, "--work", work, "--from", path)
     assert "0 new, 1 updated" in result.stdout
     conn = sqlite3.connect(work / "annotate.sqlite")
-    rows = conn.execute("SELECT answers, superseded_at IS NULL FROM annotations WHERE clip_id = ? ORDER BY id", (clip,)).fetchall()
+    rows = conn.execute(
+        "SELECT answers, superseded_at IS NULL FROM annotations WHERE clip_id = ? ORDER BY id", (clip,)
+    ).fetchall()
     assert len(rows) == 2 and rows[0][1] == 0 and rows[1] == ("".join(map(str, flipped)), 1)
 
 
@@ -204,15 +322,53 @@ def test_round_2_cannot_exchange_with_one_annotator(tmp_path, revisions):
     _, _, classes, _ = revisions
     manifest = make_media(tmp_path / "media", classes)
     work = tmp_path / "work"
-    _invoke("annotate", "export", "--manifest", manifest, "--media", tmp_path / "media", "--round", 1,
-            "--annotators", "alice", "--work", work)
-    result = runner.invoke(app, ["annotate", "export", "--manifest", str(manifest), "--media", str(tmp_path / "media"),
-                                 "--round", "2", "--annotators", "alice", "--work", str(work)])
+    _invoke(
+        "annotate",
+        "export",
+        "--manifest",
+        manifest,
+        "--media",
+        tmp_path / "media",
+        "--round",
+        1,
+        "--annotators",
+        "alice",
+        "--work",
+        work,
+    )
+    result = runner.invoke(
+        app,
+        [
+            "annotate",
+            "export",
+            "--manifest",
+            str(manifest),
+            "--media",
+            str(tmp_path / "media"),
+            "--round",
+            "2",
+            "--annotators",
+            "alice",
+            "--work",
+            str(work),
+        ],
+    )
     assert result.exit_code == 2 and "at least two" in result.stderr
 
 
 def test_accounts_refuses_bad_annotator_names_before_contacting_the_server():
     for names, message in (("a b", "annotator name 'a b'"), ("a,,b", "an empty name"), ("a,a", "listed twice")):
-        result = runner.invoke(app, ["annotate", "accounts", "--annotators", names,
-                                     "--label-studio-url", "http://127.0.0.1:9", "--api-key", "k"])
+        result = runner.invoke(
+            app,
+            [
+                "annotate",
+                "accounts",
+                "--annotators",
+                names,
+                "--label-studio-url",
+                "http://127.0.0.1:9",
+                "--api-key",
+                "k",
+            ],
+        )
         assert result.exit_code == 2 and message in result.stderr and "Label Studio" not in result.stderr

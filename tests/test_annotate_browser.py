@@ -16,15 +16,24 @@ import pandas as pd
 import pytest
 import soundfile
 from PIL import Image, ImageDraw
-from typer.testing import CliRunner
+from .cli_runner import CliRunner
 
 from ovavebench.annotate import open_work
-from ovavebench.cli import app
 from ovavebench.annotate.labelstudio import LabelStudioClient
+from ovavebench.cli import app
 
+from .browser import (
+    audio_durations,
+    browser_paths,
+    log_in,
+    media_responses,
+    open_task,
+    screenshot,
+    scrolls_to_see_every_answer,
+    start_chromium,
+    wait_until,
+)
 from .stream import STREAM_RECORDER, label_stream, summary
-from .browser import (audio_durations, browser_paths, log_in, media_responses, open_task, screenshot,
-                      scrolls_to_see_every_answer, start_chromium, wait_until)
 
 runner = CliRunner()
 # The goals, on this 2-core machine with the server on it too: best of three loads.
@@ -108,8 +117,21 @@ def test_an_annotator_answers_a_task_by_keyboard_in_a_real_browser(tmp_path, lab
 
     accounts = _accounts(_invoke("annotate", "accounts", "--annotators", f"{first},{second}", *live))
     assert set(accounts) == {first, second}
-    _invoke("annotate", "export", "--manifest", manifest, "--media", tmp_path / "media", "--round", 1,
-            "--annotators", f"{first},{second}", "--work", work, *live)
+    _invoke(
+        "annotate",
+        "export",
+        "--manifest",
+        manifest,
+        "--media",
+        tmp_path / "media",
+        "--round",
+        1,
+        "--annotators",
+        f"{first},{second}",
+        "--work",
+        work,
+        *live,
+    )
     with contextlib.closing(open_work(work)) as conn:
         project = client.project_ids(conn, 1)[first]
     (task,) = list(client._sdk.tasks.list(project=project))
@@ -123,8 +145,10 @@ def test_an_annotator_answers_a_task_by_keyboard_in_a_real_browser(tmp_path, lab
         loads = [open_task(driver, task_url) for _ in range(3)]  # best of three: other processes share the 2 cores
         best_stream = min(load.interactive_ms for load in stream)
         best = min(load.interactive_ms for load in loads)
-        print(f"time-to-interactive at 1366x768: stream {[round(load.interactive_ms) for load in stream]} ms "
-              f"(best {best_stream:.0f}), split view {[round(load.interactive_ms) for load in loads]} ms (best {best:.0f})")
+        print(
+            f"time-to-interactive at 1366x768: stream {[round(load.interactive_ms) for load in stream]} ms "
+            f"(best {best_stream:.0f}), split view {[round(load.interactive_ms) for load in loads]} ms (best {best:.0f})"
+        )
         assert best_stream < STREAM_TTI_LIMIT_MS, stream
         assert best < SPLIT_TTI_LIMIT_MS, loads
         # the split view's pane is narrower: the five columns fit it (nothing clipped at the right edge)
@@ -152,8 +176,13 @@ def test_an_annotator_answers_a_task_by_keyboard_in_a_real_browser(tmp_path, lab
         assert _checked(driver) == [None] * 10  # arrow keys move no answer into any second
         answers = [1, 1, 0, 1, 0, 0, 0, 1, 1, 0]
         _keyboard_answers(driver, dict(enumerate(answers[:9])))  # second 9 left out: refused, naming it
-        warning = wait_until(lambda: driver.execute_script(
-            "return [...document.querySelectorAll('.ant-modal')].map(m => m.innerText).join(' ')"), "warning", 10)
+        warning = wait_until(
+            lambda: driver.execute_script(
+                "return [...document.querySelectorAll('.ant-modal')].map(m => m.innerText).join(' ')"
+            ),
+            "warning",
+            10,
+        )
         assert "Second 9: answer yes or no" in warning
         assert _checked(driver) == [("yes" if a else "no") for a in answers[:9]] + [None]  # no cross-talk
         driver.execute_script("document.querySelectorAll('.ant-modal .ant-btn').forEach(b => b.click())")
@@ -168,15 +197,30 @@ def test_an_annotator_answers_a_task_by_keyboard_in_a_real_browser(tmp_path, lab
     assert [tuple(r) for r in rows] == [(task.data["clip_id"], first, "".join(map(str, answers)))]
 
     # Round 2 closes round 1 on the server: the second annotator cannot open the first one's task.
-    closed = _invoke("annotate", "export", "--manifest", manifest, "--media", tmp_path / "media", "--round", 2,
-                     "--annotators", f"{first},{second}", "--work", work, *live)
+    closed = _invoke(
+        "annotate",
+        "export",
+        "--manifest",
+        manifest,
+        "--media",
+        tmp_path / "media",
+        "--round",
+        2,
+        "--annotators",
+        f"{first},{second}",
+        "--work",
+        work,
+        *live,
+    )
     assert f"project {project} closed" in closed and (work / "archive").is_dir()
     driver = start_chromium(1920, 1080)
     try:
         log_in(driver, label_studio.url, *accounts[second])
         # (Label Studio's SQLite may give the next round's tasks the freed ids: the project is what must be gone.)
         status = driver.execute_async_script(
-            "fetch(arguments[0], {credentials: 'same-origin'}).then(r => arguments[1](r.status))", f"/api/projects/{project}/")
+            "fetch(arguments[0], {credentials: 'same-origin'}).then(r => arguments[1](r.status))",
+            f"/api/projects/{project}/",
+        )
         assert status == 404
         with contextlib.closing(open_work(work)) as conn:
             own = client.project_ids(conn, 2)[second]
@@ -210,8 +254,22 @@ def test_pre_annotation_is_prefilled_in_the_stream_and_saves_keystrokes(tmp_path
     figures = {}
     for kind, extra in (("plain", []), ("pre", ["--predictions", predictions])):
         work = tmp_path / f"work-{kind}"
-        _invoke("annotate", "export", "--manifest", manifest, "--media", tmp_path / "media", "--round", 1,
-                "--annotators", names[kind], "--work", work, *extra, *live)
+        _invoke(
+            "annotate",
+            "export",
+            "--manifest",
+            manifest,
+            "--media",
+            tmp_path / "media",
+            "--round",
+            1,
+            "--annotators",
+            names[kind],
+            "--work",
+            work,
+            *extra,
+            *live,
+        )
         with contextlib.closing(open_work(work)) as conn:
             project = client.project_ids(conn, 1)[names[kind]]
         driver = start_chromium(1366, 768, STREAM_RECORDER)
@@ -235,10 +293,12 @@ def test_pre_annotation_is_prefilled_in_the_stream_and_saves_keystrokes(tmp_path
         assert {r["answers"] for r in rows} == {"1111000011"}  # the annotator's, with the corrections
         assert {r["prefilled"] for r in rows} == ({"1111000000"} if kind == "pre" else {None})
     saved = 1 - figures["pre"]["keystrokes_per_task"] / figures["plain"]["keystrokes_per_task"]
-    print(f"keystrokes per task: {figures['plain']['keystrokes_per_task']:.1f} without pre-annotation, "
-          f"{figures['pre']['keystrokes_per_task']:.1f} with (model right on 8 of 10 seconds): {100 * saved:.0f} % saved; "
-          f"Submit -> next task interactive (median): {figures['plain']['submit_to_next_ms']:.0f} / "
-          f"{figures['pre']['submit_to_next_ms']:.0f} ms; tasks per minute the UI allows: "
-          f"{figures['plain']['tasks_per_minute']:.0f} / {figures['pre']['tasks_per_minute']:.0f}")
+    print(
+        f"keystrokes per task: {figures['plain']['keystrokes_per_task']:.1f} without pre-annotation, "
+        f"{figures['pre']['keystrokes_per_task']:.1f} with (model right on 8 of 10 seconds): {100 * saved:.0f} % saved; "
+        f"Submit -> next task interactive (median): {figures['plain']['submit_to_next_ms']:.0f} / "
+        f"{figures['pre']['submit_to_next_ms']:.0f} ms; tasks per minute the UI allows: "
+        f"{figures['plain']['tasks_per_minute']:.0f} / {figures['pre']['tasks_per_minute']:.0f}"
+    )
     assert saved > 0.7
     assert figures["plain"]["submit_to_next_ms"] < SUBMIT_TO_NEXT_LIMIT_MS, figures

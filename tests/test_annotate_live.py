@@ -7,12 +7,12 @@ import json
 import uuid
 
 import pytest
-from typer.testing import CliRunner
+from .cli_runner import CliRunner
 
 from ovavebench.annotate import answers_to_result, label_config, open_work
+from ovavebench.annotate.labelstudio import LabelStudioClient
 from ovavebench.cli import app
 from ovavebench.errors import OvavebenchError
-from ovavebench.annotate.labelstudio import LabelStudioClient
 
 from .annotation_helpers import make_media, parse_label
 
@@ -46,8 +46,12 @@ def _annotate_projects(client, work, round_no, annotators, answers):
     for name, project_id in projects.items():
         for task in client._sdk.tasks.list(project=project_id):
             youtube_id = task.data["clip_id"].rsplit("_", 1)[0]
-            client._sdk.annotations.create(id=task.id, result=answers_to_result(answers[youtube_id], False),
-                                           completed_by=annotators[name], lead_time=4.2)
+            client._sdk.annotations.create(
+                id=task.id,
+                result=answers_to_result(answers[youtube_id], False),
+                completed_by=annotators[name],
+                lead_time=4.2,
+            )
     return projects
 
 
@@ -63,8 +67,21 @@ def test_whole_protocol_against_a_live_server(tmp_path, label_studio, client, an
     live = ["--label-studio-url", label_studio.url, "--api-key", label_studio.token]
     work = tmp_path / "work"
 
-    result = _invoke("annotate", "export", "--manifest", manifest, "--media", tmp_path / "media", "--round", 1,
-                     "--annotators", f"{alice},{bob}", "--work", work, *live)
+    result = _invoke(
+        "annotate",
+        "export",
+        "--manifest",
+        manifest,
+        "--media",
+        tmp_path / "media",
+        "--round",
+        1,
+        "--annotators",
+        f"{alice},{bob}",
+        "--work",
+        work,
+        *live,
+    )
     assert "warning" not in result.output  # local-files storage attached
     # Every frame and audio URL of a task loads through the server, as the annotator's browser fetches it.
     with contextlib.closing(open_work(work)) as conn:
@@ -79,8 +96,21 @@ def test_whole_protocol_against_a_live_server(tmp_path, label_studio, client, an
     again = _invoke("annotate", "import", "--round", 1, "--work", work, *live)
     assert f"{len(chosen)} unchanged" in again.stdout
 
-    exported = _invoke("annotate", "export", "--manifest", manifest, "--media", tmp_path / "media", "--round", 2,
-                       "--annotators", f"{alice},{bob}", "--work", work, *live)
+    exported = _invoke(
+        "annotate",
+        "export",
+        "--manifest",
+        manifest,
+        "--media",
+        tmp_path / "media",
+        "--round",
+        2,
+        "--annotators",
+        f"{alice},{bob}",
+        "--work",
+        work,
+        *live,
+    )
     # Round 1 is closed: archived, then deleted on the server, so round-2 annotators cannot read its answers.
     for project_id in projects.values():
         assert f"project {project_id} closed" in exported.stdout
@@ -94,8 +124,21 @@ def test_whole_protocol_against_a_live_server(tmp_path, label_studio, client, an
     status = _invoke("annotate", "status", "--work", work).stdout
     assert f"clips needing adjudication: {len(differ)}" in status
 
-    _invoke("annotate", "export", "--manifest", manifest, "--media", tmp_path / "media", "--round", 3,
-            "--annotators", carol, "--work", work, *live)
+    _invoke(
+        "annotate",
+        "export",
+        "--manifest",
+        manifest,
+        "--media",
+        tmp_path / "media",
+        "--round",
+        3,
+        "--annotators",
+        carol,
+        "--work",
+        work,
+        *live,
+    )
     with contextlib.closing(open_work(work)) as conn:
         (project3,) = client.project_ids(conn, 3).values()
     tasks3 = list(client._sdk.tasks.list(project=project3))
@@ -115,15 +158,30 @@ def test_server_rejects_a_broken_config(client):
         client.create_project("broken", '<View><Choices name="x" toName="nowhere"><Choice value="a"/></Choices></View>')
 
 
-def test_bad_annotation_saved_by_the_server_is_reported_not_imported(tmp_path, label_studio, client, annotators, ovave_ref):
+def test_bad_annotation_saved_by_the_server_is_reported_not_imported(
+    tmp_path, label_studio, client, annotators, ovave_ref
+):
     released = json.loads((ovave_ref / "released_ovavel_dataset_anno.json").read_text())
     chosen = sorted(released)[:3]
     manifest = make_media(tmp_path / "media", {v: released[v]["category"] for v in chosen})
     alice = sorted(annotators)[0]
     live = ["--label-studio-url", label_studio.url, "--api-key", label_studio.token]
     work = tmp_path / "work"
-    _invoke("annotate", "export", "--manifest", manifest, "--media", tmp_path / "media", "--round", 1,
-            "--annotators", alice, "--work", work, *live)
+    _invoke(
+        "annotate",
+        "export",
+        "--manifest",
+        manifest,
+        "--media",
+        tmp_path / "media",
+        "--round",
+        1,
+        "--annotators",
+        alice,
+        "--work",
+        work,
+        *live,
+    )
     with contextlib.closing(open_work(work)) as conn:
         (project,) = client.project_ids(conn, 1).values()
     tasks = list(client._sdk.tasks.list(project=project))
@@ -147,9 +205,29 @@ def test_api_key_never_appears_in_errors(label_studio):
 def test_a_document_root_the_server_does_not_use_is_refused_with_the_setting_to_use(tmp_path, label_studio):
     manifest = make_media(tmp_path / "media", {"abcdefghijk": "dog barking", "bcdefghijkl": "cat purring"})
     live = ["--label-studio-url", label_studio.url, "--api-key", label_studio.token]
-    result = runner.invoke(app, [str(a) for a in ("annotate", "export", "--manifest", manifest, "--media", tmp_path / "media",
-                                                  "--round", 1, "--annotators", "ann1,ann2", "--work", tmp_path / "work",
-                                                  "--document-root", tmp_path, *live)])
+    result = runner.invoke(
+        app,
+        [
+            str(a)
+            for a in (
+                "annotate",
+                "export",
+                "--manifest",
+                manifest,
+                "--media",
+                tmp_path / "media",
+                "--round",
+                1,
+                "--annotators",
+                "ann1,ann2",
+                "--work",
+                tmp_path / "work",
+                "--document-root",
+                tmp_path,
+                *live,
+            )
+        ],
+    )
     assert result.exit_code == 2
     assert "LOCAL_FILES_DOCUMENT_ROOT=" in result.stderr and "--document-root" in result.stderr
 
@@ -157,8 +235,18 @@ def test_a_document_root_the_server_does_not_use_is_refused_with_the_setting_to_
 def test_closing_a_round_never_deletes_projects_recorded_for_another_server(tmp_path, label_studio, client):
     manifest = make_media(tmp_path / "media", {"abcdefghijk": "dog barking", "bcdefghijkl": "cat purring"})
     live = ["--label-studio-url", label_studio.url, "--api-key", label_studio.token]
-    export = ["annotate", "export", "--manifest", manifest, "--media", tmp_path / "media", "--annotators", "ann1,ann2",
-              "--work", tmp_path / "work"]
+    export = [
+        "annotate",
+        "export",
+        "--manifest",
+        manifest,
+        "--media",
+        tmp_path / "media",
+        "--annotators",
+        "ann1,ann2",
+        "--work",
+        tmp_path / "work",
+    ]
     _invoke(*export, "--round", 1, *live)
     with contextlib.closing(open_work(tmp_path / "work")) as conn, conn:
         projects = client.project_ids(conn, 1)
@@ -172,8 +260,18 @@ def test_closing_a_round_imports_what_was_not_imported_before_deleting(tmp_path,
     manifest = make_media(tmp_path / "media", {"abcdefghijk": "dog barking", "bcdefghijkl": "dog barking"})
     alice, bob = sorted(annotators)[:2]
     live = ["--label-studio-url", label_studio.url, "--api-key", label_studio.token]
-    export = ["annotate", "export", "--manifest", manifest, "--media", tmp_path / "media", "--annotators",
-              f"{alice},{bob}", "--work", tmp_path / "work"]
+    export = [
+        "annotate",
+        "export",
+        "--manifest",
+        manifest,
+        "--media",
+        tmp_path / "media",
+        "--annotators",
+        f"{alice},{bob}",
+        "--work",
+        tmp_path / "work",
+    ]
     _invoke(*export, "--round", 1, *live)
     answers = {"abcdefghijk": [1] * 10, "bcdefghijkl": [0] * 10}
     projects = _annotate_projects(client, tmp_path / "work", 1, annotators, answers)  # answered, never imported
@@ -181,7 +279,9 @@ def test_closing_a_round_imports_what_was_not_imported_before_deleting(tmp_path,
     for project_id in projects.values():
         assert f"project {project_id} closed: 1 annotation(s), 1 new to the store" in closed
     with contextlib.closing(open_work(tmp_path / "work")) as conn:
-        stored = dict(conn.execute("SELECT clip_id, answers FROM annotations WHERE round = 1 AND superseded_at IS NULL"))
+        stored = dict(
+            conn.execute("SELECT clip_id, answers FROM annotations WHERE round = 1 AND superseded_at IS NULL")
+        )
     assert stored == {f"{v}_000000": "".join(map(str, a)) for v, a in answers.items()}
 
 
@@ -198,8 +298,9 @@ def test_annotator_accounts_log_in_with_the_printed_password_and_are_made_once(l
     assert name in {who.split("@")[0] for who in client.users().values()}
 
 
-def test_pre_annotation_and_gold_live_the_annotators_answer_is_imported_never_the_models(tmp_path, label_studio,
-                                                                                         client, annotators):
+def test_pre_annotation_and_gold_live_the_annotators_answer_is_imported_never_the_models(
+    tmp_path, label_studio, client, annotators
+):
     alice, bob = sorted(annotators)[:2]
     clips = {f"pre{i:08d}": "dog barking" for i in range(6)}
     manifest = make_media(tmp_path / "media", clips)
@@ -210,13 +311,38 @@ def test_pre_annotation_and_gold_live_the_annotators_answer_is_imported_never_th
     gold = tmp_path / "gold.json"
     gold.write_text(json.dumps({v: truth[v] for v in sorted(clips)[:4]}))
     work = tmp_path / "work"
-    _invoke("annotate", "export", "--manifest", manifest, "--media", tmp_path / "media", "--round", 1,
-            "--annotators", f"{alice},{bob}", "--work", work, "--predictions", predictions, "--gold", gold,
-            "--gold-rate", 0.5, "--label-studio-url", label_studio.url, "--api-key", label_studio.token)
+    _invoke(
+        "annotate",
+        "export",
+        "--manifest",
+        manifest,
+        "--media",
+        tmp_path / "media",
+        "--round",
+        1,
+        "--annotators",
+        f"{alice},{bob}",
+        "--work",
+        work,
+        "--predictions",
+        predictions,
+        "--gold",
+        gold,
+        "--gold-rate",
+        0.5,
+        "--label-studio-url",
+        label_studio.url,
+        "--api-key",
+        label_studio.token,
+    )
     with contextlib.closing(open_work(work)) as conn:
         projects = client.project_ids(conn, 1)
-        gold_of = {name: {r["clip_id"] for r in conn.execute(
-            "SELECT clip_id FROM gold_assignments WHERE annotator = ?", (name,))} for name in projects}
+        gold_of = {
+            name: {
+                r["clip_id"] for r in conn.execute("SELECT clip_id FROM gold_assignments WHERE annotator = ?", (name,))
+            }
+            for name in projects
+        }
     for name, project_id in projects.items():
         project = client._sdk.projects.get(id=project_id)
         assert project.show_collab_predictions and project.model_version == "training-free (test)"
@@ -228,10 +354,24 @@ def test_pre_annotation_and_gold_live_the_annotators_answer_is_imported_never_th
             assert sorted(r["from_name"] for r in prediction.result) == sorted(f"av_{k}" for k in range(10))
             youtube_id = task.data["clip_id"].rsplit("_", 1)[0]
             # the annotator corrects seconds 7-9 and confirms the rest
-            client._sdk.annotations.create(id=task.id, result=answers_to_result(truth[youtube_id], False),
-                                           completed_by=annotators[name], lead_time=3.0)
-    imported = _invoke("annotate", "import", "--round", 1, "--work", work, "--label-studio-url", label_studio.url,
-                       "--api-key", label_studio.token).stdout
+            client._sdk.annotations.create(
+                id=task.id,
+                result=answers_to_result(truth[youtube_id], False),
+                completed_by=annotators[name],
+                lead_time=3.0,
+            )
+    imported = _invoke(
+        "annotate",
+        "import",
+        "--round",
+        1,
+        "--work",
+        work,
+        "--label-studio-url",
+        label_studio.url,
+        "--api-key",
+        label_studio.token,
+    ).stdout
     assert "0 rejected" in imported and "6 new" in imported
     with contextlib.closing(open_work(work)) as conn:
         rows = conn.execute("SELECT answers, prefilled FROM annotations WHERE round = 1").fetchall()

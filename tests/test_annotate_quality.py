@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
+from .cli_runner import CliRunner
 
 from ovavebench.annotate import open_work, parse_result
 from ovavebench.annotate.gold import gold_report
@@ -46,7 +46,9 @@ def _answer_round(work: Path, round_no: int, flips: dict[str, float], truth: dic
             flip = rng.random(10) < rate
             answers[youtube_id] = [int(t) ^ int(f) for t, f in zip(truth[youtube_id], flip)]
         path = work / f"export_round{round_no}_{name}.json"
-        path.write_text(json.dumps(simulated_export(task_file, answers, f"{name}@example.org", start_id=round_no * 10_000)))
+        path.write_text(
+            json.dumps(simulated_export(task_file, answers, f"{name}@example.org", start_id=round_no * 10_000))
+        )
         exports.append(path)
     _ok("annotate", "import", "--round", round_no, "--work", work, "--from", *exports)
 
@@ -55,11 +57,29 @@ def test_gold_accuracy_of_simulated_annotators_is_within_its_interval_and_the_ba
     manifest, media, truth = _campaign(tmp_path, 150)
     gold_ids = sorted(truth)[:100]
     gold = tmp_path / "gold.json"
-    gold.write_text(json.dumps({v: {"category": CLASSES[int(v[2:]) % 3], "label": json.dumps(truth[v])} for v in gold_ids}))
+    gold.write_text(
+        json.dumps({v: {"category": CLASSES[int(v[2:]) % 3], "label": json.dumps(truth[v])} for v in gold_ids})
+    )
     work = tmp_path / "work"
     flips = {"ann": 0.05, "bea": 0.20, "cal": 0.45}
-    out = _ok("annotate", "export", "--manifest", manifest, "--media", media, "--round", 1, "--annotators",
-              ",".join(flips), "--work", work, "--gold", gold, "--gold-rate", 1.0)
+    out = _ok(
+        "annotate",
+        "export",
+        "--manifest",
+        manifest,
+        "--media",
+        media,
+        "--round",
+        1,
+        "--annotators",
+        ",".join(flips),
+        "--work",
+        work,
+        "--gold",
+        gold,
+        "--gold-rate",
+        1.0,
+    )
     assert "gold)" in out
     # gold tasks look like every other task and are spread among them, not appended
     tasks = json.loads((work / "tasks" / "round1_ann.json").read_text())
@@ -81,7 +101,11 @@ def test_gold_accuracy_of_simulated_annotators_is_within_its_interval_and_the_ba
         assert g.accuracy_low <= 1 - rate <= g.accuracy_high, (name, g)
         assert g.flagged == (name == "cal")
     status = _ok("annotate", "status", "--work", work, "--min-gold-accuracy", 0.7)
-    assert "accuracy on gold" in status and status.count("FLAGGED") == 1 and "cal" in status.split("FLAGGED")[0].splitlines()[-1]
+    assert (
+        "accuracy on gold" in status
+        and status.count("FLAGGED") == 1
+        and "cal" in status.split("FLAGGED")[0].splitlines()[-1]
+    )
 
 
 def _accuracy(labels_path: Path, truth: dict[str, list[int]]) -> float:
@@ -95,8 +119,20 @@ def _two_rounds(tmp_path: Path, clips: int, flips: dict[str, float], seed: int) 
     manifest, media, truth = _campaign(tmp_path, clips, seed=seed)
     work = tmp_path / "work"
     for round_no in (1, 2):
-        _ok("annotate", "export", "--manifest", manifest, "--media", media, "--round", round_no, "--annotators",
-            ",".join(flips), "--work", work)
+        _ok(
+            "annotate",
+            "export",
+            "--manifest",
+            manifest,
+            "--media",
+            media,
+            "--round",
+            round_no,
+            "--annotators",
+            ",".join(flips),
+            "--work",
+            work,
+        )
         _answer_round(work, round_no, flips, truth, seed=10 + round_no)
     return work, truth
 
@@ -133,10 +169,28 @@ def test_pre_annotation_is_prefilled_corrections_are_the_annotators_and_status_c
     model[wrong][0] = "race car" if CLASSES[int(wrong[2:]) % 3] != "race car" else "background"
     uncertainty = {v: int(v[2:]) % 5 for v in truth}
     predictions = tmp_path / "zs.json"
-    predictions.write_text(json.dumps({"predictions": model, "meta": {"method": "training-free", "uncertainty": uncertainty}}))
+    predictions.write_text(
+        json.dumps({"predictions": model, "meta": {"method": "training-free", "uncertainty": uncertainty}})
+    )
     work = tmp_path / "work"
-    _ok("annotate", "export", "--manifest", manifest, "--media", media, "--round", 1, "--annotators", "ann,bea",
-        "--work", work, "--predictions", predictions, "--order", "uncertain")
+    _ok(
+        "annotate",
+        "export",
+        "--manifest",
+        manifest,
+        "--media",
+        media,
+        "--round",
+        1,
+        "--annotators",
+        "ann,bea",
+        "--work",
+        work,
+        "--predictions",
+        predictions,
+        "--order",
+        "uncertain",
+    )
     tasks = json.loads((work / "tasks" / "round1_ann.json").read_text())
     order = [uncertainty[t["data"]["clip_id"].rsplit("_", 1)[0]] for t in tasks]
     assert order == sorted(order, reverse=True)
@@ -149,10 +203,24 @@ def test_pre_annotation_is_prefilled_corrections_are_the_annotators_and_status_c
     # the annotators submit the truth: the model's wrong second is corrected, the rest confirmed
     _answer_round(work, 1, {"ann": 0.0, "bea": 0.0}, truth, seed=0)
     with contextlib.closing(open_work(work)) as conn:
-        row = conn.execute("SELECT answers, prefilled FROM annotations WHERE clip_id = ?", (f"{wrong}_000000",)).fetchone()
+        row = conn.execute(
+            "SELECT answers, prefilled FROM annotations WHERE clip_id = ?", (f"{wrong}_000000",)
+        ).fetchone()
     assert row["answers"] == "".join(map(str, truth[wrong])) and row["prefilled"][0] != row["answers"][0]
-    _ok("annotate", "export", "--manifest", manifest, "--media", media, "--round", 2, "--annotators", "ann,bea",
-        "--work", work)  # round 2 without pre-annotation: both kinds exist
+    _ok(
+        "annotate",
+        "export",
+        "--manifest",
+        manifest,
+        "--media",
+        media,
+        "--round",
+        2,
+        "--annotators",
+        "ann,bea",
+        "--work",
+        work,
+    )  # round 2 without pre-annotation: both kinds exist
     _answer_round(work, 2, {"ann": 0.0, "bea": 0.0}, truth, seed=0)
     status = _ok("annotate", "status", "--work", work)
     assert "model–human agreement per class" in status
@@ -171,8 +239,20 @@ def test_bad_gold_and_prediction_files_are_one_line_exit_2_and_nothing_is_export
     no_uncertainty = tmp_path / "zs.json"
     no_uncertainty.write_text(json.dumps({v: ["background"] * 10 for v in truth}))
     work = tmp_path / "work"
-    base = ["annotate", "export", "--manifest", manifest, "--media", media, "--round", 1, "--annotators", "ann,bea",
-            "--work", work]
+    base = [
+        "annotate",
+        "export",
+        "--manifest",
+        manifest,
+        "--media",
+        media,
+        "--round",
+        1,
+        "--annotators",
+        "ann,bea",
+        "--work",
+        work,
+    ]
     cases = [
         ([*base, "--gold", not_in], "'zz000000000' is not in the manifest"),
         ([*base, "--gold", short], "expected 10 labels of 0 or 1, got 3 values"),
@@ -192,7 +272,23 @@ def test_bad_gold_and_prediction_files_are_one_line_exit_2_and_nothing_is_export
 def test_aggregate_without_answers_or_with_an_unknown_method_is_refused(tmp_path, method):
     manifest, media, _ = _campaign(tmp_path, 3)
     work = tmp_path / "work"
-    _ok("annotate", "export", "--manifest", manifest, "--media", media, "--round", 1, "--annotators", "ann", "--work", work)
-    result = runner.invoke(app, ["annotate", "finalize", "--work", str(work), "--out", str(tmp_path / "l.json"),
-                                 "--aggregate", method])
-    assert result.exit_code == 2 and ("no answers to aggregate yet" in result.output or "--aggregate must be one of" in result.output)
+    _ok(
+        "annotate",
+        "export",
+        "--manifest",
+        manifest,
+        "--media",
+        media,
+        "--round",
+        1,
+        "--annotators",
+        "ann",
+        "--work",
+        work,
+    )
+    result = runner.invoke(
+        app, ["annotate", "finalize", "--work", str(work), "--out", str(tmp_path / "l.json"), "--aggregate", method]
+    )
+    assert result.exit_code == 2 and (
+        "no answers to aggregate yet" in result.output or "--aggregate must be one of" in result.output
+    )

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from .cli_runner import CliRunner
 
 from ovavebench.benchmark import load_benchmark
 from ovavebench.cli import app
@@ -27,9 +27,26 @@ def avllm(demo_small, tmp_path_factory) -> tuple[Path, Path]:
 
 
 def _cli(python: Path, demo: Path, out: Path, model: Path, *extra: str):
-    return run(python, "-m", "ovavebench", "baseline", "avllm", "--media", str(demo / "build" / "media"),
-               "--benchmark", str(demo / "benchmark"), "--split", "test", "--out", str(out), "--model", str(model),
-               "--device", "cpu", *extra)
+    return run(
+        python,
+        "-m",
+        "ovavebench",
+        "baseline",
+        "avllm",
+        "--media",
+        str(demo / "build" / "media"),
+        "--benchmark",
+        str(demo / "benchmark"),
+        "--split",
+        "test",
+        "--out",
+        str(out),
+        "--model",
+        str(model),
+        "--device",
+        "cpu",
+        *extra,
+    )
 
 
 def test_every_frame_and_every_second_of_audio_reach_the_model(avllm, demo_small):
@@ -37,7 +54,7 @@ def test_every_frame_and_every_second_of_audio_reach_the_model(avllm, demo_small
     snippet = f"""
 from pathlib import Path
 from ovavebench.baselines.avllm import load_avllm, load_prompt, model_inputs, video_inputs
-from ovavebench.clips import benchmark_videos
+from ovavebench.media.clips import benchmark_videos
 llm = load_avllm({str(model)!r}, "cpu")
 videos, _, _ = benchmark_videos({str(demo_small / "build" / "media")!r}, {str(demo_small / "benchmark")!r})
 loaded = [video_inputs(frames, wav) for _, frames, wav in videos[:2]]
@@ -71,7 +88,10 @@ def test_the_whole_path_writes_predictions_that_score_and_resumes(avllm, demo_sm
     assert sorted(document["predictions"]) == sorted(test_ids)
     assert all(len(labels) == 10 for labels in document["predictions"].values())
     meta = document["meta"]
-    assert meta["config"] == "avllm.json" and meta["avllm"]["model"]["class"] == "Qwen2_5OmniThinkerForConditionalGeneration"
+    assert (
+        meta["config"] == "avllm.json"
+        and meta["avllm"]["model"]["class"] == "Qwen2_5OmniThinkerForConditionalGeneration"
+    )
     assert meta["avllm"]["unparsed_seconds"] <= 60 and len(meta["checkpoint_sha256"]) == 64
     answers = (tmp_path / "avllm.json.answers.jsonl").read_text().splitlines()
     assert len(answers) == 1 + len(test_ids)
@@ -91,16 +111,40 @@ def test_bad_models_prompts_and_media_are_one_line_and_exit_2(demo_small, tmp_pa
     (not_av / "config.json").write_text(json.dumps({"model_type": "bert", "vocab_size": 10}))
     prompts = tmp_path / "prompts.json"
     prompts.write_text(json.dumps({"templates": {"mine": {"system": "s"}}}))
-    base = ["baseline", "avllm", "--benchmark", str(demo_small / "benchmark"), "--out", str(tmp_path / "o.json"),
-            "--device", "cpu"]
+    base = [
+        "baseline",
+        "avllm",
+        "--benchmark",
+        str(demo_small / "benchmark"),
+        "--out",
+        str(tmp_path / "o.json"),
+        "--device",
+        "cpu",
+    ]
     cases = [
         ([*base, "--media", str(demo_small / "build" / "media"), "--model", str(not_av)], "--model"),
-        ([*base, "--media", str(demo_small / "build" / "media"), "--model", str(not_av), "--prompts", str(prompts),
-          "--prompt", "mine"], "expected exactly the keys"),
-        ([*base, "--media", str(demo_small / "build" / "media"), "--model", str(not_av), "--prompt", "haiku"],
-         "no template 'haiku'"),
-        ([*base, "--media", str(demo_small / "build" / "media"), "--model", str(not_av), "--split", "train"],
-         "--split must be test or val"),
+        (
+            [
+                *base,
+                "--media",
+                str(demo_small / "build" / "media"),
+                "--model",
+                str(not_av),
+                "--prompts",
+                str(prompts),
+                "--prompt",
+                "mine",
+            ],
+            "expected exactly the keys",
+        ),
+        (
+            [*base, "--media", str(demo_small / "build" / "media"), "--model", str(not_av), "--prompt", "haiku"],
+            "no template 'haiku'",
+        ),
+        (
+            [*base, "--media", str(demo_small / "build" / "media"), "--model", str(not_av), "--split", "train"],
+            "--split must be test or val",
+        ),
     ]
     for args, needle in cases:
         result = runner.invoke(app, args)

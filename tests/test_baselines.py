@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
+from .cli_runner import CliRunner
 
 from ovavebench.baselines import FinetuneConfig, finetune, predict, zero_shot, zero_shot_rows
 from ovavebench.cli import app
@@ -101,11 +101,15 @@ def test_finetuning_is_deterministic_on_cpu_and_ablations_run(tmp_path):
     store, bench = synthetic(tmp_path, distortion=1.0, per_class=8)
     runs = []
     for name in ("a", "b"):
-        report = finetune(store, bench, tmp_path / name, FinetuneConfig(width=DIM, lr=1e-3, epochs=2, batch_size=8, seed=3))
+        report = finetune(
+            store, bench, tmp_path / name, FinetuneConfig(width=DIM, lr=1e-3, epochs=2, batch_size=8, seed=3)
+        )
         runs.append(report.losses)
     assert runs[0] == runs[1]
     for options in ({"fusion": "prob-avg"}, {"fusion": "fea-avg"}, {"select_on": "published"}):
-        report = finetune(store, bench, tmp_path / str(options), FinetuneConfig(width=DIM, epochs=1, batch_size=8, **options))
+        report = finetune(
+            store, bench, tmp_path / str(options), FinetuneConfig(width=DIM, epochs=1, batch_size=8, **options)
+        )
         assert np.isfinite(report.losses[0])
 
 
@@ -121,7 +125,9 @@ def test_every_temporal_row_trains_lowers_its_loss_and_predicts_what_score_accep
 
 def test_without_other_the_finetuned_features_go_through_the_agreement_rule(tmp_path):
     store, bench = synthetic(tmp_path, distortion=0.5, per_class=8)
-    finetune(store, bench, tmp_path / "run", FinetuneConfig(width=DIM, lr=1e-3, epochs=2, batch_size=8, with_other=False))
+    finetune(
+        store, bench, tmp_path / "run", FinetuneConfig(width=DIM, lr=1e-3, epochs=2, batch_size=8, with_other=False)
+    )
     predictions = predict(tmp_path / "run", store, bench, "test")
     labels = [label for row in predictions.values() for label in row]
     # As released, the variant predicts background where audio and visual disagree (it used to never do).
@@ -136,30 +142,39 @@ def test_the_published_selection_rule_averages_seg_and_eve_per_batch(tmp_path):
     bench = load_benchmark(bench_dir)
     seen_test = bench.split_videos("test")
     seen_test = seen_test[seen_test["seen"]]
-    truth = {v: [c if f else "background" for f in bench.labels.flags[bench.labels.index()[v]]]
-             for v, c in zip(seen_test["vid_name"], seen_test["cls_name"])}
+    truth = {
+        v: [c if f else "background" for f in bench.labels.flags[bench.labels.index()[v]]]
+        for v, c in zip(seen_test["vid_name"], seen_test["cls_name"])
+    }
     perfect = published_criterion(bench, truth, batch_size=3)
     assert perfect["avg"] == pytest.approx(1.0) and perfect["videos"] == len(truth)
     first = seen_test["vid_name"].iloc[0]
     wrong = {**truth, first: ["background"] * 10}  # one video wrong: its batch of 3 weighs it by 1/3, not 1/N
     criterion = published_criterion(bench, wrong, batch_size=3)
     batches = -(-len(truth) // 3)
-    from ovavebench.metrics import per_video_metrics
+    from ovavebench.scoring.functional import per_video_metrics
 
     cls = bench.classes.index(seen_test["cls_name"].iloc[0])
     flags = bench.labels.flags[[bench.labels.index()[first]]]
     _, seg, _ = per_video_metrics(np.full((1, 10), len(bench.classes)), np.array([cls]), flags, len(bench.classes))
     assert seg[0] < 1
-    assert criterion["seg_f1"] == pytest.approx(1 - (1 - seg[0]) / 3 / batches)  # its batch's mean, then the mean of batches
+    assert criterion["seg_f1"] == pytest.approx(
+        1 - (1 - seg[0]) / 3 / batches
+    )  # its batch's mean, then the mean of batches
 
 
 def test_predict_writes_files_score_accepts_for_every_split(tmp_path):
     store, bench = synthetic(tmp_path, distortion=0.5, per_class=8)
     args = ["--features", str(store), "--benchmark", str(bench)]
-    trained = runner.invoke(app, ["baseline", "finetune", *args, "--out", str(tmp_path / "run"), "--epochs", "1", "--batch-size", "8"])
+    trained = runner.invoke(
+        app, ["baseline", "finetune", *args, "--out", str(tmp_path / "run"), "--epochs", "1", "--batch-size", "8"]
+    )
     assert trained.exit_code == 0, trained.output
     for split in ("val", "test"):
-        for command in (["baseline", "zero-shot", *args], ["baseline", "predict", "--run", str(tmp_path / "run"), *args]):
+        for command in (
+            ["baseline", "zero-shot", *args],
+            ["baseline", "predict", "--run", str(tmp_path / "run"), *args],
+        ):
             out = tmp_path / f"{command[1]}-{split}.json"
             result = runner.invoke(app, [*command, "--split", split, "--out", str(out)])
             assert result.exit_code == 0, result.output
@@ -174,18 +189,49 @@ def test_media_to_features_to_baselines_to_score_on_the_fixture_checkpoint(tmp_p
     ib = reference / "imagebind"
     classes = {vid(i): ["dog barking", "cat purring"][i % 2] for i in range(8)}
     make_media(tmp_path / "media", classes)
-    bench = tiny_benchmark(tmp_path / "bench", [(v, ["train", "train", "val", "test"][i % 4], c, c == "dog barking", [0, 1] * 5)
-                                                  for i, (v, c) in enumerate(sorted(classes.items()))])
-    extract = runner.invoke(app, ["features", "extract", "--media", str(tmp_path / "media"), "--benchmark", str(bench),
-                                  "--out", str(tmp_path / "store"), "--checkpoint", str(ib / "small_checkpoint.pth"),
-                                  "--model-config", str(ib / "small_config.json"), "--vocab", str(ib / "bpe_simple_vocab_16e6.txt.gz"),
-                                  "--device", "cpu", "--workers", "0"])
+    bench = tiny_benchmark(
+        tmp_path / "bench",
+        [
+            (v, ["train", "train", "val", "test"][i % 4], c, c == "dog barking", [0, 1] * 5)
+            for i, (v, c) in enumerate(sorted(classes.items()))
+        ],
+    )
+    extract = runner.invoke(
+        app,
+        [
+            "features",
+            "extract",
+            "--media",
+            str(tmp_path / "media"),
+            "--benchmark",
+            str(bench),
+            "--out",
+            str(tmp_path / "store"),
+            "--checkpoint",
+            str(ib / "small_checkpoint.pth"),
+            "--model-config",
+            str(ib / "small_config.json"),
+            "--vocab",
+            str(ib / "bpe_simple_vocab_16e6.txt.gz"),
+            "--device",
+            "cpu",
+            "--workers",
+            "0",
+        ],
+    )
     assert extract.exit_code == 0, extract.output
     args = ["--features", str(tmp_path / "store"), "--benchmark", str(bench)]
     assert runner.invoke(app, ["baseline", "zero-shot", *args, "--out", str(tmp_path / "zs.json")]).exit_code == 0
-    trained = runner.invoke(app, ["baseline", "finetune", *args, "--out", str(tmp_path / "run"), "--epochs", "2", "--batch-size", "2"])
+    trained = runner.invoke(
+        app, ["baseline", "finetune", *args, "--out", str(tmp_path / "run"), "--epochs", "2", "--batch-size", "2"]
+    )
     assert trained.exit_code == 0, trained.output
-    assert runner.invoke(app, ["baseline", "predict", "--run", str(tmp_path / "run"), *args, "--out", str(tmp_path / "ft.json")]).exit_code == 0
+    assert (
+        runner.invoke(
+            app, ["baseline", "predict", "--run", str(tmp_path / "run"), *args, "--out", str(tmp_path / "ft.json")]
+        ).exit_code
+        == 0
+    )
     for name in ("zs", "ft"):
         scored = runner.invoke(app, ["score", str(tmp_path / f"{name}.json"), "--benchmark", str(bench), "--json"])
         assert scored.exit_code == 0, scored.output
@@ -195,13 +241,33 @@ def test_media_to_features_to_baselines_to_score_on_the_fixture_checkpoint(tmp_p
 def test_config_files_of_the_published_rows_are_honoured(tmp_path):
     store, bench = synthetic(tmp_path, distortion=0.5, per_class=8)
     repo = __import__("pathlib").Path(__file__).resolve().parent.parent
-    result = runner.invoke(app, ["baseline", "finetune", "--features", str(store), "--benchmark", str(bench),
-                                 "--out", str(tmp_path / "run"), "--config", str(repo / "baselines" / "finetune_select_published.json"),
-                                 "--epochs", "1", "--batch-size", "8"])
+    result = runner.invoke(
+        app,
+        [
+            "baseline",
+            "finetune",
+            "--features",
+            str(store),
+            "--benchmark",
+            str(bench),
+            "--out",
+            str(tmp_path / "run"),
+            "--config",
+            str(repo / "baselines" / "finetune_select_published.json"),
+            "--epochs",
+            "1",
+            "--batch-size",
+            "8",
+        ],
+    )
     assert result.exit_code == 0, result.output
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert saved["select_on"] == "published" and saved["epochs"] == 1 and saved["fusion"] == "sqrt" and saved["seed"] == 123
+    assert (
+        saved["select_on"] == "published"
+        and saved["epochs"] == 1
+        and saved["fusion"] == "sqrt"
+        and saved["seed"] == 123
+    )
     for config in sorted((repo / "baselines").glob("finetune*.json")):  # every published row's config is valid
         fields = {k: v for k, v in json.loads(config.read_text()).items() if k not in ("description", "command")}
         FinetuneConfig(**fields).validate()
-

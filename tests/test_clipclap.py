@@ -12,9 +12,9 @@ import pytest
 import soundfile
 import torch
 
+from ovavebench.baselines.clipclap import ClipClap, one_second_pieces
 from ovavebench.benchmark import REPLACED_IN_OFFICIAL_MEDIA
-from ovavebench.build import availability_report
-from ovavebench.clipclap import ClipClap, one_second_pieces
+from ovavebench.build.job import availability_report
 from ovavebench.features import FeatureStore
 
 from .annotation_helpers import make_media
@@ -28,8 +28,10 @@ CLASSES = ["dog barking", "cat purring"]
 @pytest.fixture(scope="module")
 def models(tmp_path_factory, reference):
     root = tmp_path_factory.mktemp("hf")
-    return (save_tiny_clip(root / "clip", reference / "imagebind" / "bpe_simple_vocab_16e6.txt.gz"),
-            save_tiny_clap(root / "clap"))
+    return (
+        save_tiny_clip(root / "clip", reference / "imagebind" / "bpe_simple_vocab_16e6.txt.gz"),
+        save_tiny_clap(root / "clap"),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -39,10 +41,18 @@ def data(tmp_path_factory):
     make_media(root / "media", classes)
     for i, youtube_id in enumerate(sorted(classes)):  # audible seconds: a tone per video
         t = np.arange(160_000) / 16_000
-        soundfile.write(root / "media" / f"{youtube_id}_000000" / "audio.wav",
-                        (0.3 * np.sin(2 * np.pi * (220 + 110 * i) * t) * 32767).astype(np.int16), 16_000)
-    bench = tiny_benchmark(root / "bench", [(v, ["train", "val", "test"][i % 3], c, i % 2 == 0, [1] * 10)
-                                            for i, (v, c) in enumerate(sorted(classes.items()))])
+        soundfile.write(
+            root / "media" / f"{youtube_id}_000000" / "audio.wav",
+            (0.3 * np.sin(2 * np.pi * (220 + 110 * i) * t) * 32767).astype(np.int16),
+            16_000,
+        )
+    bench = tiny_benchmark(
+        root / "bench",
+        [
+            (v, ["train", "val", "test"][i % 3], c, i % 2 == 0, [1] * 10)
+            for i, (v, c) in enumerate(sorted(classes.items()))
+        ],
+    )
     return root, bench, sorted(classes)
 
 
@@ -50,9 +60,28 @@ def test_clip_and_clap_load_from_save_pretrained_folders_and_embed_every_second(
     clip, clap = models
     root, bench, videos = data
     store_dir = tmp_path / "store"
-    code, out, err = run_cli("features", "extract", "--encoder", "clip-clap", "--clip-model", clip, "--clap-model", clap,
-                             "--media", root / "media", "--benchmark", bench, "--out", store_dir, "--device", "cpu",
-                             "--workers", "0", "--batch-size", "4")
+    code, out, err = run_cli(
+        "features",
+        "extract",
+        "--encoder",
+        "clip-clap",
+        "--clip-model",
+        clip,
+        "--clap-model",
+        clap,
+        "--media",
+        root / "media",
+        "--benchmark",
+        bench,
+        "--out",
+        store_dir,
+        "--device",
+        "cpu",
+        "--workers",
+        "0",
+        "--batch-size",
+        "4",
+    )
     assert code == 0, err
     assert "6 video(s) embedded" in out
     with FeatureStore(store_dir) as store:
@@ -62,7 +91,9 @@ def test_clip_and_clap_load_from_save_pretrained_folders_and_embed_every_second(
         assert audio.shape == (6, 10, 24) and visual.shape == (6, 10, 16)  # two spaces, two widths
         names, text = store.text()
         _, text_audio = store.text_audio()
-        assert names == ["cat purring", "dog barking", "other"] and text.shape == (3, 16) and text_audio.shape == (3, 24)
+        assert (
+            names == ["cat purring", "dog barking", "other"] and text.shape == (3, 16) and text_audio.shape == (3, 24)
+        )
     # The stored vectors are the models' own, second by second (through the real loading path).
     pair = ClipClap.load(str(clip), str(clap))
     folder = root / "media" / f"{videos[1]}_000000"
@@ -73,8 +104,9 @@ def test_clip_and_clap_load_from_save_pretrained_folders_and_embed_every_second(
     assert not np.allclose(seconds[0], seconds[1])  # each second embedded on its own
 
     predictions = tmp_path / "zs.json"
-    code, out, err = run_cli("baseline", "zero-shot", "--features", store_dir, "--benchmark", bench, "--split", "test",
-                             "--out", predictions)
+    code, out, err = run_cli(
+        "baseline", "zero-shot", "--features", store_dir, "--benchmark", bench, "--split", "test", "--out", predictions
+    )
     assert code == 0, err
     code, out, err = run_cli("score", predictions, "--benchmark", bench, "--split", "test", "--json")
     assert code == 0, err
@@ -82,11 +114,30 @@ def test_clip_and_clap_load_from_save_pretrained_folders_and_embed_every_second(
 
     # The store never mixes encoders, and the fine-tuning rows stay ImageBind's.
     ib = Path(__file__).resolve().parent.parent.parent / "shared" / "reference" / "imagebind"
-    code, _, err = run_cli("features", "extract", "--media", root / "media", "--benchmark", bench, "--out", store_dir,
-                           "--checkpoint", ib / "small_checkpoint.pth", "--model-config", ib / "small_config.json",
-                           "--vocab", ib / "bpe_simple_vocab_16e6.txt.gz", "--device", "cpu", "--workers", "0")
+    code, _, err = run_cli(
+        "features",
+        "extract",
+        "--media",
+        root / "media",
+        "--benchmark",
+        bench,
+        "--out",
+        store_dir,
+        "--checkpoint",
+        ib / "small_checkpoint.pth",
+        "--model-config",
+        ib / "small_config.json",
+        "--vocab",
+        ib / "bpe_simple_vocab_16e6.txt.gz",
+        "--device",
+        "cpu",
+        "--workers",
+        "0",
+    )
     assert code == 2 and "another encoder" in err and "never mix" in err
-    code, _, err = run_cli("baseline", "finetune", "--features", store_dir, "--benchmark", bench, "--out", tmp_path / "run")
+    code, _, err = run_cli(
+        "baseline", "finetune", "--features", store_dir, "--benchmark", bench, "--out", tmp_path / "run"
+    )
     assert code == 2 and "clip-clap store" in err
 
 
@@ -100,9 +151,24 @@ def test_clap_hears_each_second_at_its_own_rate(data):
 
 def test_a_model_that_is_not_there_is_one_clear_error(data, tmp_path):
     root, bench, _ = data
-    code, _, err = run_cli("features", "extract", "--encoder", "clip-clap", "--clip-model", tmp_path / "nothing",
-                           "--clap-model", tmp_path / "nothing", "--media", root / "media", "--benchmark", bench,
-                           "--out", tmp_path / "store", "--device", "cpu")
+    code, _, err = run_cli(
+        "features",
+        "extract",
+        "--encoder",
+        "clip-clap",
+        "--clip-model",
+        tmp_path / "nothing",
+        "--clap-model",
+        tmp_path / "nothing",
+        "--media",
+        root / "media",
+        "--benchmark",
+        bench,
+        "--out",
+        tmp_path / "store",
+        "--device",
+        "cpu",
+    )
     assert code == 2 and "--clip-model" in err and len(err.strip().splitlines()) == 1
 
 
@@ -116,7 +182,10 @@ def _official_layout(root: Path, bench: Path, media: Path) -> Path:
         for k in range(10):
             shutil.copy(media / f"{row.vid_name}_000000" / "frames" / f"{k}.png", frames / f"{k + 1:05d}.png")
         (out / row.split / "audio" / row.cls_name).mkdir(parents=True, exist_ok=True)
-        shutil.copy(media / f"{row.vid_name}_000000" / "audio.wav", out / row.split / "audio" / row.cls_name / f"{row.vid_name}.wav")
+        shutil.copy(
+            media / f"{row.vid_name}_000000" / "audio.wav",
+            out / row.split / "audio" / row.cls_name / f"{row.vid_name}.wav",
+        )
     return out
 
 
@@ -130,10 +199,28 @@ def test_the_official_layout_goes_through_features_both_baselines_and_score(data
     (official / meta.loc[mute, "split"] / "audio" / meta.loc[mute, "cls_name"] / f"{mute}.wav").unlink()
     ib = reference / "imagebind"
     store = tmp_path / "store"
-    code, out, err = run_cli("features", "extract", "--layout", "official", "--media", official, "--benchmark", bench,
-                             "--out", store, "--checkpoint", ib / "small_checkpoint.pth", "--model-config",
-                             ib / "small_config.json", "--vocab", ib / "bpe_simple_vocab_16e6.txt.gz", "--device", "cpu",
-                             "--workers", "0")
+    code, out, err = run_cli(
+        "features",
+        "extract",
+        "--layout",
+        "official",
+        "--media",
+        official,
+        "--benchmark",
+        bench,
+        "--out",
+        store,
+        "--checkpoint",
+        ib / "small_checkpoint.pth",
+        "--model-config",
+        ib / "small_config.json",
+        "--vocab",
+        ib / "bpe_simple_vocab_16e6.txt.gz",
+        "--device",
+        "cpu",
+        "--workers",
+        "0",
+    )
     assert code == 0, err
     assert "4 video(s) embedded" in out
     assert f"{nine}: 9 frame(s)" in err and f"{mute}: no audio" in err
@@ -141,20 +228,51 @@ def test_the_official_layout_goes_through_features_both_baselines_and_score(data
         assert sorted(opened.video_ids) == sorted(set(videos) - {nine, mute})
     zero = tmp_path / "zs.json"
     # The videos left out are in the val split: predicting it names what is missing, in one line.
-    code, _, err = run_cli("baseline", "zero-shot", "--features", store, "--benchmark", bench, "--split", "val", "--out", zero)
+    code, _, err = run_cli(
+        "baseline", "zero-shot", "--features", store, "--benchmark", bench, "--split", "val", "--out", zero
+    )
     assert code == 2 and "not in the store" in err and len(err.strip().splitlines()) == 1
     test_ids = [v for v in videos if meta.loc[v, "split"] == "test"]
     assert set(test_ids) & {nine, mute} == set()
-    code, _, err = run_cli("baseline", "zero-shot", "--features", store, "--benchmark", bench, "--split", "test", "--out", zero)
+    code, _, err = run_cli(
+        "baseline", "zero-shot", "--features", store, "--benchmark", bench, "--split", "test", "--out", zero
+    )
     assert code == 0, err
     assert run_cli("score", zero, "--benchmark", bench, "--split", "test")[0] == 0
     run = tmp_path / "run"
-    code, _, err = run_cli("baseline", "finetune", "--features", store, "--benchmark", bench, "--out", run, "--epochs", "1",
-                           "--select-on", "published")
+    code, _, err = run_cli(
+        "baseline",
+        "finetune",
+        "--features",
+        store,
+        "--benchmark",
+        bench,
+        "--out",
+        run,
+        "--epochs",
+        "1",
+        "--select-on",
+        "published",
+    )
     assert code == 0, err
     tuned = tmp_path / "ft.json"
-    assert run_cli("baseline", "predict", "--run", run, "--features", store, "--benchmark", bench, "--split", "test",
-                   "--out", tuned)[0] == 0
+    assert (
+        run_cli(
+            "baseline",
+            "predict",
+            "--run",
+            run,
+            "--features",
+            store,
+            "--benchmark",
+            bench,
+            "--split",
+            "test",
+            "--out",
+            tuned,
+        )[0]
+        == 0
+    )
     assert run_cli("score", tuned, "--benchmark", bench, "--split", "test")[0] == 0
 
 

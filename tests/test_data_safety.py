@@ -14,7 +14,7 @@ import pytest
 
 from ovavebench.download import open_state, register_clips
 from ovavebench.io import atomic_write_text, claim_output_dir
-from ovavebench.localserver import LocalServer
+from ovavebench.testing.localserver import LocalServer
 
 from .helpers import tiny_benchmark, vid
 from .test_fuzz_inputs import run_cli
@@ -32,8 +32,10 @@ def assert_refused(code: int, err: str, *needles: str) -> None:
 
 @pytest.fixture()
 def bench(tmp_path):
-    videos = [(vid(i), ["train", "val", "test"][i % 3], SEEN if i % 2 else UNSEEN, bool(i % 2), [i % 2] * 10)
-              for i in range(9)]
+    videos = [
+        (vid(i), ["train", "val", "test"][i % 3], SEEN if i % 2 else UNSEEN, bool(i % 2), [i % 2] * 10)
+        for i in range(9)
+    ]
     folder = tiny_benchmark(tmp_path / "bench", videos)
     predictions = {v[0]: ["background"] * 10 for v in videos if v[1] == "test"}
     (tmp_path / "pred.json").write_text(json.dumps(predictions))
@@ -113,8 +115,19 @@ def test_outputs_respect_the_umask(tmp_path, bench, umask, mode):
         assert code == 0, err
         labels = {vid(i): {"category": [SEEN, UNSEEN][i % 2], "label": json.dumps([1] * 10)} for i in range(12)}
         (tmp_path / "labels.json").write_text(json.dumps(labels))
-        code, _, err = run_cli("split", "--labels", tmp_path / "labels.json", "--out", tmp_path / "split", "--unseen", "auto",
-                               "--num-unseen", "1", "--train-ratios", "0.5")
+        code, _, err = run_cli(
+            "split",
+            "--labels",
+            tmp_path / "labels.json",
+            "--out",
+            tmp_path / "split",
+            "--unseen",
+            "auto",
+            "--num-unseen",
+            "1",
+            "--train-ratios",
+            "0.5",
+        )
         assert code == 0, err
     finally:
         os.umask(previous)
@@ -135,17 +148,37 @@ def test_a_replaced_file_keeps_its_mode(tmp_path):
 
 
 def _manifest(path: Path, rows: list[tuple[str, int, int]]) -> Path:
-    pd.DataFrame([{"clip_id": f"{y}_{s:06d}", "youtube_id": y, "start_s": s, "end_s": e, "class_name": "dog barking",
-                   "split": "test"} for y, s, e in rows]).to_csv(path, index=False)
+    pd.DataFrame(
+        [
+            {
+                "clip_id": f"{y}_{s:06d}",
+                "youtube_id": y,
+                "start_s": s,
+                "end_s": e,
+                "class_name": "dog barking",
+                "split": "test",
+            }
+            for y, s, e in rows
+        ]
+    ).to_csv(path, index=False)
     return path
 
 
 def test_bad_download_options_and_rows_are_refused_before_any_state_is_written(tmp_path):
     good = _manifest(tmp_path / "good.csv", [("okvideo0001", 0, 10)])
-    for option, value in [("--max-attempts", "0"), ("--workers", "0"), ("--workers", "-3"), ("--limit", "-1"),
-                          ("--max-height", "-1"), ("--timeout", "-1"), ("--proxy", "not a url"),
-                          ("--url-template", "file:///etc/{youtube_id}"), ("--url-template", "http://x/{vid}"),
-                          ("--cookies", str(tmp_path / "missing.txt")), ("--retry-failed", "cat purring")]:
+    for option, value in [
+        ("--max-attempts", "0"),
+        ("--workers", "0"),
+        ("--workers", "-3"),
+        ("--limit", "-1"),
+        ("--max-height", "-1"),
+        ("--timeout", "-1"),
+        ("--proxy", "not a url"),
+        ("--url-template", "file:///etc/{youtube_id}"),
+        ("--url-template", "http://x/{vid}"),
+        ("--cookies", str(tmp_path / "missing.txt")),
+        ("--retry-failed", "cat purring"),
+    ]:
         code, _, err = run_cli("download", "--manifest", good, "--out", tmp_path / "media", option, value)
         assert_refused(code, err)
         assert not (tmp_path / "media" / "download.sqlite").exists(), option
@@ -160,13 +193,17 @@ def test_the_state_follows_a_fixed_manifest_for_clips_not_done(tmp_path):
     frame = pd.read_csv(_manifest(tmp_path / "m.csv", [("okvideo0001", 0, 10), ("okvideo0002", 5, 15)]))
     register_clips(conn, frame)
     with conn:
-        conn.execute("UPDATE clips SET status = 'failed', error_class = 'too_short', end_s = 9 WHERE clip_id = 'okvideo0001_000000'")
+        conn.execute(
+            "UPDATE clips SET status = 'failed', error_class = 'too_short', end_s = 9 WHERE clip_id = 'okvideo0001_000000'"
+        )
         conn.execute("UPDATE clips SET status = 'done', class_name = 'kept' WHERE clip_id = 'okvideo0002_000005'")
     frame.loc[:, "class_name"] = "cat purring"
     register_clips(conn, frame)
     rows = {r["clip_id"]: dict(r) for r in conn.execute("SELECT * FROM clips")}
     assert rows["okvideo0001_000000"]["end_s"] == 10 and rows["okvideo0001_000000"]["status"] == "pending"
-    assert rows["okvideo0001_000000"]["error_class"] is None and rows["okvideo0001_000000"]["class_name"] == "cat purring"
+    assert (
+        rows["okvideo0001_000000"]["error_class"] is None and rows["okvideo0001_000000"]["class_name"] == "cat purring"
+    )
     assert rows["okvideo0002_000005"]["status"] == "done" and rows["okvideo0002_000005"]["class_name"] == "kept"
 
 
@@ -191,9 +228,11 @@ def test_a_corrupt_or_foreign_state_database_is_refused_and_kept(tmp_path, which
 
 
 def test_annotate_commands_do_not_create_a_work_folder_from_a_typo(tmp_path):
-    for args in (["annotate", "status", "--work", tmp_path / "typo"],
-                 ["annotate", "finalize", "--work", tmp_path / "typo", "--out", tmp_path / "l.json"],
-                 ["annotate", "import", "--round", "1", "--work", tmp_path / "typo", "--from", tmp_path / "x.json"]):
+    for args in (
+        ["annotate", "status", "--work", tmp_path / "typo"],
+        ["annotate", "finalize", "--work", tmp_path / "typo", "--out", tmp_path / "l.json"],
+        ["annotate", "import", "--round", "1", "--work", tmp_path / "typo", "--from", tmp_path / "x.json"],
+    ):
         code, _, err = run_cli(*args)
         assert_refused(code, err, "not an annotation work folder")
         assert not (tmp_path / "typo").exists()
@@ -202,17 +241,37 @@ def test_annotate_commands_do_not_create_a_work_folder_from_a_typo(tmp_path):
 # --------------------------------------------------------------------------- split validates before writing
 
 
-@pytest.mark.parametrize("option, value, needle", [
-    ("--prefix", "../x", "not a path"), ("--prefix", "a/b", "not a path"), ("--seen-eval-fraction", "2", "seen-eval-fraction"),
-    ("--seen-eval-fraction", "-0.5", "seen-eval-fraction"), ("--seen-eval-fraction", "0", "(0, 1)"),
-    ("--test-share", "0", "(0, 1)"), ("--test-share", "1", "(0, 1)"), ("--seed", "-1", "--seed"),
-    ("--target-ratio", "3:0", "target-ratio"), ("--train-ratios", "0.5,x", "train-ratios"),
-])
+@pytest.mark.parametrize(
+    "option, value, needle",
+    [
+        ("--prefix", "../x", "not a path"),
+        ("--prefix", "a/b", "not a path"),
+        ("--seen-eval-fraction", "2", "seen-eval-fraction"),
+        ("--seen-eval-fraction", "-0.5", "seen-eval-fraction"),
+        ("--seen-eval-fraction", "0", "(0, 1)"),
+        ("--test-share", "0", "(0, 1)"),
+        ("--test-share", "1", "(0, 1)"),
+        ("--seed", "-1", "--seed"),
+        ("--target-ratio", "3:0", "target-ratio"),
+        ("--train-ratios", "0.5,x", "train-ratios"),
+    ],
+)
 def test_split_refuses_bad_parameters_before_writing_anything(tmp_path, option, value, needle):
     labels = {vid(i): {"category": [SEEN, UNSEEN][i % 2], "label": json.dumps([1] * 10)} for i in range(12)}
     (tmp_path / "labels.json").write_text(json.dumps(labels))
-    code, _, err = run_cli("split", "--labels", tmp_path / "labels.json", "--out", tmp_path / "out" / "bench",
-                           "--unseen", "auto", "--num-unseen", "1", option, value)
+    code, _, err = run_cli(
+        "split",
+        "--labels",
+        tmp_path / "labels.json",
+        "--out",
+        tmp_path / "out" / "bench",
+        "--unseen",
+        "auto",
+        "--num-unseen",
+        "1",
+        option,
+        value,
+    )
     assert_refused(code, err, needle)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["labels.json"]
 
@@ -220,8 +279,19 @@ def test_split_refuses_bad_parameters_before_writing_anything(tmp_path, option, 
 def test_split_refuses_a_rule_that_empties_a_split(tmp_path):
     labels = {vid(i): {"category": [SEEN, UNSEEN][i % 2], "label": json.dumps([1] * 10)} for i in range(4)}
     (tmp_path / "labels.json").write_text(json.dumps(labels))
-    code, _, err = run_cli("split", "--labels", tmp_path / "labels.json", "--out", tmp_path / "out", "--unseen", "auto",
-                           "--num-unseen", "1", "--seen-eval-fraction", "0.99")
+    code, _, err = run_cli(
+        "split",
+        "--labels",
+        tmp_path / "labels.json",
+        "--out",
+        tmp_path / "out",
+        "--unseen",
+        "auto",
+        "--num-unseen",
+        "1",
+        "--seen-eval-fraction",
+        "0.99",
+    )
     assert_refused(code, err, "would be empty", "nothing was written")
     assert not (tmp_path / "out").exists()
 
@@ -236,11 +306,26 @@ def test_metadata_fetch_refuses_an_html_page_and_force_fetches_again(tmp_path, r
     (site / "stat.csv").write_bytes((reference / "vggsound" / "stat.csv").read_bytes())
     cache = tmp_path / "cache"
     with LocalServer(site) as server:
-        args = ["metadata", "fetch", "--cache", cache, "--vggsound-url", server.url("vggsound.csv"),
-                "--vggsound-stat-url", server.url("stat.csv"), "--ovave-base-url", server.url("ovave/")]
+        args = [
+            "metadata",
+            "fetch",
+            "--cache",
+            cache,
+            "--vggsound-url",
+            server.url("vggsound.csv"),
+            "--vggsound-stat-url",
+            server.url("stat.csv"),
+            "--ovave-base-url",
+            server.url("ovave/"),
+        ]
         (site / "ovave").mkdir()
-        for name in ("ovave_dataset_meta.csv", "released_ovavel_dataset_anno.json", "ovave_categories.csv",
-                     "ovave_total_close_open_categories.csv", "ovave_train_close_categories.csv"):
+        for name in (
+            "ovave_dataset_meta.csv",
+            "released_ovavel_dataset_anno.json",
+            "ovave_categories.csv",
+            "ovave_total_close_open_categories.csv",
+            "ovave_train_close_categories.csv",
+        ):
             (site / "ovave" / name).write_bytes((reference / "ovavebench" / name).read_bytes())
         code, _, err = run_cli(*args)
         assert_refused(code, err, "HTML", "nothing was kept")
@@ -250,11 +335,17 @@ def test_metadata_fetch_refuses_an_html_page_and_force_fetches_again(tmp_path, r
         page = (site / "vggsound.csv").read_bytes()
         (cache / "vggsound" / "vggsound.csv").write_bytes(page)
         import hashlib
+
         (cache / "vggsound" / "vggsound.csv.sha256").write_text(hashlib.sha256(page).hexdigest() + "\n")
-        (site / "vggsound.csv").write_bytes((reference / "vggsound" / "vggsound_test_rows.csv").read_bytes()[:20_000].rsplit(b"\n", 1)[0] + b"\n")
+        (site / "vggsound.csv").write_bytes(
+            (reference / "vggsound" / "vggsound_test_rows.csv").read_bytes()[:20_000].rsplit(b"\n", 1)[0] + b"\n"
+        )
         code, out, err = run_cli(*args)
         assert code == 0, err
-        assert "downloaded" in out and (cache / "vggsound" / "vggsound.csv").read_bytes() == (site / "vggsound.csv").read_bytes()
+        assert (
+            "downloaded" in out
+            and (cache / "vggsound" / "vggsound.csv").read_bytes() == (site / "vggsound.csv").read_bytes()
+        )
         code, out, err = run_cli(*args)
         assert code == 0 and "downloaded" not in out
         code, out, err = run_cli(*args, "--force")
@@ -275,12 +366,19 @@ def test_text_inputs_in_other_encodings_are_refused_in_one_line(tmp_path, bench)
     assert_refused(code, err, "vggsound.csv:2", "not UTF-8")
 
 
-@pytest.mark.parametrize("content, needle", [
-    (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
-    (b'{"' + vid(2).encode() + b'": ' + b"9" * 5000 + b"}", "unreadable JSON value"),
-    (('{"%s": %s, "%s": %s}' % (vid(2), json.dumps(["background"] * 10), vid(2), json.dumps(["other"] * 10))).encode(),
-     "appears twice"),
-])
+@pytest.mark.parametrize(
+    "content, needle",
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b'{"' + vid(2).encode() + b'": ' + b"9" * 5000 + b"}", "unreadable JSON value"),
+        (
+            (
+                '{"%s": %s, "%s": %s}' % (vid(2), json.dumps(["background"] * 10), vid(2), json.dumps(["other"] * 10))
+            ).encode(),
+            "appears twice",
+        ),
+    ],
+)
 def test_predictions_that_would_crash_or_mislead_are_refused(tmp_path, bench, content, needle):
     path = tmp_path / "p.json"
     path.write_bytes(content)
@@ -312,14 +410,28 @@ def test_import_accepts_several_files_after_one_from(tmp_path):
 
     manifest = make_media(tmp_path / "media", {vid(i): SEEN for i in range(4)})
     work = tmp_path / "work"
-    code, _, err = run_cli("annotate", "export", "--manifest", manifest, "--media", tmp_path / "media", "--round", "1",
-                           "--annotators", "ann_a,ann_b", "--work", work)
+    code, _, err = run_cli(
+        "annotate",
+        "export",
+        "--manifest",
+        manifest,
+        "--media",
+        tmp_path / "media",
+        "--round",
+        "1",
+        "--annotators",
+        "ann_a,ann_b",
+        "--work",
+        work,
+    )
     assert code == 0, err
     answers = {vid(i): [1] * 10 for i in range(4)}
     files = []
     for name in ("ann_a", "ann_b"):
         path = tmp_path / f"round1_{name}.json"
-        path.write_text(json.dumps(simulated_export(work / "tasks" / f"round1_{name}.json", answers, f"{name}@lab.org")))
+        path.write_text(
+            json.dumps(simulated_export(work / "tasks" / f"round1_{name}.json", answers, f"{name}@lab.org"))
+        )
         files.append(path)
     code, out, err = run_cli("annotate", "import", "--round", "1", "--work", work, "--from", *files)
     assert code == 0, err
@@ -345,10 +457,21 @@ def test_urls_other_than_http_a_damaged_run_and_a_missing_media_folder_are_one_l
     assert not (tmp_path / "c" / "ovavebench").exists() or not any((tmp_path / "c" / "ovavebench").iterdir())
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "model.pt").write_bytes(b"not a checkpoint")
-    code, _, err = run_cli("baseline", "predict", "--run", tmp_path / "run", "--features", tmp_path / "store",
-                           "--benchmark", bench, "--out", tmp_path / "p.json")
+    code, _, err = run_cli(
+        "baseline",
+        "predict",
+        "--run",
+        tmp_path / "run",
+        "--features",
+        tmp_path / "store",
+        "--benchmark",
+        bench,
+        "--out",
+        tmp_path / "p.json",
+    )
     assert_refused(code, err, "model.pt", "expected the model.pt")
-    code, _, err = run_cli("download", "export-layout", "--out", tmp_path / "nowhere", "--benchmark", bench,
-                           "--to", tmp_path / "layout")
+    code, _, err = run_cli(
+        "download", "export-layout", "--out", tmp_path / "nowhere", "--benchmark", bench, "--to", tmp_path / "layout"
+    )
     assert_refused(code, err, "media folder not found")
     assert not (tmp_path / "layout").exists()

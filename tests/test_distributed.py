@@ -18,8 +18,8 @@ import pytest
 ray = pytest.importorskip("ray", reason="the distributed extra (ray) is not installed")
 
 from ovavebench.download import DownloadOptions, download_clips, verify_downloads  # noqa: E402
-from ovavebench.localserver import ForwardingProxy, LocalServer, Quota  # noqa: E402
-from ovavebench.synth import linked_window_source  # noqa: E402
+from ovavebench.testing.localserver import ForwardingProxy, LocalServer, Quota  # noqa: E402
+from ovavebench.testing.synth import linked_window_source  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +37,17 @@ def source(tmp_path_factory):
 
 
 def _options(server: LocalServer, **kw) -> DownloadOptions:
-    base = dict(workers=4, url_template=server.base_url + "videos/{youtube_id}.mp4", backoff_s=0.05, backoff_max_s=0.1,
-                max_attempts=2, block_after=3, block_pause_s=0.5, max_blocks=1, ray="local")
+    base = dict(
+        workers=4,
+        url_template=server.base_url + "videos/{youtube_id}.mp4",
+        backoff_s=0.05,
+        backoff_max_s=0.1,
+        max_attempts=2,
+        block_after=3,
+        block_pause_s=0.5,
+        max_blocks=1,
+        ray="local",
+    )
     base.update(kw)
     return DownloadOptions(**base)
 
@@ -110,7 +119,9 @@ def test_killing_an_actor_mid_run_loses_nothing_and_duplicates_nothing(cluster, 
 
     with LocalServer(root) as server, ForwardingProxy("127.0.0.2") as a, ForwardingProxy("127.0.0.3") as b:
         server.set_rate(20.0)  # slow enough per egress that the kill lands mid-run
-        summary = download_clips(manifest, tmp_path / "media", _options(server, proxies=(a.url, b.url)), on_result=kill_one)
+        summary = download_clips(
+            manifest, tmp_path / "media", _options(server, proxies=(a.url, b.url)), on_result=kill_one
+        )
     assert killed
     assert (summary.done, summary.failed, summary.pending_left) == (40, 0, 0)
     assert "lost (actor died)" in summary.egress_states.values()
@@ -123,8 +134,11 @@ def test_killing_an_actor_mid_run_loses_nothing_and_duplicates_nothing(cluster, 
 def test_a_blocked_proxy_actor_rests_while_the_other_carries_on(cluster, source, tmp_path):
     root, manifest = source
     with LocalServer(root) as server, ForwardingProxy("127.0.0.2") as blocked, ForwardingProxy("127.0.0.3") as free:
-        server.set_quota(Quota(requests=2, window_s=1000, block_s=float("inf"), answer="bot_check",
-                               egresses=frozenset({"127.0.0.2"})))
+        server.set_quota(
+            Quota(
+                requests=2, window_s=1000, block_s=float("inf"), answer="bot_check", egresses=frozenset({"127.0.0.2"})
+            )
+        )
         summary = download_clips(manifest, tmp_path / "media", _options(server, proxies=(blocked.url, free.url)))
     assert summary.failed == 0 and summary.done == 40
     statuses = {status for status, _ in _rows(tmp_path / "media").values()}
@@ -140,11 +154,31 @@ def test_the_cli_runs_on_ray_with_proxies(cluster, source, tmp_path):
     with LocalServer(root) as server, ForwardingProxy("127.0.0.4") as a, ForwardingProxy("127.0.0.5") as b:
         proxies = tmp_path / "proxies.txt"
         proxies.write_text(f"# two egresses\n{a.url}\n{b.url}\n")
-        code, out, err = run_cli("download", "--manifest", manifest, "--out", tmp_path / "media", "--ray", "local",
-                                 "--proxies", proxies, "--url-template", server.base_url + "videos/{youtube_id}.mp4",
-                                 "--limit", "10")
+        code, out, err = run_cli(
+            "download",
+            "--manifest",
+            manifest,
+            "--out",
+            tmp_path / "media",
+            "--ray",
+            "local",
+            "--proxies",
+            proxies,
+            "--url-template",
+            server.base_url + "videos/{youtube_id}.mp4",
+            "--limit",
+            "10",
+        )
     assert code == 0, err
     assert "10 done, 0 failed" in out
-    code, _, err = run_cli("download", "--manifest", manifest, "--out", tmp_path / "media2", "--shared-out",
-                           "--url-template", "http://127.0.0.1:9/{youtube_id}.mp4")
+    code, _, err = run_cli(
+        "download",
+        "--manifest",
+        manifest,
+        "--out",
+        tmp_path / "media2",
+        "--shared-out",
+        "--url-template",
+        "http://127.0.0.1:9/{youtube_id}.mp4",
+    )
     assert code == 2 and "--shared-out goes with --ray" in err

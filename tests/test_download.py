@@ -17,31 +17,55 @@ import pandas as pd
 import pytest
 import soundfile
 from PIL import Image
-from typer.testing import CliRunner
+from .cli_runner import CliRunner
 
 from ovavebench.cli import app
-from ovavebench.download import (BackoffGate, DownloadOptions, _ytdlp_options, ClipJob, _YtdlpLog, download_clips,
-                                 SegmenterProcesses, download_status, verify_downloads)
+from ovavebench.download import (
+    BackoffGate,
+    ClipJob,
+    DownloadOptions,
+    SegmenterProcesses,
+    _ytdlp_options,
+    _YtdlpLog,
+    download_clips,
+    download_status,
+    verify_downloads,
+)
+from ovavebench.download.failures import classify_error
 from ovavebench.errors import OvavebenchError
-from ovavebench.errors_youtube import classify_error
-from ovavebench.media import MediaError, encode_png, write_png
-from ovavebench.localserver import LocalServer
-from ovavebench.synth import colour_second_specs, dominant_tone, nearest_second, render_video, tone_for_second
+from ovavebench.media.decode import MediaError, encode_png, write_png
+from ovavebench.testing.localserver import LocalServer
+from ovavebench.testing.synth import colour_second_specs, dominant_tone, nearest_second, render_video, tone_for_second
 
 runner = CliRunner()
 WIDTH, HEIGHT = 320, 240
 
 
 def _manifest(path: Path, clips: list[tuple[str, int]]) -> Path:
-    rows = [{"clip_id": f"{y}_{s:06d}", "youtube_id": y, "start_s": s, "end_s": s + 10, "class_name": "dog barking",
-             "split": "test"} for y, s in clips]
+    rows = [
+        {
+            "clip_id": f"{y}_{s:06d}",
+            "youtube_id": y,
+            "start_s": s,
+            "end_s": s + 10,
+            "class_name": "dog barking",
+            "split": "test",
+        }
+        for y, s in clips
+    ]
     pd.DataFrame(rows).to_csv(path, index=False)
     return path
 
 
 def _options(server: LocalServer, **kw) -> DownloadOptions:
-    base = dict(workers=4, url_template=server.base_url + "videos/{youtube_id}.mp4", backoff_s=0.05,
-                backoff_max_s=0.2, socket_timeout_s=2.0, max_attempts=3)
+    base = dict(
+        workers=4,
+        url_template=server.base_url + "videos/{youtube_id}.mp4",
+        backoff_s=0.05,
+        backoff_max_s=0.2,
+        socket_timeout_s=2.0,
+        max_attempts=3,
+    )
     base.update(kw)
     return DownloadOptions(**base)
 
@@ -52,8 +76,17 @@ def source(tmp_path_factory):
     root = tmp_path_factory.mktemp("source")
     videos = root / "videos"
     specs = colour_second_specs(24)
-    for name in ("-startsdash", "okvideo0001", "okvideo0002", "ratelimited", "truncated01", "truncated02",
-                 "stalled0001", "servererror", "gone0000001"):
+    for name in (
+        "-startsdash",
+        "okvideo0001",
+        "okvideo0002",
+        "ratelimited",
+        "truncated01",
+        "truncated02",
+        "stalled0001",
+        "servererror",
+        "gone0000001",
+    ):
         render_video(videos / f"{name}.mp4", specs, width=WIDTH, height=HEIGHT, seed=1)
     render_video(videos / "noaudio0001.mp4", specs, width=WIDTH, height=HEIGHT, audio=False)
     render_video(videos / "fivesecond1.mp4", colour_second_specs(5), width=WIDTH, height=HEIGHT)
@@ -64,9 +97,22 @@ def source(tmp_path_factory):
 
 
 def test_every_fault_ends_in_the_right_status_and_class(source, tmp_path):
-    clips = [("okvideo0001", 3), ("-startsdash", 7), ("ratelimited", 2), ("truncated01", 1), ("truncated02", 1),
-             ("stalled0001", 0), ("servererror", 0), ("gone0000001", 0), ("missing0001", 0), ("noaudio0001", 0),
-             ("fivesecond1", 0), ("notavideo01", 0), ("truncfile01", 1), ("fivesecond1", 30)]
+    clips = [
+        ("okvideo0001", 3),
+        ("-startsdash", 7),
+        ("ratelimited", 2),
+        ("truncated01", 1),
+        ("truncated02", 1),
+        ("stalled0001", 0),
+        ("servererror", 0),
+        ("gone0000001", 0),
+        ("missing0001", 0),
+        ("noaudio0001", 0),
+        ("fivesecond1", 0),
+        ("notavideo01", 0),
+        ("truncfile01", 1),
+        ("fivesecond1", 30),
+    ]
     manifest = _manifest(tmp_path / "m.csv", clips)
     with LocalServer(source) as server:
         server.set_fault("videos/ratelimited.mp4", status=429, times=2)
@@ -77,18 +123,31 @@ def test_every_fault_ends_in_the_right_status_and_class(source, tmp_path):
         server.set_fault("videos/gone0000001.mp4", status=410)
         summary = download_clips(manifest, tmp_path / "media", _options(server))
     conn = sqlite3.connect(tmp_path / "media" / "download.sqlite")
-    rows = {r[0].removesuffix("_000000"): r[1:] for r in conn.execute(
-        "SELECT clip_id, status, error_class, attempts, error_message FROM clips")}
-    rows = {k.rsplit("_", 1)[0] if k.endswith(("_000001", "_000002", "_000003", "_000007")) else k: v for k, v in rows.items()}
+    rows = {
+        r[0].removesuffix("_000000"): r[1:]
+        for r in conn.execute("SELECT clip_id, status, error_class, attempts, error_message FROM clips")
+    }
+    rows = {
+        k.rsplit("_", 1)[0] if k.endswith(("_000001", "_000002", "_000003", "_000007")) else k: v
+        for k, v in rows.items()
+    }
     expected = {
-        "okvideo0001": ("done", None), "-startsdash": ("done", None), "ratelimited": ("done", None),
-        "truncated01": ("done", None), "truncated02": ("failed", "connection"), "stalled0001": ("failed", "timeout"),
-        "servererror": ("failed", "server_error"), "gone0000001": ("failed", "not_found"),
-        "missing0001": ("failed", "not_found"), "noaudio0001": ("failed", "no_audio"),
-        "fivesecond1": ("failed", "too_short"), "notavideo01": ("failed", "undecodable"),
+        "okvideo0001": ("done", None),
+        "-startsdash": ("done", None),
+        "ratelimited": ("done", None),
+        "truncated01": ("done", None),
+        "truncated02": ("failed", "connection"),
+        "stalled0001": ("failed", "timeout"),
+        "servererror": ("failed", "server_error"),
+        "gone0000001": ("failed", "not_found"),
+        "missing0001": ("failed", "not_found"),
+        "noaudio0001": ("failed", "no_audio"),
+        "fivesecond1": ("failed", "too_short"),
+        "notavideo01": ("failed", "undecodable"),
         # A file cut short on the server is permanent evidence about that video (not a connection to retry
         # forever), and a start past the end of the video is too_short, not undecodable.
-        "truncfile01": ("failed", "undecodable"), "fivesecond1_000030": ("failed", "too_short"),
+        "truncfile01": ("failed", "undecodable"),
+        "fivesecond1_000030": ("failed", "too_short"),
     }
     assert {k: v[:2] for k, v in rows.items()} == expected
     assert rows["ratelimited"][2] == 3  # two 429s, then success
@@ -112,15 +171,17 @@ def test_frames_and_audio_come_from_the_right_seconds(source, tmp_path):
     colours = [s.background for s in specs]
     for youtube_id, start in starts.items():
         clip = tmp_path / "media" / f"{youtube_id}_{start:06d}"
-        seen = [nearest_second(np.asarray(Image.open(clip / "frames" / f"{k}.png")).reshape(-1, 3).mean(0), colours)
-                for k in range(10)]
+        seen = [
+            nearest_second(np.asarray(Image.open(clip / "frames" / f"{k}.png")).reshape(-1, 3).mean(0), colours)
+            for k in range(10)
+        ]
         assert seen == list(range(start, start + 10)), youtube_id
         with Image.open(clip / "frames" / "0.png") as image:
             assert image.size == (WIDTH, HEIGHT)
         audio, rate = soundfile.read(clip / "audio.wav")
         assert rate == 16_000 and audio.ndim == 1 and len(audio) == 160_000
         # The middle 0.8 s of each second, away from the boundaries of the resampler's filter.
-        tones = [dominant_tone(audio[k * rate + 1600:(k + 1) * rate - 1600], rate) for k in range(10)]
+        tones = [dominant_tone(audio[k * rate + 1600 : (k + 1) * rate - 1600], rate) for k in range(10)]
         assert np.allclose(tones, [tone_for_second(s) for s in range(start, start + 10)], atol=2.0), youtube_id
         import av
 
@@ -147,8 +208,11 @@ def test_rerun_skips_done_clips_and_retries_permanent_failures_only_when_asked(s
             download_clips(manifest, media, _options(server, retry_failed=True, retry_classes=("dog barking",)))
         with pytest.raises(OvavebenchError, match="--only-classes: no clip of class"):
             download_clips(manifest, media, _options(server, retry_failed=True, only_classes=("cat purring",)))
-        retried = download_clips(manifest, media, _options(server, retry_failed=True, retry_classes=("not_found",),
-                                                           only_classes=("dog barking",)))
+        retried = download_clips(
+            manifest,
+            media,
+            _options(server, retry_failed=True, retry_classes=("not_found",), only_classes=("dog barking",)),
+        )
         assert (retried.selected, retried.done) == (1, 1)
         assert server.request_count("videos/okvideo0001.mp4") == requests  # done clips never re-fetched
     status = download_status(media)
@@ -160,8 +224,22 @@ def test_cli_status_failures_csv_and_export_layout(source, tmp_path, ovave_ref):
     media = tmp_path / "media"
     with LocalServer(source) as server:
         server.set_fault("videos/gone0000001.mp4", status=410)
-        result = runner.invoke(app, ["download", "--manifest", str(manifest), "--out", str(media), "--workers", "2",
-                                     "--url-template", server.base_url + "videos/{youtube_id}.mp4", "--backoff", "0.05"])
+        result = runner.invoke(
+            app,
+            [
+                "download",
+                "--manifest",
+                str(manifest),
+                "--out",
+                str(media),
+                "--workers",
+                "2",
+                "--url-template",
+                server.base_url + "videos/{youtube_id}.mp4",
+                "--backoff",
+                "0.05",
+            ],
+        )
     assert result.exit_code == 0, result.output
     assert "1 done, 1 failed" in result.stdout
     status = runner.invoke(app, ["download", "status", "--out", str(media), "--failures", str(tmp_path / "f.csv")])
@@ -171,10 +249,21 @@ def test_cli_status_failures_csv_and_export_layout(source, tmp_path, ovave_ref):
     # A benchmark folder naming the downloaded video: the layout the published code reads, with links.
     bench = tmp_path / "bench"
     bench.mkdir()
-    (bench / "ovave_dataset_meta.csv").write_text("split,cls_name,cls_type,vid_name\ntest,dog barking,open,okvideo0001\ntest,dog barking,open,gone0000001\n")
-    (bench / "released_ovavel_dataset_anno.json").write_text(json.dumps(
-        {v: {"category": "dog barking", "label": "[1, 1, 1, 1, 1, 1, 1, 1, 1, 1]"} for v in ("okvideo0001", "gone0000001")}))
-    layout = runner.invoke(app, ["download", "export-layout", "--out", str(media), "--benchmark", str(bench), "--to", str(tmp_path / "layout")])
+    (bench / "ovave_dataset_meta.csv").write_text(
+        "split,cls_name,cls_type,vid_name\ntest,dog barking,open,okvideo0001\ntest,dog barking,open,gone0000001\n"
+    )
+    (bench / "released_ovavel_dataset_anno.json").write_text(
+        json.dumps(
+            {
+                v: {"category": "dog barking", "label": "[1, 1, 1, 1, 1, 1, 1, 1, 1, 1]"}
+                for v in ("okvideo0001", "gone0000001")
+            }
+        )
+    )
+    layout = runner.invoke(
+        app,
+        ["download", "export-layout", "--out", str(media), "--benchmark", str(bench), "--to", str(tmp_path / "layout")],
+    )
     assert layout.exit_code == 0, layout.output
     frames = sorted((tmp_path / "layout" / "test" / "video" / "dog barking" / "okvideo0001").iterdir())
     assert [f.name for f in frames] == [f"{k}.png" for k in range(10)] and all(f.is_symlink() for f in frames)
@@ -211,8 +300,22 @@ def _kill_and_resume(source: Path, tmp_path: Path, kills: int, clips: int, seed:
     rng = random.Random(seed)
     # Latency long enough that a run of the remaining clips outlasts the first kill moment (0.3-2 s).
     with LocalServer(source, latency=0.3) as server:
-        command = [sys.executable, "-m", "ovavebench", "download", "--manifest", str(manifest), "--out", str(media),
-                   "--workers", "3", "--url-template", server.base_url + "videos/{youtube_id}.mp4", "--backoff", "0.05"]
+        command = [
+            sys.executable,
+            "-m",
+            "ovavebench",
+            "download",
+            "--manifest",
+            str(manifest),
+            "--out",
+            str(media),
+            "--workers",
+            "3",
+            "--url-template",
+            server.base_url + "videos/{youtube_id}.mp4",
+            "--backoff",
+            "0.05",
+        ]
         killed = 0
         while killed < kills:
             process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -227,7 +330,9 @@ def _kill_and_resume(source: Path, tmp_path: Path, kills: int, clips: int, seed:
     assert killed >= min(kills, 1)
     conn = sqlite3.connect(media / "download.sqlite")
     assert conn.execute("SELECT COUNT(*) FROM clips WHERE status = 'done'").fetchone()[0] == clips
-    done_attempts = dict(conn.execute("SELECT clip_id, COUNT(*) FROM attempts WHERE outcome = 'done' GROUP BY clip_id").fetchall())
+    done_attempts = dict(
+        conn.execute("SELECT clip_id, COUNT(*) FROM attempts WHERE outcome = 'done' GROUP BY clip_id").fetchall()
+    )
     assert len(done_attempts) == clips and set(done_attempts.values()) == {1}  # done exactly once
     report = verify_downloads(media)
     assert (report.ok, report.bad, report.strays, report.temp_leftovers) == (clips, [], [], [])
@@ -311,7 +416,9 @@ def test_backoff_gate_holds_every_worker():
 
 def test_cookies_proxy_and_format_reach_yt_dlp(tmp_path):
     options = DownloadOptions(cookies=str(tmp_path / "cookies.txt"), proxy="http://127.0.0.1:3128", max_height=480)
-    params = _ytdlp_options(ClipJob("-0BIyqJj9ZU_000030", "-0BIyqJj9ZU", 30, 40), tmp_path / "clip.mp4", options, tmp_path, _YtdlpLog())
+    params = _ytdlp_options(
+        ClipJob("-0BIyqJj9ZU_000030", "-0BIyqJj9ZU", 30, 40), tmp_path / "clip.mp4", options, tmp_path, _YtdlpLog()
+    )
     assert params["cookiefile"] == str(tmp_path / "cookies.txt") and params["proxy"] == "http://127.0.0.1:3128"
     assert "[height>=?224][height<=?480]" in params["format"] and params["format_sort"][0] == "+res"
     ranges = list(params["download_ranges"]({}, None))

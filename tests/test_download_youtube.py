@@ -17,13 +17,24 @@ import pandas as pd
 import pytest
 import yt_dlp
 
-from ovavebench.download import (Attempt, ClipJob, ClipResult, DownloadOptions, TokenBucket, commit_result,
-                                 download_clips, download_status, load_budget, open_state, runtime_report)
+from ovavebench.download import (
+    Attempt,
+    ClipJob,
+    ClipResult,
+    DownloadOptions,
+    TokenBucket,
+    commit_result,
+    download_clips,
+    download_status,
+    load_budget,
+    open_state,
+    runtime_report,
+)
+from ovavebench.download.failures import RUN_LEVEL_CLASSES, classify_error
 from ovavebench.download.worker import _check_runtime_warnings
 from ovavebench.errors import OvavebenchError
-from ovavebench.errors_youtube import RUN_LEVEL_CLASSES, classify_error
-from ovavebench.localserver import ForwardingProxy, LocalServer, Quota
-from ovavebench.synth import linked_window_source
+from ovavebench.testing.localserver import ForwardingProxy, LocalServer, Quota
+from ovavebench.testing.synth import linked_window_source
 
 from .test_fuzz_inputs import run_cli
 
@@ -38,14 +49,33 @@ def source(tmp_path_factory):
 
 
 def _manifest(path: Path, ids: list[str]) -> Path:
-    pd.DataFrame([{"clip_id": f"{y}_000001", "youtube_id": y, "start_s": 1, "end_s": 11, "class_name": "dog barking",
-                   "split": "test"} for y in ids]).to_csv(path, index=False)
+    pd.DataFrame(
+        [
+            {
+                "clip_id": f"{y}_000001",
+                "youtube_id": y,
+                "start_s": 1,
+                "end_s": 11,
+                "class_name": "dog barking",
+                "split": "test",
+            }
+            for y in ids
+        ]
+    ).to_csv(path, index=False)
     return path
 
 
 def _options(server: LocalServer, **kw) -> DownloadOptions:
-    base = dict(workers=4, url_template=server.base_url + "videos/{youtube_id}.mp4", backoff_s=0.05, backoff_max_s=0.1,
-                max_attempts=2, block_after=3, block_pause_s=0.5, max_blocks=5)
+    base = dict(
+        workers=4,
+        url_template=server.base_url + "videos/{youtube_id}.mp4",
+        backoff_s=0.05,
+        backoff_max_s=0.1,
+        max_attempts=2,
+        block_after=3,
+        block_pause_s=0.5,
+        max_blocks=5,
+    )
     base.update(kw)
     return DownloadOptions(**base)
 
@@ -89,16 +119,25 @@ def test_the_private_yt_dlp_method_we_override_still_has_its_shape():
 
 
 def test_environment_failures_are_run_level_and_only_evidence_about_a_video_is_permanent():
-    for message in ["ERROR: [youtube] x: Sign in to confirm you’re not a bot. Use --cookies-from-browser",
-                    "HTTP Error 429: Too Many Requests", "ERROR: [youtube] x: Requested format is not available",
-                    "ERROR: [youtube] x: No video formats found!", "WARNING: [youtube] x: n challenge solving failed",
-                    "ERROR: [youtube] x: Please sign in"]:
+    for message in [
+        "ERROR: [youtube] x: Sign in to confirm you’re not a bot. Use --cookies-from-browser",
+        "HTTP Error 429: Too Many Requests",
+        "ERROR: [youtube] x: Requested format is not available",
+        "ERROR: [youtube] x: No video formats found!",
+        "WARNING: [youtube] x: n challenge solving failed",
+        "ERROR: [youtube] x: Please sign in",
+    ]:
         error = classify_error(message)
         assert error.run_level and error.transient, (message, error)
-    for message, name in [("ERROR: [youtube] x: Private video. Sign in if you've been granted access to this video. "
-                           "Use --cookies-from-browser or --cookies for the authentication.", "private"),
-                          ("ERROR: [youtube] x: Video unavailable", "unavailable"),
-                          ("ERROR: [youtube] x: Sign in to confirm your age", "age_restricted")]:
+    for message, name in [
+        (
+            "ERROR: [youtube] x: Private video. Sign in if you've been granted access to this video. "
+            "Use --cookies-from-browser or --cookies for the authentication.",
+            "private",
+        ),
+        ("ERROR: [youtube] x: Video unavailable", "unavailable"),
+        ("ERROR: [youtube] x: Sign in to confirm your age", "age_restricted"),
+    ]:
         error = classify_error(message)
         assert error.name == name and not error.transient and not error.run_level
     assert classify_error("something nobody has seen").transient  # no evidence: never permanent
@@ -107,15 +146,28 @@ def test_environment_failures_are_run_level_and_only_evidence_about_a_video_is_p
 
 def test_warnings_are_kept_per_attempt_and_counted_and_a_missing_runtime_stops_the_run(tmp_path):
     conn = open_state(tmp_path)
-    frame = pd.DataFrame([{"clip_id": "clip0000001_000001", "youtube_id": "clip0000001", "start_s": 1, "end_s": 11,
-                           "class_name": "dog barking", "split": "test"}])
+    frame = pd.DataFrame(
+        [
+            {
+                "clip_id": "clip0000001_000001",
+                "youtube_id": "clip0000001",
+                "start_s": 1,
+                "end_s": 11,
+                "class_name": "dog barking",
+                "split": "test",
+            }
+        ]
+    )
     from ovavebench.download import register_clips
 
     register_clips(conn, frame)
-    warning = ("[youtube] clip0000001: No supported JavaScript runtime could be found. Only deno is enabled by default; "
-               "some formats may be missing.")
-    result = ClipResult(ClipJob("clip0000001_000001", "clip0000001", 1, 11), "done",
-                        [Attempt(1.0, 2.0, "done", warnings=[warning])])
+    warning = (
+        "[youtube] clip0000001: No supported JavaScript runtime could be found. Only deno is enabled by default; "
+        "some formats may be missing."
+    )
+    result = ClipResult(
+        ClipJob("clip0000001_000001", "clip0000001", 1, 11), "done", [Attempt(1.0, 2.0, "done", warnings=[warning])]
+    )
     assert _check_runtime_warnings(result, [warning], DownloadOptions()) and "--allow-no-js-runtime" in result.stop_run
     assert not _check_runtime_warnings(result, [warning], DownloadOptions(allow_no_js_runtime=True))
     commit_result(conn, result)
@@ -151,11 +203,21 @@ def test_an_old_state_database_is_migrated_in_place(tmp_path):
 def test_ytdlp_pass_through_options_are_validated(tmp_path):
     from ovavebench.download import ytdlp_params_from
 
-    text = ytdlp_params_from(None, ['extractor_args={"youtubepot-bgutilhttp": {"base_url": ["http://127.0.0.1:4416"]}}',
-                                    "sleep_interval_requests=1.5"])
+    text = ytdlp_params_from(
+        None,
+        [
+            'extractor_args={"youtubepot-bgutilhttp": {"base_url": ["http://127.0.0.1:4416"]}}',
+            "sleep_interval_requests=1.5",
+        ],
+    )
     assert json.loads(text)["sleep_interval_requests"] == 1.5
-    for bad in ["outtmpl=\"x\"", "sleep_interval_requests=\"slow\"", "extractor_args={\"youtube\": {\"player_client\": \"web\"}}",
-                "nonsense", "js_runtimes=[1]"]:
+    for bad in [
+        'outtmpl="x"',
+        'sleep_interval_requests="slow"',
+        'extractor_args={"youtube": {"player_client": "web"}}',
+        "nonsense",
+        "js_runtimes=[1]",
+    ]:
         with pytest.raises(OvavebenchError):
             ytdlp_params_from(None, [bad])
     options = tmp_path / "ytdlp.json"
@@ -173,8 +235,9 @@ def test_a_temporary_block_pauses_the_run_and_loses_no_clip(source, tmp_path):
     with LocalServer(root) as server:
         # (a) After 20 requests the egress meets a bot check for a block period; the run must rest, probe, go on.
         server.set_quota(Quota(requests=20, window_s=1000, block_s=1.5, answer="bot_check"))
-        summary = download_clips(manifest, tmp_path / "media", _options(server),
-                                 on_state=lambda s: states.append(dict(s.egress_states)))
+        summary = download_clips(
+            manifest, tmp_path / "media", _options(server), on_state=lambda s: states.append(dict(s.egress_states))
+        )
     assert (summary.done, summary.failed, summary.pending_left, summary.blocked) == (40, 0, 0, False)
     assert summary.deferred > 0 and _statuses(tmp_path / "media") == {"done": 40}
     assert any(v.startswith("blocked, next probe at ") for s in states for v in s.values())
@@ -186,8 +249,21 @@ def test_a_lasting_block_exits_3_with_untried_clips_pending_and_a_later_run_fini
     with LocalServer(root) as server:
         # (b) Blocked for good after 6 requests, and --max-blocks 1: the run gives up with exit code 3.
         server.set_quota(Quota(requests=6, window_s=1000, block_s=float("inf"), answer="rate_limit"))
-        args = ["download", "--manifest", manifest, "--out", tmp_path / "media", "--url-template",
-                server.base_url + "videos/{youtube_id}.mp4", "--block-pause", "0.3", "--max-blocks", "1", "--backoff", "0.05"]
+        args = [
+            "download",
+            "--manifest",
+            manifest,
+            "--out",
+            tmp_path / "media",
+            "--url-template",
+            server.base_url + "videos/{youtube_id}.mp4",
+            "--block-pause",
+            "0.3",
+            "--max-blocks",
+            "1",
+            "--backoff",
+            "0.05",
+        ]
         code, out, err = run_cli(*args)
         assert code == 3, (out, err)
         lines = [line for line in err.splitlines() if line.startswith("error:")]
@@ -228,9 +304,14 @@ def test_a_blocked_proxy_rests_while_the_other_carries_on(source, tmp_path):
     manifest = _manifest(tmp_path / "m.csv", ids)
     with LocalServer(root) as server, ForwardingProxy("127.0.0.2") as blocked, ForwardingProxy("127.0.0.3") as free:
         # (d) One egress is blocked from its first request; the other has no limit.
-        server.set_quota(Quota(requests=0, window_s=1000, block_s=float("inf"), answer="bot_check",
-                               egresses=frozenset({"127.0.0.2"})))
-        summary = download_clips(manifest, tmp_path / "media", _options(server, proxies=(blocked.url, free.url), max_blocks=1))
+        server.set_quota(
+            Quota(
+                requests=0, window_s=1000, block_s=float("inf"), answer="bot_check", egresses=frozenset({"127.0.0.2"})
+            )
+        )
+        summary = download_clips(
+            manifest, tmp_path / "media", _options(server, proxies=(blocked.url, free.url), max_blocks=1)
+        )
         by_egress = {}
         for _, egress, path, _ in server.request_log():
             by_egress[egress] = by_egress.get(egress, 0) + 1

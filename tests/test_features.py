@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from typer.testing import CliRunner
+from .cli_runner import CliRunner
 
 from ovavebench.cli import app
 from ovavebench.features import FeatureStore
@@ -31,11 +31,29 @@ def setup(tmp_path_factory, reference):
     ib = reference / "imagebind"
     classes = {vid(i): ["dog barking", "cat purring"][i % 2] for i in range(6)}
     make_media(root / "media", classes)
-    bench = tiny_benchmark(root / "bench", [(v, ["train", "val", "test"][i % 3], c, i % 2 == 0, [1] * 10)
-                                            for i, (v, c) in enumerate(sorted(classes.items()))])
-    args = ["--media", str(root / "media"), "--benchmark", str(bench), "--checkpoint", str(ib / "small_checkpoint.pth"),
-            "--model-config", str(ib / "small_config.json"), "--vocab", str(ib / "bpe_simple_vocab_16e6.txt.gz"),
-            "--device", "cpu", "--workers", "0"]
+    bench = tiny_benchmark(
+        root / "bench",
+        [
+            (v, ["train", "val", "test"][i % 3], c, i % 2 == 0, [1] * 10)
+            for i, (v, c) in enumerate(sorted(classes.items()))
+        ],
+    )
+    args = [
+        "--media",
+        str(root / "media"),
+        "--benchmark",
+        str(bench),
+        "--checkpoint",
+        str(ib / "small_checkpoint.pth"),
+        "--model-config",
+        str(ib / "small_config.json"),
+        "--vocab",
+        str(ib / "bpe_simple_vocab_16e6.txt.gz"),
+        "--device",
+        "cpu",
+        "--workers",
+        "0",
+    ]
     return root, bench, ib, sorted(classes), args
 
 
@@ -62,7 +80,9 @@ def test_extract_writes_per_second_embeddings_and_text(setup):
     with torch.no_grad():
         expected_v = model.encode_vision(preprocess_frames([clip / "frames" / f"{k}.png" for k in range(10)]))
         expected_a = model.encode_audio(preprocess_audio(clip / "audio.wav"))
-    assert np.allclose(visual[0], expected_v.numpy(), atol=1e-5) and np.allclose(audio[0], expected_a.numpy(), atol=1e-4)
+    assert np.allclose(visual[0], expected_v.numpy(), atol=1e-5) and np.allclose(
+        audio[0], expected_a.numpy(), atol=1e-4
+    )
     again = runner.invoke(app, ["features", "extract", *args, "--out", str(out)])
     assert "0 video(s) embedded, 6 already in the store" in again.stdout  # nothing recomputed
     info = runner.invoke(app, ["features", "info", str(out)])

@@ -36,7 +36,9 @@ def import_graph() -> dict[str, set[str]]:
                     stem = ".".join(base + ([node.module] if node.module else []))
                 else:
                     stem = node.module or ""
-                targets = [f"{stem}.{alias.name}" if f"{stem}.{alias.name}" in modules else stem for alias in node.names]
+                targets = [
+                    f"{stem}.{alias.name}" if f"{stem}.{alias.name}" in modules else stem for alias in node.names
+                ]
             elif isinstance(node, ast.Import):
                 targets = [alias.name for alias in node.names]
             graph[name].update(t for t in targets if t in modules and t != name)
@@ -88,12 +90,14 @@ def test_the_cycle_check_sees_a_lazy_import_cycle():
     assert cycles(graph) == [["ovavebench.a", "ovavebench.b"]]
     real = import_graph()
     assert "ovavebench.download.worker" in real["ovavebench.download.scheduler"]
-    assert "ovavebench.clipclap" in real["ovavebench.features.extract"]  # a function-level import is an edge
+    assert "ovavebench.baselines.clipclap" in real["ovavebench.features.extract"]  # a function-level import is an edge
 
 
 def test_no_module_is_over_400_lines():
-    sizes = {str(p.relative_to(PACKAGE.parent)): len(p.read_text(encoding="utf-8").splitlines())
-             for p in PACKAGE.rglob("*.py")}
+    sizes = {
+        str(p.relative_to(PACKAGE.parent)): len(p.read_text(encoding="utf-8").splitlines())
+        for p in PACKAGE.rglob("*.py")
+    }
     assert {p: n for p, n in sizes.items() if n > MAX_MODULE_LINES} == {}
 
 

@@ -1,7 +1,7 @@
 import json
 
 import pandas as pd
-from typer.testing import CliRunner
+from .cli_runner import CliRunner
 
 from ovavebench.cli import app
 from ovavebench.ids import is_youtube_id
@@ -12,12 +12,20 @@ runner = CliRunner()
 
 def test_rebuild_manifest_on_reference_files_gives_published_counts(reference, ovave_ref, tmp_path):
     out = tmp_path / "manifest.csv"
-    result = runner.invoke(app, [
-        "manifest", "--out", str(out),
-        "--vggsound-csv", str(reference / "vggsound" / "vggsound_test_rows.csv"),
-        "--vggsound-labels", str(reference / "vggsound" / "stat.csv"),
-        "--benchmark-dir", str(ovave_ref),
-    ])
+    result = runner.invoke(
+        app,
+        [
+            "manifest",
+            "--out",
+            str(out),
+            "--vggsound-csv",
+            str(reference / "vggsound" / "vggsound_test_rows.csv"),
+            "--vggsound-labels",
+            str(reference / "vggsound" / "stat.csv"),
+            "--benchmark-dir",
+            str(ovave_ref),
+        ],
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "manifest.summary.json").read_text())
     assert summary["rows"] == 24_800
@@ -33,14 +41,24 @@ def test_rebuild_manifest_on_reference_files_gives_published_counts(reference, o
     # Ambiguous ids keep the earliest candidate start, deterministically.
     for item in summary["ambiguous"]:
         assert item["chosen_start_s"] == min(item["candidate_starts"])
-    assert (frame.groupby("split").size().to_dict() == {"test": 5820, "train": 13182, "val": 5798})
+    assert frame.groupby("split").size().to_dict() == {"test": 5820, "train": 13182, "val": 5798}
     assert frame["seen"].sum() == 13182 + 1651 + 1664
 
 
 def test_manifest_parquet_round_trips(reference, ovave_ref, tmp_path):
     out = tmp_path / "manifest.parquet"
-    result = runner.invoke(app, ["manifest", "--out", str(out), "--vggsound-csv",
-                                 str(reference / "vggsound" / "vggsound_test_rows.csv"), "--benchmark-dir", str(ovave_ref)])
+    result = runner.invoke(
+        app,
+        [
+            "manifest",
+            "--out",
+            str(out),
+            "--vggsound-csv",
+            str(reference / "vggsound" / "vggsound_test_rows.csv"),
+            "--benchmark-dir",
+            str(ovave_ref),
+        ],
+    )
     assert result.exit_code == 0, result.output
     frame = read_manifest(out)
     assert len(frame) == 24_800
@@ -64,6 +82,16 @@ def test_pool_manifest_lists_every_taxonomy_row(reference, tmp_path):
 
 
 def test_unknown_benchmark_is_a_clear_error(tmp_path):
-    result = runner.invoke(app, ["manifest", "--out", str(tmp_path / "m.csv"), "--benchmark", "avebench",
-                                 "--vggsound-csv", str(tmp_path / "none.csv")])
+    result = runner.invoke(
+        app,
+        [
+            "manifest",
+            "--out",
+            str(tmp_path / "m.csv"),
+            "--benchmark",
+            "avebench",
+            "--vggsound-csv",
+            str(tmp_path / "none.csv"),
+        ],
+    )
     assert result.exit_code == 2 and "unknown benchmark 'avebench'" in result.output

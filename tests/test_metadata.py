@@ -2,24 +2,30 @@ import json
 import shutil
 
 import pytest
-from typer.testing import CliRunner
+from .cli_runner import CliRunner
 
 from ovavebench.cli import app
 from ovavebench.errors import ChecksumError, InputFileError
-from ovavebench.fetch import fetch_file
-from ovavebench.localserver import LocalServer
-from ovavebench.metadata import OVAVE_FILES, read_vggsound_csv, read_vggsound_labels
+from ovavebench.metadata.fetch import fetch_file
+from ovavebench.metadata.published import OVAVE_FILES, read_vggsound_csv, read_vggsound_labels
 from ovavebench.taxonomy import load_taxonomy
+from ovavebench.testing.localserver import LocalServer
 
 runner = CliRunner()
 
 
 def _fetch_args(server, cache):
     return [
-        "metadata", "fetch", "--cache", str(cache),
-        "--vggsound-url", server.url("vggsound/vggsound_test_rows.csv"),
-        "--vggsound-stat-url", server.url("vggsound/stat.csv"),
-        "--ovave-base-url", server.url("ovavebench/"),
+        "metadata",
+        "fetch",
+        "--cache",
+        str(cache),
+        "--vggsound-url",
+        server.url("vggsound/vggsound_test_rows.csv"),
+        "--vggsound-stat-url",
+        server.url("vggsound/stat.csv"),
+        "--ovave-base-url",
+        server.url("ovavebench/"),
     ]
 
 
@@ -29,7 +35,9 @@ def test_fetch_downloads_verifies_and_skips_on_rerun(reference_server, reference
     assert result.exit_code == 0, result.output
     for name in OVAVE_FILES:
         assert (cache / "ovavebench" / name).read_bytes() == (reference / "ovavebench" / name).read_bytes()
-    assert (cache / "vggsound" / "vggsound.csv").read_bytes() == (reference / "vggsound" / "vggsound_test_rows.csv").read_bytes()
+    assert (cache / "vggsound" / "vggsound.csv").read_bytes() == (
+        reference / "vggsound" / "vggsound_test_rows.csv"
+    ).read_bytes()
     assert result.output.count("downloaded") == 7
     before = reference_server.request_count("ovavebench/ovave_dataset_meta.csv")
     again = runner.invoke(app, _fetch_args(reference_server, cache))
@@ -45,8 +53,19 @@ def test_corrupted_published_file_is_refused_and_not_kept(ovave_ref, tmp_path):
     with open(served / "ovave_categories.csv", "a") as handle:
         handle.write("a class nobody published\n")
     with LocalServer(served) as server:
-        result = runner.invoke(app, ["metadata", "fetch", "--cache", str(tmp_path / "c"),
-                                     "--ovave-base-url", server.base_url, "--vggsound-url", server.url("none.csv")])
+        result = runner.invoke(
+            app,
+            [
+                "metadata",
+                "fetch",
+                "--cache",
+                str(tmp_path / "c"),
+                "--ovave-base-url",
+                server.base_url,
+                "--vggsound-url",
+                server.url("none.csv"),
+            ],
+        )
     assert result.exit_code == 2
     assert "ovave_categories.csv" in result.output and "does not match the published" in result.output
     assert not (tmp_path / "c" / "ovavebench" / "ovave_categories.csv").exists()
@@ -126,11 +145,24 @@ def test_skip_bad_rows_counts_them_in_the_manifest_summary(tmp_path, ovave_ref):
     path = tmp_path / "vggsound.csv"
     path.write_text(GOOD + "\nbad,row\n-0BIyqJj9ZU,x,people belly laughing,test\n")
     out = tmp_path / "manifest.csv"
-    result = runner.invoke(app, ["manifest", "--out", str(out), "--vggsound-csv", str(path),
-                                 "--benchmark-dir", str(ovave_ref), "--skip-bad-rows"])
+    result = runner.invoke(
+        app,
+        [
+            "manifest",
+            "--out",
+            str(out),
+            "--vggsound-csv",
+            str(path),
+            "--benchmark-dir",
+            str(ovave_ref),
+            "--skip-bad-rows",
+        ],
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "manifest.summary.json").read_text())
     assert summary["bad_rows"]["count"] == 2
     assert [b["line"] for b in summary["bad_rows"]["first"]] == [2, 3]
-    failing = runner.invoke(app, ["manifest", "--out", str(out), "--vggsound-csv", str(path), "--benchmark-dir", str(ovave_ref)])
+    failing = runner.invoke(
+        app, ["manifest", "--out", str(out), "--vggsound-csv", str(path), "--benchmark-dir", str(ovave_ref)]
+    )
     assert failing.exit_code == 2 and f"{path}:2" in failing.output

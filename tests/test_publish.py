@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import soundfile
 from PIL import Image
-from typer.testing import CliRunner
+from .cli_runner import CliRunner
 
 from ovavebench.benchmark import load_benchmark
 from ovavebench.cli import app
@@ -36,8 +36,20 @@ def _files_of(demo: Path) -> dict[str, tuple[list[np.ndarray], np.ndarray, list[
 
 
 def _export(kind: str, demo: Path, out: Path, *extra: str) -> str:
-    result = runner.invoke(app, ["export", kind, "--benchmark", str(demo / "benchmark"), "--media",
-                                 str(demo / "build" / "media"), "--out", str(out), *extra])
+    result = runner.invoke(
+        app,
+        [
+            "export",
+            kind,
+            "--benchmark",
+            str(demo / "benchmark"),
+            "--media",
+            str(demo / "build" / "media"),
+            "--out",
+            str(out),
+            *extra,
+        ],
+    )
     assert result.exit_code == 0, result.output
     return result.output
 
@@ -74,7 +86,9 @@ def test_hf_export_reads_back_through_datasets_equal_to_the_files(demo_small, tm
     members = {v for v in expected if expected[v][3] == "train"}
     assert set(subset["video_id"]) <= members and all("0.25" in s for s in subset["train_subsets"])
     card = (out / "README.md").read_text()
-    assert card.startswith("---\n") and "config_name: trainratio0.25" in card and "@inproceedings{zhou2025towards" in card
+    assert (
+        card.startswith("---\n") and "config_name: trainratio0.25" in card and "@inproceedings{zhou2025towards" in card
+    )
     assert "YouTube" in card and "How it was built" in card
 
 
@@ -97,12 +111,18 @@ def test_webdataset_shards_read_back_through_webdataset_and_datasets(demo_small,
     assert got == len(expected)
     files = {split: sorted(str(p) for p in out.glob(f"{split}-*.tar")) for split in ("train", "val", "test")}
     # datasets' own "webdataset" builder; the wav as bytes (its Audio feature would need torchcodec to encode)
-    loaded = datasets.load_dataset("webdataset", data_files={s: f for s, f in files.items() if f},
-                                   features=datasets_features(), cache_dir=str(tmp_path / "hf-cache"))
+    loaded = datasets.load_dataset(
+        "webdataset",
+        data_files={s: f for s, f in files.items() if f},
+        features=datasets_features(),
+        cache_dir=str(tmp_path / "hf-cache"),
+    )
     assert sum(loaded[s].num_rows for s in loaded) == len(expected)
     for split in loaded:
         for row in loaded[split]:
-            _same_video(expected[row["__key__"]], [row[f"{k}.png"] for k in range(10)], row["wav"], row["json"]["labels"])
+            _same_video(
+                expected[row["__key__"]], [row[f"{k}.png"] for k in range(10)], row["wav"], row["json"]["labels"]
+            )
 
 
 def test_croissant_validates_and_its_records_equal_the_files(demo_small, tmp_path):
@@ -154,18 +174,37 @@ def test_missing_media_is_named_and_allow_missing_publishes_it_as_absent(demo_sm
     shutil.rmtree(gone)
     video = gone.name.rsplit("_", 1)[0]
     out = tmp_path / "hf"
-    result = runner.invoke(app, ["export", "hf", "--benchmark", str(demo / "benchmark"), "--media",
-                                 str(demo / "build" / "media"), "--out", str(out)])
+    result = runner.invoke(
+        app,
+        [
+            "export",
+            "hf",
+            "--benchmark",
+            str(demo / "benchmark"),
+            "--media",
+            str(demo / "build" / "media"),
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 2 and video in result.output and "--allow-missing" in result.output
     assert len(result.output.strip().splitlines()) == 1 and not out.exists()
     _export("hf", demo, out, "--allow-missing")
     assert "1 video(s) have no media" in (out / "README.md").read_text()
     loaded = datasets.load_dataset(str(out), cache_dir=str(tmp_path / "hf-cache"))
-    row = next(r for split in loaded for r in loaded[split].cast_column("audio", datasets.Audio(decode=False))
-               if r["video_id"] == video)
+    row = next(
+        r
+        for split in loaded
+        for r in loaded[split].cast_column("audio", datasets.Audio(decode=False))
+        if r["video_id"] == video
+    )
     assert row["frames"] == [None] * 10 and row["audio"] is None and len(row["labels"]) == 10
-    others = [r for split in loaded for r in loaded[split].cast_column("audio", datasets.Audio(decode=False))
-              if r["video_id"] != video]
+    others = [
+        r
+        for split in loaded
+        for r in loaded[split].cast_column("audio", datasets.Audio(decode=False))
+        if r["video_id"] != video
+    ]
     assert all(None not in r["frames"] and r["audio"] is not None for r in others)
 
 
@@ -183,13 +222,17 @@ def test_bad_inputs_are_one_line_exit_2_and_nothing_is_destroyed(demo_small, tmp
         (["export", "webdataset", "--out", str(occupied), "--shard-size", "lots"], "--shard-size"),
     ]
     for args, needle in cases:
-        result = runner.invoke(app, [*args, "--benchmark", str(demo / "benchmark"), "--media", str(demo / "build" / "media")])
+        result = runner.invoke(
+            app, [*args, "--benchmark", str(demo / "benchmark"), "--media", str(demo / "build" / "media")]
+        )
         assert result.exit_code == 2, (args, result.output)
         # the progress bar may have drawn the shards before the damaged one; the error is one line after it
         errors = [line for line in result.stderr.splitlines() if "error" in line.lower()]
         assert len(errors) == 1 and errors[0].startswith("error:") and needle in errors[0], (args, result.stderr)
         assert "Traceback" not in result.output and "Exception" not in result.output
-    assert sorted(p.name for p in occupied.iterdir()) == ["thesis.tex"] and (occupied / "thesis.tex").read_text() == "mine"
+    assert (
+        sorted(p.name for p in occupied.iterdir()) == ["thesis.tex"] and (occupied / "thesis.tex").read_text() == "mine"
+    )
     croissant = runner.invoke(app, ["export", "croissant", "--hf", str(occupied)])
     assert croissant.exit_code == 2 and "not a finished `ovavebench export hf` folder" in croissant.output
     assert sorted(p.name for p in occupied.iterdir()) == ["thesis.tex"]

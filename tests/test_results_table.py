@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from typer.testing import CliRunner
+from .cli_runner import CliRunner
 
 from ovavebench.cli import app
 
@@ -26,8 +26,10 @@ def _scored(tmp_path: Path, bench: Path, name: str, predictions: dict, config: s
 
 
 def _bench(folder: Path, flag_of_first: int = 1) -> tuple[Path, list]:
-    videos = [(vid(i), "test", ["dog barking", "race car"][i % 2], i % 2 == 0, [flag_of_first if i == 0 else 1] * 10)
-              for i in range(8)]
+    videos = [
+        (vid(i), "test", ["dog barking", "race car"][i % 2], i % 2 == 0, [flag_of_first if i == 0 else 1] * 10)
+        for i in range(8)
+    ]
     return tiny_benchmark(folder, videos), videos
 
 
@@ -35,7 +37,9 @@ def test_committed_results_file_is_what_the_command_writes_with_no_runs(tmp_path
     committed = REPO / "baselines" / "RESULTS.md"
     copy = tmp_path / "RESULTS.md"
     copy.write_bytes(committed.read_bytes())
-    result = runner.invoke(app, ["results", "--out", str(copy), "--published", str(REPO / "baselines" / "published.json")])
+    result = runner.invoke(
+        app, ["results", "--out", str(copy), "--published", str(REPO / "baselines" / "published.json")]
+    )
     assert result.exit_code == 0, result.output
     assert copy.read_bytes() == committed.read_bytes()
 
@@ -76,7 +80,16 @@ def test_results_of_different_benchmarks_or_old_files_are_refused_in_one_line(tm
     old = tmp_path / "old.json"
     old.write_text(json.dumps({"seen": {}, "unseen": {}, "total": {}}))
     for args, needle in (([first, second], "scored on benchmark"), ([old], "schema_version None, expected 2")):
-        result = runner.invoke(app, ["results", *map(str, args), "--out", str(tmp_path / "R.md"),
-                                     "--published", str(REPO / "baselines" / "published.json")])
+        result = runner.invoke(
+            app,
+            [
+                "results",
+                *map(str, args),
+                "--out",
+                str(tmp_path / "R.md"),
+                "--published",
+                str(REPO / "baselines" / "published.json"),
+            ],
+        )
         assert result.exit_code == 2 and needle in result.output and len(result.output.strip().splitlines()) == 1
         assert not (tmp_path / "R.md").exists()

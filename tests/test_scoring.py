@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from typer.testing import CliRunner
+from .cli_runner import CliRunner
 
 from ovavebench.cli import app
-from ovavebench.metrics import event_f1, per_video_metrics, segment_accuracy, segment_f1
 from ovavebench.scoring import score
+from ovavebench.scoring.functional import event_f1, per_video_metrics, segment_accuracy, segment_f1
 
 from .helpers import tiny_benchmark, vid
 
@@ -80,6 +80,7 @@ def test_perfect_prediction_scores_one():
 
 def _reference_event_f1(pred_row: list[int], true_row: list[int]) -> float | None:
     """Event F1 of one row, written plainly from the definition."""
+
     def runs(bits):
         out, start = [], None
         for i, b in enumerate(list(bits) + [0]):
@@ -103,7 +104,11 @@ def _reference_event_f1(pred_row: list[int], true_row: list[int]) -> float | Non
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.integers(0, BG), min_size=10, max_size=10), st.lists(st.integers(0, 1), min_size=10, max_size=10), st.integers(0, 1))
+@given(
+    st.lists(st.integers(0, BG), min_size=10, max_size=10),
+    st.lists(st.integers(0, 1), min_size=10, max_size=10),
+    st.integers(0, 1),
+)
 def test_event_f1_agrees_with_a_plain_reading_of_the_definition(pred_row, flags, true_class):
     pred, cls, fl = _one(pred_row, flags, true_class)
     truth = [true_class if f else BG for f in flags]
@@ -150,8 +155,20 @@ def test_cli_prints_table_json_and_per_class(small_bench, tmp_path):
     assert lines[2].split() == ["seen", "1", "100.00", "100.00", "100.00", "100.00"]
     assert lines[4].split()[:2] == ["total", "3"]
     out_json = tmp_path / "r.json"
-    js = runner.invoke(app, ["score", str(pred), "--benchmark", str(small_bench), "--json", "--out", str(out_json),
-                             "--per-class", str(tmp_path / "pc.csv")])
+    js = runner.invoke(
+        app,
+        [
+            "score",
+            str(pred),
+            "--benchmark",
+            str(small_bench),
+            "--json",
+            "--out",
+            str(out_json),
+            "--per-class",
+            str(tmp_path / "pc.csv"),
+        ],
+    )
     assert js.exit_code == 0, js.output
     data = json.loads(js.stdout)
     document = json.loads(out_json.read_text())  # the score JSON: the same scores, and what they are of
@@ -209,9 +226,15 @@ def test_unknown_label_suggests_the_closest_class(small_bench, tmp_path):
     assert "did you mean 'dog barking'?" in result.stderr
 
 
-_labels = st.one_of(st.sampled_from(["dog barking", "cat purring", "background", "other", "Dog", "", "bird"]),
-                    st.text(max_size=5), st.integers(), st.none())
-_value = st.one_of(st.lists(_labels, min_size=0, max_size=12), _labels, st.dictionaries(st.text(max_size=3), _labels, max_size=2))
+_labels = st.one_of(
+    st.sampled_from(["dog barking", "cat purring", "background", "other", "Dog", "", "bird"]),
+    st.text(max_size=5),
+    st.integers(),
+    st.none(),
+)
+_value = st.one_of(
+    st.lists(_labels, min_size=0, max_size=12), _labels, st.dictionaries(st.text(max_size=3), _labels, max_size=2)
+)
 _ids = st.sampled_from([vid(0), vid(1), vid(2), vid(3), "x"])
 _document = st.one_of(
     st.dictionaries(_ids, _value, max_size=4),
@@ -227,11 +250,15 @@ def _is_valid(doc) -> bool:
     if not isinstance(doc, dict) or not {vid(0), vid(1), vid(2)} <= set(doc):
         return False
     ok = {"dog barking", "cat purring", "background", "other"}
-    return all(isinstance(doc[v], list) and len(doc[v]) == 10 and all(isinstance(x, str) and x in ok for x in doc[v])
-               for v in (vid(0), vid(1), vid(2)))
+    return all(
+        isinstance(doc[v], list) and len(doc[v]) == 10 and all(isinstance(x, str) and x in ok for x in doc[v])
+        for v in (vid(0), vid(1), vid(2))
+    )
 
 
-@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(doc=_document, raw=st.one_of(st.none(), st.binary(max_size=20), st.text(max_size=20)))
 def test_malformed_prediction_files_always_get_one_line_and_exit_2(small_bench, tmp_path, doc, raw):
     path = tmp_path / "generated.json"

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
+from .cli_runner import CliRunner
 
 from ovavebench.cli import app
 from ovavebench.scoring import bootstrap, holm, paired_tests, score, score_arrays
@@ -23,7 +23,7 @@ runner = CliRunner()
 
 def slow_video_metrics(pred: list[int], truth: list[int], n_rows: int) -> tuple[float, float, float]:
     """One video as the published definition reads: a (C+1)×10 one-hot matrix per side, F1 averaged over the rows
-    with any positive, events matched at IoU ≥ 0.5. Plain Python, nothing shared with ovavebench.metrics."""
+    with any positive, events matched at IoU ≥ 0.5. Plain Python, nothing shared with ovavebench.scoring.functional."""
     acc = sum(p == t for p, t in zip(pred, truth)) / len(pred)
     seg, eve = [], []
     for row in range(n_rows):
@@ -209,8 +209,22 @@ def test_a_clearly_better_file_has_p_below_001_and_the_cli_says_how_many_videos(
     copy = tmp_path / "noisy_copy.json"
     copy.write_bytes(noisy.read_bytes())
     out = tmp_path / "cmp.json"
-    result = runner.invoke(app, ["score", "compare", str(exact), str(noisy), str(copy), "--benchmark", str(ovave_ref),
-                                 "--bootstrap", "500", "--out", str(out)])
+    result = runner.invoke(
+        app,
+        [
+            "score",
+            "compare",
+            str(exact),
+            str(noisy),
+            str(copy),
+            "--benchmark",
+            str(ovave_ref),
+            "--bootstrap",
+            "500",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "5,820 video(s) of the test split compared" in result.output
     doc = json.loads(out.read_text())
@@ -251,13 +265,30 @@ def _bench(tmp_path, n=24):
 
 def test_score_json_carries_schema_identity_intervals_breakdowns_and_meta(tmp_path):
     bench, videos = _bench(tmp_path)
-    predictions = {"predictions": {v: [c if f else "background" for f in flags] for v, _, c, _, flags in videos},
-                   "meta": {"method": "truth", "encoder": "none", "seed": 5, "hardware": "test"}}
+    predictions = {
+        "predictions": {v: [c if f else "background" for f in flags] for v, _, c, _, flags in videos},
+        "meta": {"method": "truth", "encoder": "none", "seed": 5, "hardware": "test"},
+    }
     path = tmp_path / "p.json"
     path.write_text(json.dumps(predictions))
     out = tmp_path / "score.json"
-    result = runner.invoke(app, ["score", str(path), "--benchmark", str(bench), "--ci", "--bootstrap", "200",
-                                 "--out", str(out), "--breakdowns", "--config", "baselines/zero_shot.json"])
+    result = runner.invoke(
+        app,
+        [
+            "score",
+            str(path),
+            "--benchmark",
+            str(bench),
+            "--ci",
+            "--bootstrap",
+            "200",
+            "--out",
+            str(out),
+            "--breakdowns",
+            "--config",
+            "baselines/zero_shot.json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "95 % intervals (percentile, 200 video-level resamples" in result.output
     assert "per event length" in result.output and "per class group" in result.output
@@ -288,12 +319,33 @@ def test_plots_and_timelines_with_frames_are_written(tmp_path):
     path = tmp_path / "p.json"
     path.write_text(json.dumps(wrong))
     plots = tmp_path / "plots"
-    result = runner.invoke(app, ["score", str(path), "--benchmark", str(bench), "--ci", "--bootstrap", "100",
-                                 "--plots", str(plots), "--timelines", "2", "--media", str(media)])
+    result = runner.invoke(
+        app,
+        [
+            "score",
+            str(path),
+            "--benchmark",
+            str(bench),
+            "--ci",
+            "--bootstrap",
+            "100",
+            "--plots",
+            str(plots),
+            "--timelines",
+            "2",
+            "--media",
+            str(media),
+        ],
+    )
     assert result.exit_code == 0, result.output
     names = sorted(p.name for p in plots.iterdir())
-    assert names == ["per_class.png", "seen_unseen.png", "timelines_best.png", "timelines_random.png",
-                     "timelines_worst.png"]
+    assert names == [
+        "per_class.png",
+        "seen_unseen.png",
+        "timelines_best.png",
+        "timelines_random.png",
+        "timelines_worst.png",
+    ]
     for name in names:
         with Image.open(plots / name) as image:
             assert image.size[0] > 400 and image.size[1] > 150
@@ -313,7 +365,9 @@ def test_bad_inputs_are_one_line_and_exit_2(reference, ovave_ref, tmp_path):
     data[first] = ["NaN"] * 10
     nan.write_text(json.dumps(data))
     other_bench = tmp_path / "other.json"
-    other_bench.write_text(json.dumps({"predictions": json.loads(test.read_text()), "meta": {"benchmark_sha256": "0" * 64}}))
+    other_bench.write_text(
+        json.dumps({"predictions": json.loads(test.read_text()), "meta": {"benchmark_sha256": "0" * 64}})
+    )
     cases = [
         (["score", "compare", str(val), str(test)], "cover different videos"),
         (["score", str(nan)], "unknown label 'NaN'"),

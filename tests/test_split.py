@@ -5,7 +5,7 @@ from collections import Counter
 
 import pytest
 from PIL import Image
-from typer.testing import CliRunner
+from .cli_runner import CliRunner
 
 from ovavebench.benchmark import load_benchmark, read_labels
 from ovavebench.cli import app
@@ -74,7 +74,9 @@ def test_same_seed_is_byte_identical_and_another_seed_moves_members(labels_path,
     again = tmp_path / "again"
     other = tmp_path / "other"
     assert runner.invoke(app, ["split", "--labels", str(labels_path), "--out", str(again)]).exit_code == 0
-    assert runner.invoke(app, ["split", "--labels", str(labels_path), "--out", str(other), "--seed", "7"]).exit_code == 0
+    assert (
+        runner.invoke(app, ["split", "--labels", str(labels_path), "--out", str(other), "--seed", "7"]).exit_code == 0
+    )
     for path in official.iterdir():
         assert (again / path.name).read_bytes() == path.read_bytes(), path.name
     mine = {(r["vid_name"], r["split"]) for r in _rows(official / "ovave_dataset_meta.csv")}
@@ -90,14 +92,34 @@ def test_auto_selection_holds_out_21_classes_from_every_group_near_the_share(lab
     for seed in (0, 1):
         result = make_split(labels, taxonomy, unseen="auto", num_unseen=21, unseen_share=0.335, seed=seed)
         assert len(result.unseen) == 21
-        assert Counter(groups[c] for c in result.unseen) == {"human": 5, "animal": 5, "music": 5, "vehicle": 3, "other": 3}
+        assert Counter(groups[c] for c in result.unseen) == {
+            "human": 5,
+            "animal": 5,
+            "music": 5,
+            "vehicle": 3,
+            "other": 3,
+        }
         assert abs(result.report["unseen_video_share"] - 0.335) <= 0.02
 
 
 def test_target_ratio_gives_30_percent_seen_in_val_and_test(labels_path, tmp_path):
     out = tmp_path / "ratio"
-    result = runner.invoke(app, ["split", "--labels", str(labels_path), "--out", str(out), "--unseen", "auto",
-                                 "--target-ratio", "3:7", "--seed", "3"])
+    result = runner.invoke(
+        app,
+        [
+            "split",
+            "--labels",
+            str(labels_path),
+            "--out",
+            str(out),
+            "--unseen",
+            "auto",
+            "--target-ratio",
+            "3:7",
+            "--seed",
+            "3",
+        ],
+    )
     assert result.exit_code == 0, result.output
     report = json.loads((out / "split_report.json").read_text())
     for split in ("val", "test"):
@@ -129,7 +151,12 @@ def test_published_rule_counts():
     assert class_counts(482, True) == (385, 48, 49)  # e = ceil(96.4) = 97, test = 49
     assert class_counts(471, False) == (0, 235, 236)
     assert group_quota({"human": 17, "animal": 15, "music": 17, "vehicle": 9, "other": 9}, 21) == {
-        "human": 5, "animal": 5, "music": 5, "vehicle": 3, "other": 3}
+        "human": 5,
+        "animal": 5,
+        "music": 5,
+        "vehicle": 3,
+        "other": 3,
+    }
 
 
 def _labels_file(tmp_path, entries):
@@ -141,14 +168,27 @@ def _labels_file(tmp_path, entries):
 @pytest.mark.parametrize(
     "entries, args, message",
     [
-        ({"vid00000001": {"category": "dog barking", "label": "[0, 1]"}}, [], "'vid00000001': label '[0, 1]' is not a list of 10 zeros/ones"),
-        ({"vid00000001": {"category": "unicorn", "label": "[0, 0, 0, 0, 0, 0, 0, 0, 0, 0]"}}, [], "'vid00000001': category 'unicorn' is not in the taxonomy"),
-        ({"vid00000001": {"category": "dog barking", "label": "[0, 0, 0, 0, 0, 0, 0, 0, 0, 0]"}},
-         ["--unseen", "auto", "--num-unseen", "3"], "asked to hold out 3 classes but only 1 have videos"),
+        (
+            {"vid00000001": {"category": "dog barking", "label": "[0, 1]"}},
+            [],
+            "'vid00000001': label '[0, 1]' is not a list of 10 zeros/ones",
+        ),
+        (
+            {"vid00000001": {"category": "unicorn", "label": "[0, 0, 0, 0, 0, 0, 0, 0, 0, 0]"}},
+            [],
+            "'vid00000001': category 'unicorn' is not in the taxonomy",
+        ),
+        (
+            {"vid00000001": {"category": "dog barking", "label": "[0, 0, 0, 0, 0, 0, 0, 0, 0, 0]"}},
+            ["--unseen", "auto", "--num-unseen", "3"],
+            "asked to hold out 3 classes but only 1 have videos",
+        ),
     ],
 )
 def test_bad_split_input_names_the_video_or_class(tmp_path, entries, args, message):
-    result = runner.invoke(app, ["split", "--labels", str(_labels_file(tmp_path, entries)), "--out", str(tmp_path / "o"), *args])
+    result = runner.invoke(
+        app, ["split", "--labels", str(_labels_file(tmp_path, entries)), "--out", str(tmp_path / "o"), *args]
+    )
     assert result.exit_code == 2
     assert message in result.stderr
 
@@ -156,7 +196,9 @@ def test_bad_split_input_names_the_video_or_class(tmp_path, entries, args, messa
 def test_unknown_class_in_unseen_file_is_named(labels_path, tmp_path):
     listing = tmp_path / "unseen.txt"
     listing.write_text("dog barking\nunicorn galloping\n")
-    result = runner.invoke(app, ["split", "--labels", str(labels_path), "--out", str(tmp_path / "o"), "--unseen", str(listing)])
+    result = runner.invoke(
+        app, ["split", "--labels", str(labels_path), "--out", str(tmp_path / "o"), "--unseen", str(listing)]
+    )
     assert result.exit_code == 2 and "unknown class 'unicorn galloping'" in result.stderr and ":2:" in result.stderr
 
 
@@ -171,7 +213,9 @@ def test_stats_prints_published_headline_and_writes_plots(ovave_ref, tmp_path):
             assert image.format == "PNG" and image.width >= 400 and image.height >= 250
     stats = json.loads((tmp_path / "plots" / "stats.json").read_text())
     assert stats["event_length_counts"][10] == round(0.4348 * 24800) or abs(stats["all_event_fraction"] - 0.4348) < 5e-5
-    assert [c["group"] for c in stats["per_class"]] == sorted((c["group"] for c in stats["per_class"]), key=GROUPS.index)
+    assert [c["group"] for c in stats["per_class"]] == sorted(
+        (c["group"] for c in stats["per_class"]), key=GROUPS.index
+    )
 
 
 def test_split_counts_fail_cleanly_with_too_many_unseen(labels_path):

@@ -15,7 +15,9 @@ def test_classes_file_matches_published_categories_and_vggsound_labels(ovave_ref
     assert groups == sorted(groups, key=GROUPS.index)  # contiguous blocks in paper order
     seen = [l.strip() for l in open(ovave_ref / "ovave_train_close_categories.csv") if l.strip()]
     assert sorted(taxonomy.seen_names) + ["other"] == seen
-    assert sorted(taxonomy.names) + ["other"] == [l.strip() for l in open(ovave_ref / "ovave_total_close_open_categories.csv") if l.strip()]
+    assert sorted(taxonomy.names) + ["other"] == [
+        l.strip() for l in open(ovave_ref / "ovave_total_close_open_categories.csv") if l.strip()
+    ]
     unseen_per_group = [sum(1 for c in taxonomy.classes if c.group == g and not c.seen) for g in GROUPS]
     assert unseen_per_group == [5, 5, 5, 3, 3]
     vgg_labels = [row[0] for row in csv.reader(open(reference / "vggsound" / "stat.csv"))]

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..constants import SEGMENTS
 from ..errors import OvavebenchError
 from .store import current_answers
 
 METHODS = ("dawid-skene", "mace", "glad", "majority")
-SECONDS = 10
 
 
 @dataclass
@@ -73,19 +73,28 @@ def aggregate(conn: sqlite3.Connection, clips: list[str], method: str, seed: int
     frame = votes_frame(conn, clips)
     if frame.empty:
         raise OvavebenchError("--aggregate: no answers to aggregate yet (import rounds 1 and 2 first)")
-    model = {"dawid-skene": lambda: DawidSkene(n_iter=100), "mace": lambda: MACE(random_state=seed),
-             "glad": lambda: GLAD(n_iter=100), "majority": lambda: MajorityVote()}[method]()
+    model = {
+        "dawid-skene": lambda: DawidSkene(n_iter=100),
+        "mace": lambda: MACE(random_state=seed),
+        "glad": lambda: GLAD(n_iter=100),
+        "majority": lambda: MajorityVote(),
+    }[method]()
     with warnings.catch_warnings():  # crowd-kit 1.4 uses pandas keywords that pandas 3 deprecates: not ours to show
         warnings.simplefilter("ignore")
         labels = model.fit_predict(frame)
     answers = {}
     for clip in clips:
-        seconds = [labels.get(f"{clip}:{k}") for k in range(SECONDS)]
+        seconds = [labels.get(f"{clip}:{k}") for k in range(SEGMENTS)]
         if any(s is None for s in seconds):
             continue  # no vote on this clip yet
         answers[clip] = "".join(str(int(s)) for s in seconds)
     r1, r2, r3 = (current_answers(conn, r) for r in (1, 2, 3))
-    broken = {c for c in clips if (c in r3 and r3[c]["clip_flag"]) or
-              (c not in r3 and c in r1 and c in r2 and r1[c]["clip_flag"] and r2[c]["clip_flag"])}
-    return Aggregation(method, answers, broken, _reliability(method, model, frame, labels), len(frame),
-                       frame["task"].nunique())
+    broken = {
+        c
+        for c in clips
+        if (c in r3 and r3[c]["clip_flag"])
+        or (c not in r3 and c in r1 and c in r2 and r1[c]["clip_flag"] and r2[c]["clip_flag"])
+    }
+    return Aggregation(
+        method, answers, broken, _reliability(method, model, frame, labels), len(frame), frame["task"].nunique()
+    )

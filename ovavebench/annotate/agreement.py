@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..media import SEGMENTS
+from ..constants import SEGMENTS
 from .plan import find_disagreements
 from .store import current_answers, open_work
 
@@ -73,8 +73,8 @@ def agreement(work: str | os.PathLike) -> AgreementReport:
         if both and len(coders) >= 2:
             matrix = np.full((len(coders), len(both) * SEGMENTS), np.nan)
             for i, clip in enumerate(both):
-                matrix[coders.index(r1[clip]["annotator"]), i * SEGMENTS:(i + 1) * SEGMENTS] = a[i]
-                matrix[coders.index(r2[clip]["annotator"]), i * SEGMENTS:(i + 1) * SEGMENTS] = b[i]
+                matrix[coders.index(r1[clip]["annotator"]), i * SEGMENTS : (i + 1) * SEGMENTS] = a[i]
+                matrix[coders.index(r2[clip]["annotator"]), i * SEGMENTS : (i + 1) * SEGMENTS] = b[i]
             if len(np.unique(matrix[~np.isnan(matrix)])) > 1:
                 alpha = float(krippendorff.alpha(reliability_data=matrix, level_of_measurement="nominal"))
             else:
@@ -83,10 +83,13 @@ def agreement(work: str | os.PathLike) -> AgreementReport:
         dis = find_disagreements(conn, r1, r2)
         adjudicated = len(current_answers(conn, 3))
     return AgreementReport(
-        rounds=rounds, clips_compared=len(both),
+        rounds=rounds,
+        clips_compared=len(both),
         percent_agreement=float((a == b).mean()) if both else float("nan"),
-        kappa_overall=cohen_kappa(a.ravel(), b.ravel()), kappa_by_pair=kappa_pairs, krippendorff_alpha=alpha,
+        kappa_overall=cohen_kappa(a.ravel(), b.ravel()),
+        kappa_by_pair=kappa_pairs,
+        krippendorff_alpha=alpha,
         flag_agreement=float(np.mean(flags)) if flags else float("nan"),
-        needing_adjudication=len(dis.clips), adjudicated=adjudicated,
+        needing_adjudication=len(dis.clips),
+        adjudicated=adjudicated,
     )
-

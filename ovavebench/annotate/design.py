@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import html
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 from xml.sax.saxutils import quoteattr
 
-from ..media import SEGMENTS
+from ..constants import SEGMENTS
 
 YES, NO, BROKEN = "yes", "no", "broken"
 AV_CONTROLS = tuple(f"av_{k}" for k in range(SEGMENTS))
@@ -66,8 +67,8 @@ def label_config(segments: int = SEGMENTS) -> str:
             f'      <HyperText name="second_{k}" value="$second_{k}" inline="true"/>',
             f'      <Choices name="av_{k}" toName="second_{k}" choice="single" showInline="true" required="true" '
             f'requiredMessage="Second {k}: answer yes or no">',
-            f'        <Choice value={quoteattr(YES)} hotkey={quoteattr(YES_HOTKEY.format(k=k))}/>',
-            f'        <Choice value={quoteattr(NO)} hotkey={quoteattr(NO_HOTKEY.format(k=k))}/>',
+            f"        <Choice value={quoteattr(YES)} hotkey={quoteattr(YES_HOTKEY.format(k=k))}/>",
+            f"        <Choice value={quoteattr(NO)} hotkey={quoteattr(NO_HOTKEY.format(k=k))}/>",
             "      </Choices>",
             "    </View>",
         ]
@@ -86,8 +87,10 @@ def label_config(segments: int = SEGMENTS) -> str:
 
 def second_html(frame_url: str, audio_url: str, k: int) -> str:
     """One second's card content: its middle frame and its audio (the whole second: plain HTML5 audio)."""
-    return (f'<img src="{html.escape(frame_url)}" alt="second {k}" loading="eager">'
-            f'<audio controls preload="none" src="{html.escape(audio_url)}"></audio>')
+    return (
+        f'<img src="{html.escape(frame_url)}" alt="second {k}" loading="eager">'
+        f'<audio controls preload="none" src="{html.escape(audio_url)}"></audio>'
+    )
 
 
 def clip_player_html(audio_url: str) -> str:
@@ -149,4 +152,3 @@ def parse_result(result: Any, segments: int = SEGMENTS) -> tuple[list[int], bool
     if missing:
         raise AnnotationError(f"second(s) {missing} not answered")
     return [answers[k] for k in range(segments)], broken
-

@@ -7,16 +7,17 @@ import os
 import sqlite3
 import time
 import urllib.parse
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import pandas as pd
 import soundfile
 
+from ..constants import SEGMENTS
 from ..errors import OvavebenchError
 from ..io import atomic_open, atomic_write_json, atomic_write_text
-from ..media import SEGMENTS
 from .design import answers_to_result, clip_player_html, label_config, prefetch_html, second_html
 from .gold import gold_assigned, mix_in, plan_gold, read_gold, store_gold
 from .plan import plan_round
@@ -40,7 +41,7 @@ def second_audio_paths(media: Path, clip_id: str) -> list[Path]:
     folder.mkdir(exist_ok=True)
     for k, path in enumerate(paths):
         with atomic_open(path, "wb") as handle:
-            soundfile.write(handle, audio[k * rate:(k + 1) * rate], rate, format="WAV", subtype="PCM_16")
+            soundfile.write(handle, audio[k * rate : (k + 1) * rate], rate, format="WAV", subtype="PCM_16")
     return paths
 
 
@@ -56,9 +57,15 @@ class MediaUrls:
         return self.prefix + urllib.parse.quote(f"{self.base}{clip_id}/{relative}")
 
 
-def build_tasks(conn: sqlite3.Connection, round_no: int, clip_ids: Iterable[str], media: Path,
-                document_root: Path, url_prefix: str, prefill: tuple[str, dict[str, str]] | None = None,
-                ) -> list[dict[str, Any]]:
+def build_tasks(
+    conn: sqlite3.Connection,
+    round_no: int,
+    clip_ids: Iterable[str],
+    media: Path,
+    document_root: Path,
+    url_prefix: str,
+    prefill: tuple[str, dict[str, str]] | None = None,
+) -> list[dict[str, Any]]:
     """Label Studio import tasks for ``clip_ids`` (round 3: with the earlier answers as predictions; with
     ``prefill`` = (model version, clip → answers): the model's answers, pre-filled)."""
     classes = {r["clip_id"]: r["class_name"] for r in conn.execute("SELECT clip_id, class_name FROM clips")}
@@ -84,13 +91,18 @@ def build_tasks(conn: sqlite3.Connection, round_no: int, clip_ids: Iterable[str]
         task: dict[str, Any] = {"data": data}
         if round_no == 3:
             task["predictions"] = [
-                {"model_version": f"round{r}:{earlier[r][clip]['annotator']}",
-                 "result": answers_to_result([int(c) for c in earlier[r][clip]["answers"]], bool(earlier[r][clip]["clip_flag"]))}
+                {
+                    "model_version": f"round{r}:{earlier[r][clip]['annotator']}",
+                    "result": answers_to_result(
+                        [int(c) for c in earlier[r][clip]["answers"]], bool(earlier[r][clip]["clip_flag"])
+                    ),
+                }
                 for r in (1, 2)
             ]
         elif prefill is not None and clip in prefill[1]:
-            task["predictions"] = [{"model_version": prefill[0],
-                                    "result": answers_to_result([int(c) for c in prefill[1][clip]], False)}]
+            task["predictions"] = [
+                {"model_version": prefill[0], "result": answers_to_result([int(c) for c in prefill[1][clip]], False)}
+            ]
         tasks.append(task)
     return tasks
 
@@ -108,12 +120,16 @@ def find_document_root(client: Any, media: Path, given: Path | None, clip_id: st
         url = MediaUrls(media, candidate, url_prefix)(clip_id, "frames/0.png")
         if client.media_status(url) in (200, 206):
             return candidate
-    hint = (f"--document-root {given} is not the server's LOCAL_FILES_DOCUMENT_ROOT" if given is not None else
-            "the server serves the media under none of the folders above them")
+    hint = (
+        f"--document-root {given} is not the server's LOCAL_FILES_DOCUMENT_ROOT"
+        if given is not None
+        else "the server serves the media under none of the folders above them"
+    )
     raise OvavebenchError(
         f"Label Studio at {client.url}: {hint}; start it with LOCAL_FILES_SERVING_ENABLED=true and "
         f"LOCAL_FILES_DOCUMENT_ROOT={media.resolve().parent} (the media folder strictly below it), or pass "
-        "--document-root set to the server's LOCAL_FILES_DOCUMENT_ROOT")
+        "--document-root set to the server's LOCAL_FILES_DOCUMENT_ROOT"
+    )
 
 
 def check_media_served(client: Any, task: dict[str, Any]) -> None:
@@ -124,7 +140,8 @@ def check_media_served(client: Any, task: dict[str, Any]) -> None:
             raise OvavebenchError(
                 f"Label Studio at {client.url} answers HTTP {status} for {task['data'][key]} ({key} of clip "
                 f"{task['data']['clip_id']}): annotators would see no media and flag good clips broken; check "
-                "LOCAL_FILES_SERVING_ENABLED=true and LOCAL_FILES_DOCUMENT_ROOT (the media folder strictly below it)")
+                "LOCAL_FILES_SERVING_ENABLED=true and LOCAL_FILES_DOCUMENT_ROOT (the media folder strictly below it)"
+            )
 
 
 @dataclass
@@ -133,17 +150,25 @@ class ExportReport:
     files: dict[str, Path] = field(default_factory=dict)  # annotator → import file (file mode)
     projects: dict[str, int] = field(default_factory=dict)  # annotator → project id (live mode)
     tasks: dict[str, int] = field(default_factory=dict)
-    archived: list["ArchivedProject"] = field(default_factory=list)
+    archived: list[ArchivedProject] = field(default_factory=list)
     seconds: float = 0.0
     gold: dict[str, int] = field(default_factory=dict)  # annotator → gold tasks among their tasks
 
 
-
 def export_round(
-    manifest: pd.DataFrame, media: str | os.PathLike, round_no: int, annotators: Sequence[str], work: str | os.PathLike,
-    out: str | os.PathLike | None = None, document_root: str | os.PathLike | None = None,
-    url_prefix: str = DEFAULT_MEDIA_URL_PREFIX, client: "Any | None" = None, keep_earlier_rounds: bool = False,
-    gold: str | os.PathLike | None = None, gold_rate: float = 0.05, predictions: str | os.PathLike | None = None,
+    manifest: pd.DataFrame,
+    media: str | os.PathLike,
+    round_no: int,
+    annotators: Sequence[str],
+    work: str | os.PathLike,
+    out: str | os.PathLike | None = None,
+    document_root: str | os.PathLike | None = None,
+    url_prefix: str = DEFAULT_MEDIA_URL_PREFIX,
+    client: Any | None = None,
+    keep_earlier_rounds: bool = False,
+    gold: str | os.PathLike | None = None,
+    gold_rate: float = 0.05,
+    predictions: str | os.PathLike | None = None,
     order: str = "plan",
 ) -> ExportReport:
     """Plan a round and write its tasks: import files (``out``) or projects on a live server (``client``).
@@ -186,14 +211,20 @@ def export_round(
         if client is not None and round_no > 1 and not keep_earlier_rounds:
             report.archived = close_earlier_rounds(client, work, round_no)
         if client is not None:
-            projects = {a: client.ensure_project(conn, round_no, a, config, media if local_files else None) for a in plan}
+            projects = {
+                a: client.ensure_project(conn, round_no, a, config, media if local_files else None) for a in plan
+            }
             sample = next((c for clips in plan.values() for c in clips), None)
             if local_files and sample is not None:
-                root = find_document_root(client, media, Path(document_root) if document_root else None, sample, url_prefix)
+                root = find_document_root(
+                    client, media, Path(document_root) if document_root else None, sample, url_prefix
+                )
         checked = False
         for annotator, clips in plan.items():
             ordered = mix_in(order_clips(clips, model, order), gold_plan.get(annotator, []), round_no, annotator)
-            prefill = (model.model_version, store_prefills(conn, round_no, annotator, ordered, model)) if model else None
+            prefill = (
+                (model.model_version, store_prefills(conn, round_no, annotator, ordered, model)) if model else None
+            )
             tasks = build_tasks(conn, round_no, ordered, media, root, url_prefix, prefill)
             report.gold[annotator] = len(gold_plan.get(annotator, []))
             report.tasks[annotator] = len(tasks)
@@ -214,4 +245,3 @@ def export_round(
             atomic_write_text((Path(out) if out else work / "tasks") / "label_config.xml", config)
     report.seconds = time.perf_counter() - start
     return report
-

@@ -25,8 +25,13 @@ class FinalizeReport:
     reliability: dict[str, float] = field(default_factory=dict)  # --aggregate: annotator → estimated reliability
 
 
-def finalize(work: str | os.PathLike, out: str | os.PathLike, allow_unresolved: bool = False,
-             aggregate: str | None = None, seed: int = 0) -> FinalizeReport:
+def finalize(
+    work: str | os.PathLike,
+    out: str | os.PathLike,
+    allow_unresolved: bool = False,
+    aggregate: str | None = None,
+    seed: int = 0,
+) -> FinalizeReport:
     """Write the final labels in the published format ``{video_id: {category, label}}``.
 
     Agreed answers stand; where rounds disagree, the round-3 decision does.
@@ -39,7 +44,9 @@ def finalize(work: str | os.PathLike, out: str | os.PathLike, allow_unresolved: 
     with contextlib.closing(conn):
         clips = {r["clip_id"]: r for r in conn.execute("SELECT * FROM clips")}
         r1, r2, r3 = current_answers(conn, 1), current_answers(conn, 2), current_answers(conn, 3)
-        planned = [r["clip_id"] for r in conn.execute("SELECT clip_id FROM assignments WHERE round = 1 ORDER BY clip_id")]
+        planned = [
+            r["clip_id"] for r in conn.execute("SELECT clip_id FROM assignments WHERE round = 1 ORDER BY clip_id")
+        ]
     if aggregate is not None:
         return _finalize_aggregated(work, out, aggregate, seed, clips, planned, r1, r2, r3)
     labels: dict[str, dict[str, str]] = {}
@@ -63,14 +70,20 @@ def finalize(work: str | os.PathLike, out: str | os.PathLike, allow_unresolved: 
         youtube_id = clips[clip]["youtube_id"]
         if youtube_id in labels:
             raise OvavebenchError(f"YouTube id {youtube_id!r} has two annotated clips; keep one in the manifest")
-        labels[youtube_id] = {"category": clips[clip]["class_name"],
-                              "label": "[" + ", ".join(decision["answers"]) + "]"}
+        labels[youtube_id] = {
+            "category": clips[clip]["class_name"],
+            "label": "[" + ", ".join(decision["answers"]) + "]",
+        }
     if (report.unresolved or report.incomplete) and not allow_unresolved:
         parts = []
         if report.unresolved:
-            parts.append(f"{len(report.unresolved)} disagreement(s) without a round-3 decision: {', '.join(report.unresolved[:10])}")
+            parts.append(
+                f"{len(report.unresolved)} disagreement(s) without a round-3 decision: {', '.join(report.unresolved[:10])}"
+            )
         if report.incomplete:
-            parts.append(f"{len(report.incomplete)} clip(s) without both round-1 and round-2 answers: {', '.join(report.incomplete[:10])}")
+            parts.append(
+                f"{len(report.incomplete)} clip(s) without both round-1 and round-2 answers: {', '.join(report.incomplete[:10])}"
+            )
         raise OvavebenchError("; ".join(parts) + " (export and import round 3, or pass --allow-unresolved)")
     atomic_write_json(out, labels, indent=4)
     return report
@@ -84,8 +97,17 @@ def _adjudicated(clip: str, r1: dict, r2: dict, r3: dict) -> str | None:  # type
     return None
 
 
-def _finalize_aggregated(work: str | os.PathLike, out: str | os.PathLike, method: str, seed: int, clips: dict,  # type: ignore[type-arg]
-                         planned: list[str], r1: dict, r2: dict, r3: dict) -> FinalizeReport:  # type: ignore[type-arg]
+def _finalize_aggregated(
+    work: str | os.PathLike,
+    out: str | os.PathLike,
+    method: str,
+    seed: int,
+    clips: dict,  # type: ignore[type-arg]
+    planned: list[str],
+    r1: dict,
+    r2: dict,
+    r3: dict,
+) -> FinalizeReport:  # type: ignore[type-arg]
     from .aggregate import aggregate as run_aggregation
 
     with contextlib.closing(open_work(work)) as conn:

@@ -12,18 +12,17 @@ from __future__ import annotations
 import math
 import os
 import sqlite3
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from ..benchmark import parse_label_string
+from ..constants import SEGMENTS
 from ..errors import InputFileError
 from ..io import read_json
 from .agreement import cohen_kappa
-
-SECONDS = 10
 
 
 def read_gold(path: str | os.PathLike, manifest: pd.DataFrame, media_clips: set[str]) -> dict[str, str]:
@@ -39,20 +38,28 @@ def read_gold(path: str | os.PathLike, manifest: pd.DataFrame, media_clips: set[
     for key, value in data.items():
         row = by_clip.get(key) or by_youtube.get(key)
         if row is None:
-            raise InputFileError(path, f"video {key!r} is not in the manifest (gold clips must be clips of the campaign)")
+            raise InputFileError(
+                path, f"video {key!r} is not in the manifest (gold clips must be clips of the campaign)"
+            )
         if str(row.clip_id) not in media_clips:
             raise InputFileError(path, f"video {key!r}: clip {row.clip_id} has no frames and audio in the media folder")
         if isinstance(value, dict):
             category = value.get("category")
             if category is not None and category != row.class_name:
-                raise InputFileError(path, f"video {key!r}: category {category!r}, but the manifest says {row.class_name!r}")
+                raise InputFileError(
+                    path, f"video {key!r}: category {category!r}, but the manifest says {row.class_name!r}"
+                )
             raw = value.get("label")
             labels = parse_label_string(raw) or (_loose_list(raw) if isinstance(raw, str) else raw)
         else:
             labels = value if isinstance(value, list) else None
-        if not isinstance(labels, list) or len(labels) != SECONDS or any(x not in (0, 1) or type(x) is not int for x in labels):
+        if (
+            not isinstance(labels, list)
+            or len(labels) != SEGMENTS
+            or any(x not in (0, 1) or type(x) is not int for x in labels)
+        ):
             got = f"{len(labels)} values" if isinstance(labels, list) else type(value).__name__
-            raise InputFileError(path, f"video {key!r}: expected {SECONDS} labels of 0 or 1, got {got}")
+            raise InputFileError(path, f"video {key!r}: expected {SEGMENTS} labels of 0 or 1, got {got}")
         gold[str(row.clip_id)] = "".join(map(str, labels))
     return gold
 
@@ -71,7 +78,9 @@ def store_gold(conn: sqlite3.Connection, gold: Mapping[str, str], source: str) -
         conn.executemany("INSERT OR REPLACE INTO gold VALUES (?, ?, ?)", [(c, a, source) for c, a in gold.items()])
 
 
-def plan_gold(conn: sqlite3.Connection, round_no: int, plan: Mapping[str, Sequence[str]], rate: float) -> dict[str, list[str]]:
+def plan_gold(
+    conn: sqlite3.Connection, round_no: int, plan: Mapping[str, Sequence[str]], rate: float
+) -> dict[str, list[str]]:
     """Gold clips of each annotator in a round (idempotent): ``ceil(rate × tasks)``, at least one, never a clip the
     annotator labels for real in this round; drawn with a seed of the round and the annotator."""
     existing = gold_assigned(conn, round_no)
@@ -84,7 +93,9 @@ def plan_gold(conn: sqlite3.Connection, round_no: int, plan: Mapping[str, Sequen
         candidates = [c for c in gold if c not in own]
         count = min(len(candidates), max(1, math.ceil(rate * len(clips))))
         seed = int.from_bytes(f"{round_no}:{annotator}".encode(), "little") % 2**32
-        picked = sorted(np.random.default_rng(seed).choice(candidates, size=count, replace=False).tolist()) if count else []
+        picked = (
+            sorted(np.random.default_rng(seed).choice(candidates, size=count, replace=False).tolist()) if count else []
+        )
         existing[annotator] = picked
         rows += [(c, round_no, annotator) for c in picked]
     with conn:
@@ -95,7 +106,9 @@ def plan_gold(conn: sqlite3.Connection, round_no: int, plan: Mapping[str, Sequen
 def gold_assigned(conn: sqlite3.Connection, round_no: int) -> dict[str, list[str]]:
     """The gold clips an earlier export of this round gave each annotator (a re-export keeps them)."""
     out: dict[str, list[str]] = {}
-    for row in conn.execute("SELECT clip_id, annotator FROM gold_assignments WHERE round = ? ORDER BY clip_id", (round_no,)):
+    for row in conn.execute(
+        "SELECT clip_id, annotator FROM gold_assignments WHERE round = ? ORDER BY clip_id", (round_no,)
+    ):
         out.setdefault(row["annotator"], []).append(row["clip_id"])
     return out
 
@@ -120,12 +133,15 @@ class AnnotatorGold:
     flagged: bool
 
 
-def gold_report(conn: sqlite3.Connection, min_accuracy: float = 0.8, resamples: int = 2000, seed: int = 0,
-                confidence: float = 0.95) -> list[AnnotatorGold]:
+def gold_report(
+    conn: sqlite3.Connection, min_accuracy: float = 0.8, resamples: int = 2000, seed: int = 0, confidence: float = 0.95
+) -> list[AnnotatorGold]:
     """Each annotator's accuracy and kappa on the gold clips they answered (all rounds), with a percentile bootstrap
     interval over those clips; flagged when the accuracy is below ``min_accuracy``."""
-    rows = conn.execute("SELECT a.annotator, a.answers, g.answers AS truth FROM gold_answers a "
-                        "JOIN gold g ON g.clip_id = a.clip_id ORDER BY a.annotator, a.round, a.clip_id").fetchall()
+    rows = conn.execute(
+        "SELECT a.annotator, a.answers, g.answers AS truth FROM gold_answers a "
+        "JOIN gold g ON g.clip_id = a.clip_id ORDER BY a.annotator, a.round, a.clip_id"
+    ).fetchall()
     by: dict[str, list[tuple[str, str]]] = {}
     for row in rows:
         by.setdefault(row["annotator"], []).append((row["answers"], row["truth"]))
@@ -139,6 +155,15 @@ def gold_report(conn: sqlite3.Connection, min_accuracy: float = 0.8, resamples: 
         means = correct[rng.integers(0, len(correct), size=(resamples, len(correct)))].mean(axis=1)
         low, high = np.quantile(means, [alpha, 1 - alpha])
         accuracy = float(correct.mean())
-        out.append(AnnotatorGold(annotator, len(pairs), accuracy, float(low), float(high),
-                                 cohen_kappa(answers.ravel(), truth.ravel()), accuracy < min_accuracy))
+        out.append(
+            AnnotatorGold(
+                annotator,
+                len(pairs),
+                accuracy,
+                float(low),
+                float(high),
+                cohen_kappa(answers.ravel(), truth.ravel()),
+                accuracy < min_accuracy,
+            )
+        )
     return out

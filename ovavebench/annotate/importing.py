@@ -7,9 +7,10 @@ import math
 import os
 import re
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from ..errors import InputFileError, OvavebenchError
 from ..io import read_json
@@ -46,7 +47,12 @@ def _who(completed_by: Any, users: dict[int, str], fallback: str | None) -> str 
         return users.get(value) if type(value) is int else None
 
     if isinstance(completed_by, dict):
-        return text(completed_by.get("email")) or text(completed_by.get("username")) or user(completed_by.get("id")) or fallback
+        return (
+            text(completed_by.get("email"))
+            or text(completed_by.get("username"))
+            or user(completed_by.get("id"))
+            or fallback
+        )
     if type(completed_by) is int:
         return users.get(completed_by, fallback)
     if isinstance(completed_by, str):
@@ -78,7 +84,9 @@ def _plan_name(who: str | None, planned: set[str]) -> str | None:
 
 
 def import_annotations(
-    work: str | os.PathLike, round_no: int, exports: Iterable[tuple[str, Any, str | None, int | None]],
+    work: str | os.PathLike,
+    round_no: int,
+    exports: Iterable[tuple[str, Any, str | None, int | None]],
     users: dict[int, str] | None = None,
 ) -> ImportReport:
     """Read Label Studio JSON exports into the store.
@@ -96,14 +104,20 @@ def import_annotations(
     report = ImportReport()
     with contextlib.closing(conn):
         known = {r["clip_id"] for r in conn.execute("SELECT clip_id FROM clips")}
-        assigned = {r["clip_id"]: r["annotator"] for r in conn.execute(
-            "SELECT clip_id, annotator FROM assignments WHERE round = ?", (round_no,))}
+        assigned = {
+            r["clip_id"]: r["annotator"]
+            for r in conn.execute("SELECT clip_id, annotator FROM assignments WHERE round = ?", (round_no,))
+        }
         if not assigned:
             raise OvavebenchError(f"round {round_no} has no plan in {work}: export it first")
-        gold_for = {(r["clip_id"], r["annotator"]) for r in conn.execute(
-            "SELECT clip_id, annotator FROM gold_assignments WHERE round = ?", (round_no,))}
-        prefilled = {(r["clip_id"], r["annotator"]): r["answers"] for r in conn.execute(
-            "SELECT clip_id, annotator, answers FROM prefills WHERE round = ?", (round_no,))}
+        gold_for = {
+            (r["clip_id"], r["annotator"])
+            for r in conn.execute("SELECT clip_id, annotator FROM gold_assignments WHERE round = ?", (round_no,))
+        }
+        prefilled = {
+            (r["clip_id"], r["annotator"]): r["answers"]
+            for r in conn.execute("SELECT clip_id, annotator, answers FROM prefills WHERE round = ?", (round_no,))
+        }
         planned = set(assigned.values()) | {a for _, a in gold_for}
         gold_rows: list[tuple] = []
         adjudicated = set(current_answers(conn, 3)) if round_no in (1, 2) else set()
@@ -117,8 +131,15 @@ def import_annotations(
                 raise InputFileError(source, "expected a Label Studio JSON export (a list of tasks)")
             for position, task in enumerate(tasks):
                 if not isinstance(task, dict):
-                    report.problems.append(ImportProblem(None, str(file_annotator), "", f"{source}: task #{position + 1} "
-                                                         f"is a {type(task).__name__}, not a Label Studio task object"))
+                    report.problems.append(
+                        ImportProblem(
+                            None,
+                            str(file_annotator),
+                            "",
+                            f"{source}: task #{position + 1} "
+                            f"is a {type(task).__name__}, not a Label Studio task object",
+                        )
+                    )
                     continue
                 task_id = task.get("id")
                 data = task.get("data")
@@ -131,13 +152,21 @@ def import_annotations(
                 elif annotations is not None and not isinstance(annotations, list):
                     shape_problem = f"annotations is a {type(annotations).__name__}, not a list"
                 if shape_problem:
-                    report.problems.append(ImportProblem(task_id, str(file_annotator), "", f"{source}: {shape_problem}"))
+                    report.problems.append(
+                        ImportProblem(task_id, str(file_annotator), "", f"{source}: {shape_problem}")
+                    )
                     continue
                 clip = data["clip_id"]
                 for annotation in annotations or []:
                     if not isinstance(annotation, dict):
-                        report.problems.append(ImportProblem(task_id, str(file_annotator), clip,
-                                                             f"an annotation is a {type(annotation).__name__}, not an object"))
+                        report.problems.append(
+                            ImportProblem(
+                                task_id,
+                                str(file_annotator),
+                                clip,
+                                f"an annotation is a {type(annotation).__name__}, not an object",
+                            )
+                        )
                         continue
                     who = _who(annotation.get("completed_by"), users, file_annotator)
                     annotator = _plan_name(who, planned)
@@ -146,8 +175,16 @@ def import_annotations(
                     def problem(reason: str) -> None:
                         report.problems.append(ImportProblem(task_id, label, clip, reason))
 
-                    bad_fields = [name for name, kind in (("id", "id"), ("lead_time", "number"), ("created_at", "text"),
-                                                          ("updated_at", "text")) if not _optional(annotation.get(name), kind)]
+                    bad_fields = [
+                        name
+                        for name, kind in (
+                            ("id", "id"),
+                            ("lead_time", "number"),
+                            ("created_at", "text"),
+                            ("updated_at", "text"),
+                        )
+                        if not _optional(annotation.get(name), kind)
+                    ]
                     if bad_fields:
                         problem(f"malformed field(s) {', '.join(bad_fields)} (not what Label Studio writes)")
                         continue
@@ -166,13 +203,16 @@ def import_annotations(
                         except AnnotationError as exc:
                             problem(f"invalid annotation: {exc}")
                             continue
-                        gold_rows.append((clip, round_no, annotator, "".join(map(str, answers)), int(broken), task_id,
-                                          source, now))
+                        gold_rows.append(
+                            (clip, round_no, annotator, "".join(map(str, answers)), int(broken), task_id, source, now)
+                        )
                         report.gold += 1
                         continue
                     if assigned.get(clip) != annotator:
-                        problem(f"clip assigned to {assigned.get(clip)!r} in round {round_no}, annotated by {annotator!r} "
-                                "(who opened another annotator's task)")
+                        problem(
+                            f"clip assigned to {assigned.get(clip)!r} in round {round_no}, annotated by {annotator!r} "
+                            "(who opened another annotator's task)"
+                        )
                         continue
                     try:
                         answers, broken = parse_result(annotation.get("result"))
@@ -180,8 +220,10 @@ def import_annotations(
                         problem(f"invalid annotation: {exc}")
                         continue
                     if clip in seen:
-                        problem(f"clip annotated twice in round {round_no} (task {seen[clip][1]} and task {task_id}); "
-                                "the first one is kept")
+                        problem(
+                            f"clip annotated twice in round {round_no} (task {seen[clip][1]} and task {task_id}); "
+                            "the first one is kept"
+                        )
                         continue
                     seen[clip] = (annotator, task_id)
                     if clip in adjudicated:
@@ -189,8 +231,12 @@ def import_annotations(
                         continue
                     answer_text = "".join(map(str, answers))
                     old = current.get(clip)
-                    if old is not None and old["answers"] == answer_text and old["clip_flag"] == int(broken) \
-                            and old["annotator"] == annotator:
+                    if (
+                        old is not None
+                        and old["answers"] == answer_text
+                        and old["clip_flag"] == int(broken)
+                        and old["annotator"] == annotator
+                    ):
                         report.unchanged += 1
                         continue
                     if old is not None:
@@ -198,21 +244,40 @@ def import_annotations(
                         report.updated += 1
                     else:
                         report.imported += 1
-                    inserts.append((clip, round_no, annotator, answer_text, int(broken), annotation.get("lead_time"),
-                                    annotation.get("created_at"), annotation.get("updated_at"), project_id, task_id,
-                                    annotation.get("id"), source, now, prefilled.get((clip, annotator))))
+                    inserts.append(
+                        (
+                            clip,
+                            round_no,
+                            annotator,
+                            answer_text,
+                            int(broken),
+                            annotation.get("lead_time"),
+                            annotation.get("created_at"),
+                            annotation.get("updated_at"),
+                            project_id,
+                            task_id,
+                            annotation.get("id"),
+                            source,
+                            now,
+                            prefilled.get((clip, annotator)),
+                        )
+                    )
         with conn:  # one transaction: an import is all or nothing
             conn.executemany("UPDATE annotations SET superseded_at = ? WHERE id = ?", [(now, i) for i in supersede])
             conn.executemany(
                 "INSERT INTO annotations (clip_id, round, annotator, answers, clip_flag, lead_time, created_at, updated_at, "
                 "ls_project_id, ls_task_id, ls_annotation_id, source, imported_at, prefilled) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", inserts)
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                inserts,
+            )
             conn.executemany("INSERT OR REPLACE INTO gold_answers VALUES (?, ?, ?, ?, ?, ?, ?, ?)", gold_rows)
     report.seconds = time.perf_counter() - start
     return report
 
 
-def read_export_files(paths: Sequence[str | os.PathLike], round_no: int) -> list[tuple[str, Any, str | None, int | None]]:
+def read_export_files(
+    paths: Sequence[str | os.PathLike], round_no: int
+) -> list[tuple[str, Any, str | None, int | None]]:
     """Label Studio JSON exports from files; ``round{N}_{annotator}.json`` names give the annotator."""
     exports = []
     for path in paths:
@@ -223,4 +288,3 @@ def read_export_files(paths: Sequence[str | os.PathLike], round_no: int) -> list
             raise InputFileError(path, f"this is a round-{match.group('round')} file, not round {round_no}")
         exports.append((str(path), tasks, match.group("annotator") if match else None, None))
     return exports
-

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from ..errors import OvavebenchError
 from .store import current_answers
@@ -41,8 +41,10 @@ def plan_round(conn: sqlite3.Connection, round_no: int, annotators: Sequence[str
     if existing:
         planned = sorted({r["annotator"] for r in existing})
         if sorted(annotators) != planned:
-            raise OvavebenchError(f"round {round_no} is already planned for {', '.join(planned)}; "
-                                  f"cannot re-plan it for {', '.join(annotators)}")
+            raise OvavebenchError(
+                f"round {round_no} is already planned for {', '.join(planned)}; "
+                f"cannot re-plan it for {', '.join(annotators)}"
+            )
     else:
         assignments = _assign(conn, round_no, annotators)
         with conn:
@@ -81,8 +83,10 @@ def _assign(conn: sqlite3.Connection, round_no: int, annotators: list[str]) -> l
     if round_no == 3:
         disagreements = find_disagreements(conn)
         if disagreements.pending:
-            raise OvavebenchError(f"round 3 needs rounds 1 and 2 complete: {len(disagreements.pending)} clip(s) lack an "
-                                  f"answer, e.g. {', '.join(disagreements.pending[:3])}")
+            raise OvavebenchError(
+                f"round 3 needs rounds 1 and 2 complete: {len(disagreements.pending)} clip(s) lack an "
+                f"answer, e.g. {', '.join(disagreements.pending[:3])}"
+            )
         return [(clip, annotators[i % len(annotators)]) for i, clip in enumerate(disagreements.clips)]
     raise OvavebenchError(f"round must be 1, 2 or 3, got {round_no}")
 
@@ -93,8 +97,9 @@ class Disagreements:
     pending: list[str]  # a round-1 or round-2 answer is missing
 
 
-def find_disagreements(conn: sqlite3.Connection, r1: dict[str, sqlite3.Row] | None = None,
-                       r2: dict[str, sqlite3.Row] | None = None) -> Disagreements:
+def find_disagreements(
+    conn: sqlite3.Connection, r1: dict[str, sqlite3.Row] | None = None, r2: dict[str, sqlite3.Row] | None = None
+) -> Disagreements:
     """Clips whose round-1 and round-2 answers differ, and clips still missing one (answers may be passed in)."""
     r1 = current_answers(conn, 1) if r1 is None else r1
     r2 = current_answers(conn, 2) if r2 is None else r2
@@ -107,4 +112,3 @@ def find_disagreements(conn: sqlite3.Connection, r1: dict[str, sqlite3.Row] | No
         elif a["answers"] != b["answers"] or a["clip_flag"] != b["clip_flag"]:
             clips.append(clip)
     return Disagreements(clips, pending)
-

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
+from ..constants import SEGMENTS
 from ..errors import InputFileError, OvavebenchError
 from .agreement import cohen_kappa
 
@@ -45,18 +46,20 @@ def read_model_answers(path: str | os.PathLike, manifest: pd.DataFrame, media_cl
         if labels is None:
             missing.append(str(row.youtube_id))
             continue
-        if not isinstance(labels, list) or len(labels) != 10 or not all(isinstance(x, str) for x in labels):
-            raise InputFileError(path, f"video {row.youtube_id!r}: expected a list of 10 label strings")
+        if not isinstance(labels, list) or len(labels) != SEGMENTS or not all(isinstance(x, str) for x in labels):
+            raise InputFileError(path, f"video {row.youtube_id!r}: expected a list of {SEGMENTS} label strings")
         answers[str(row.clip_id)] = "".join("1" if label == row.class_name else "0" for label in labels)
     if missing:
-        raise InputFileError(path, f"{len(missing)} clip(s) of the campaign have no prediction here, e.g. "
-                                   f"{', '.join(missing[:5])} (a predictions file of other clips?)")
+        raise InputFileError(
+            path,
+            f"{len(missing)} clip(s) of the campaign have no prediction here, e.g. "
+            f"{', '.join(missing[:5])} (a predictions file of other clips?)",
+        )
     uncertainty = None
     raw = meta.get("uncertainty")
     if isinstance(raw, Mapping):
         by_youtube = {str(r.youtube_id): str(r.clip_id) for r in rows}
-        uncertainty = {by_youtube[k]: float(v) for k, v in raw.items()
-                       if k in by_youtube and type(v) in (int, float)}
+        uncertainty = {by_youtube[k]: float(v) for k, v in raw.items() if k in by_youtube and type(v) in (int, float)}
     version = str(meta.get("method") or Path(path).stem)[:120]
     return ModelAnswers(version, answers, uncertainty)
 
@@ -68,8 +71,10 @@ def order_clips(clips: Sequence[str], model: ModelAnswers | None, order: str) ->
     if order == "plan":
         return list(clips)
     if model is None or model.uncertainty is None:
-        raise OvavebenchError("--order uncertain needs --predictions whose meta has per-video uncertainty "
-                              "(`ovavebench baseline zero-shot` writes it: seconds where audio and visual disagree)")
+        raise OvavebenchError(
+            "--order uncertain needs --predictions whose meta has per-video uncertainty "
+            "(`ovavebench baseline zero-shot` writes it: seconds where audio and visual disagree)"
+        )
     uncertainty = model.uncertainty
     return sorted(clips, key=lambda c: (-uncertainty.get(c, 0.0), c))
 
@@ -80,8 +85,9 @@ def store_model_answers(conn: sqlite3.Connection, model: ModelAnswers) -> None:
         conn.executemany("INSERT OR REPLACE INTO model_answers VALUES (?, ?, ?, ?)", rows)
 
 
-def store_prefills(conn: sqlite3.Connection, round_no: int, annotator: str, clips: Sequence[str],
-                   model: ModelAnswers) -> dict[str, str]:
+def store_prefills(
+    conn: sqlite3.Connection, round_no: int, annotator: str, clips: Sequence[str], model: ModelAnswers
+) -> dict[str, str]:
     """Remember what each of the annotator's tasks shows pre-filled (idempotent); clip → answers."""
     rows = [(c, round_no, annotator, model.model_version, model.answers[c]) for c in clips if c in model.answers]
     with conn:
@@ -116,22 +122,34 @@ def model_human_agreement(conn: sqlite3.Connection) -> tuple[list[ClassAgreement
     rows = conn.execute(
         "SELECT a.answers, a.prefilled, c.class_name, m.answers AS model FROM annotations a "
         "JOIN clips c ON c.clip_id = a.clip_id JOIN model_answers m ON m.clip_id = a.clip_id "
-        "WHERE a.superseded_at IS NULL ORDER BY c.class_name").fetchall()
+        "WHERE a.superseded_at IS NULL ORDER BY c.class_name"
+    ).fetchall()
     if not rows:
         return [], None
     human = np.array([[int(x) for x in r["answers"]] for r in rows])
     model = np.array([[int(x) for x in r["model"]] for r in rows])
     classes = np.array([r["class_name"] for r in rows])
-    per_class = [ClassAgreement(str(c), int((classes == c).sum() * 10), float((human[classes == c] == model[classes == c]).mean()),
-                                cohen_kappa(human[classes == c].ravel(), model[classes == c].ravel()))
-                 for c in dict.fromkeys(classes.tolist())]
+    per_class = [
+        ClassAgreement(
+            str(c),
+            int((classes == c).sum() * 10),
+            float((human[classes == c] == model[classes == c]).mean()),
+            cohen_kappa(human[classes == c].ravel(), model[classes == c].ravel()),
+        )
+        for c in dict.fromkeys(classes.tolist())
+    ]
     shown = np.array([r["prefilled"] is not None for r in rows])
     effect = None
     if shown.any():
         prefilled = np.array([[int(x) for x in r["prefilled"]] for r in rows if r["prefilled"] is not None])
         confirmed = int((human[shown] == prefilled).sum())
         nan = float("nan")
-        effect = PrefillEffect(int(shown.sum()), float((human[shown] == model[shown]).mean()), confirmed,
-                               int(prefilled.size - confirmed), int((~shown).sum()),
-                               float((human[~shown] == model[~shown]).mean()) if (~shown).any() else nan)
+        effect = PrefillEffect(
+            int(shown.sum()),
+            float((human[shown] == model[shown]).mean()),
+            confirmed,
+            int(prefilled.size - confirmed),
+            int((~shown).sum()),
+            float((human[~shown] == model[~shown]).mean()) if (~shown).any() else nan,
+        )
     return per_class, effect

@@ -41,11 +41,15 @@ def close_earlier_rounds(client: Any, work: str | os.PathLike, round_no: int) ->
     with contextlib.closing(open_work(work)) as conn:
         live = conn.execute(
             "SELECT round, annotator, ls_project_id, url FROM projects WHERE round < ? AND ls_project_id NOT IN "
-            "(SELECT ls_project_id FROM archived_projects) ORDER BY round, annotator", (round_no,)).fetchall()
+            "(SELECT ls_project_id FROM archived_projects) ORDER BY round, annotator",
+            (round_no,),
+        ).fetchall()
     elsewhere = sorted({row["url"] for row in live if row["url"].rstrip("/") != client.url.rstrip("/")})
     if elsewhere:  # project ids of another server: never delete by id on this one
-        raise OvavebenchError(f"the earlier rounds' projects live on {', '.join(elsewhere)}, not on {client.url}: "
-                              "export this round there, or pass --keep-earlier-rounds")
+        raise OvavebenchError(
+            f"the earlier rounds' projects live on {', '.join(elsewhere)}, not on {client.url}: "
+            "export this round there, or pass --keep-earlier-rounds"
+        )
     users = client.users() if live else {}
     for row in live:
         earlier, annotator, project_id = int(row["round"]), str(row["annotator"]), int(row["ls_project_id"])
@@ -65,8 +69,10 @@ def close_earlier_rounds(client: Any, work: str | os.PathLike, round_no: int) ->
             new = imported.imported + imported.updated
             client.delete_project(project_id)
         with contextlib.closing(open_work(work)) as conn, conn:
-            conn.execute("INSERT INTO archived_projects VALUES (?, ?, ?, ?, ?, ?)", (
-                project_id, earlier, annotator, str(path.relative_to(work)) if path else None, count, time.time()))
+            conn.execute(
+                "INSERT INTO archived_projects VALUES (?, ?, ?, ?, ?, ?)",
+                (project_id, earlier, annotator, str(path.relative_to(work)) if path else None, count, time.time()),
+            )
         closed.append(ArchivedProject(earlier, annotator, project_id, path, count, new))
     return closed
 
@@ -76,16 +82,25 @@ def round_exports(client: Any, work: str | os.PathLike, round_no: int) -> list[t
     a round already closed."""
     work = Path(work)
     with contextlib.closing(open_work(work)) as conn:
-        rows = conn.execute("SELECT p.annotator, p.ls_project_id, a.archive, a.ls_project_id IS NOT NULL AS closed "
-                            "FROM projects p LEFT JOIN archived_projects a ON a.ls_project_id = p.ls_project_id "
-                            "WHERE p.round = ? ORDER BY p.annotator", (round_no,)).fetchall()
+        rows = conn.execute(
+            "SELECT p.annotator, p.ls_project_id, a.archive, a.ls_project_id IS NOT NULL AS closed "
+            "FROM projects p LEFT JOIN archived_projects a ON a.ls_project_id = p.ls_project_id "
+            "WHERE p.round = ? ORDER BY p.annotator",
+            (round_no,),
+        ).fetchall()
     exports: list[tuple[str, Any, str | None, int | None]] = []
     for row in rows:
         name, project_id = str(row["annotator"]), int(row["ls_project_id"])
         if row["closed"]:
             if row["archive"]:
-                exports.append((str(work / row["archive"]), read_json(work / row["archive"], "a Label Studio JSON export"), name, project_id))
+                exports.append(
+                    (
+                        str(work / row["archive"]),
+                        read_json(work / row["archive"], "a Label Studio JSON export"),
+                        name,
+                        project_id,
+                    )
+                )
         else:
             exports.append((f"project {project_id}", client.snapshot_export(project_id), name, project_id))
     return exports
-

@@ -79,8 +79,10 @@ def open_work(work: str | os.PathLike, create: bool = False) -> sqlite3.Connecti
     """
     work = Path(work)
     if not create and not (work / DB_NAME).is_file():
-        raise OvavebenchError(f"{work}: not an annotation work folder (no {DB_NAME}); "
-                              "run `ovavebench annotate export --work` with it first")
+        raise OvavebenchError(
+            f"{work}: not an annotation work folder (no {DB_NAME}); "
+            "run `ovavebench annotate export --work` with it first"
+        )
     work.mkdir(parents=True, exist_ok=True)
     conn = open_sqlite_state(work / DB_NAME, _SCHEMA, "annotations", "an annotation store (annotate.sqlite)")
     _migrate(conn)
@@ -89,15 +91,23 @@ def open_work(work: str | os.PathLike, create: bool = False) -> sqlite3.Connecti
 
 def clips_with_media(manifest: pd.DataFrame, media: Path) -> set[str]:
     """The manifest's clips whose frames and audio are in the media folder."""
-    return {str(r.clip_id) for r in manifest.itertuples(index=False) if str(r.clip_id)
-            and (media / str(r.clip_id) / "audio.wav").exists() and (media / str(r.clip_id) / "frames" / "0.png").exists()}
+    return {
+        str(r.clip_id)
+        for r in manifest.itertuples(index=False)
+        if str(r.clip_id)
+        and (media / str(r.clip_id) / "audio.wav").exists()
+        and (media / str(r.clip_id) / "frames" / "0.png").exists()
+    }
 
 
 def register_clips(conn: sqlite3.Connection, manifest: pd.DataFrame, media: Path) -> int:
     """Add manifest clips whose media exist (frames and audio) to the plan; return how many are known."""
     present = clips_with_media(manifest, media)
-    rows = [(str(r.clip_id), str(r.youtube_id), str(r.class_name)) for r in manifest.itertuples(index=False)
-            if str(r.clip_id) in present]
+    rows = [
+        (str(r.clip_id), str(r.youtube_id), str(r.class_name))
+        for r in manifest.itertuples(index=False)
+        if str(r.clip_id) in present
+    ]
     with conn:
         conn.executemany("INSERT OR IGNORE INTO clips VALUES (?, ?, ?)", rows)
     return conn.execute("SELECT COUNT(*) FROM clips").fetchone()[0]
@@ -105,6 +115,7 @@ def register_clips(conn: sqlite3.Connection, manifest: pd.DataFrame, media: Path
 
 def current_answers(conn: sqlite3.Connection, round_no: int) -> dict[str, sqlite3.Row]:
     """The current (not superseded) answer of each clip in a round."""
-    return {r["clip_id"]: r for r in conn.execute(
-        "SELECT * FROM annotations WHERE round = ? AND superseded_at IS NULL", (round_no,))}
-
+    return {
+        r["clip_id"]: r
+        for r in conn.execute("SELECT * FROM annotations WHERE round = ? AND superseded_at IS NULL", (round_no,))
+    }

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -23,7 +23,6 @@ from ..errors import OvavebenchError
 from ..features import FeatureStore
 from ..io import atomic_open, atomic_write_json
 from .zero_shot import _text_rows, predictions_from_rows, zero_shot_rows
-
 
 FUSIONS = ("sqrt", "prob-avg", "fea-avg")
 
@@ -55,18 +54,31 @@ class FinetuneConfig:
 
     def validate(self) -> None:
         """Refuse values no run could use (a config file bypasses the CLI's option checks)."""
-        ranges = {"layers": (int, 1, 64), "width": (int, 1, 1 << 16), "attn_width": (int, 1, 1 << 16),
-                  "ffn_width": (int, 1, 1 << 16), "heads": (int, 1, 1024), "batch_size": (int, 1, 1 << 16),
-                  "epochs": (int, 1, 10_000), "seed": (int, 0, 2**32 - 1), "dropout": (float, 0.0, 0.999),
-                  "lr": (float, 1e-12, 10.0), "grad_clip": (float, 1e-12, 1e6)}
+        ranges = {
+            "layers": (int, 1, 64),
+            "width": (int, 1, 1 << 16),
+            "attn_width": (int, 1, 1 << 16),
+            "ffn_width": (int, 1, 1 << 16),
+            "heads": (int, 1, 1024),
+            "batch_size": (int, 1, 1 << 16),
+            "epochs": (int, 1, 10_000),
+            "seed": (int, 0, 2**32 - 1),
+            "dropout": (float, 0.0, 0.999),
+            "lr": (float, 1e-12, 10.0),
+            "grad_clip": (float, 1e-12, 1e6),
+        }
         for name, (kind, low, high) in ranges.items():
             value = getattr(self, name)
             ok_type = type(value) is int if kind is int else type(value) in (int, float)
             if not ok_type or not low <= value <= high:
-                raise OvavebenchError(f"{name} must be {'an integer' if kind is int else 'a number'} in [{low:g}, {high:g}], got {value!r}")
+                raise OvavebenchError(
+                    f"{name} must be {'an integer' if kind is int else 'a number'} in [{low:g}, {high:g}], got {value!r}"
+                )
         if type(self.with_other) is not bool:
             raise OvavebenchError(f"with_other must be true or false, got {self.with_other!r}")
-        if self.train_subset is not None and (type(self.train_subset) not in (int, float) or not 0 < self.train_subset < 1):
+        if self.train_subset is not None and (
+            type(self.train_subset) not in (int, float) or not 0 < self.train_subset < 1
+        ):
             raise OvavebenchError(f"train_subset must be a ratio in (0, 1) or null, got {self.train_subset!r}")
         for name in ("temporal", "fusion", "select_on"):
             if not isinstance(getattr(self, name), str):
@@ -87,8 +99,16 @@ def _model(config: FinetuneConfig, dim: int):  # type: ignore[no-untyped-def]
 
     from .temporal import build_temporal
 
-    options = ({"layers": config.layers, "attn_width": config.attn_width, "ffn_width": config.ffn_width,
-                "dropout": config.dropout} if config.temporal == "transformer" else {})
+    options = (
+        {
+            "layers": config.layers,
+            "attn_width": config.attn_width,
+            "ffn_width": config.ffn_width,
+            "dropout": config.dropout,
+        }
+        if config.temporal == "transformer"
+        else {}
+    )
 
     class Finetuned(nn.Module):
         def __init__(self) -> None:
@@ -134,8 +154,9 @@ def _targets(bench: Benchmark, videos: Sequence[str], classes: Sequence[str], ot
     return np.where(flags, cls[:, None], other_row)
 
 
-def _predict_rows(model, audio: np.ndarray, visual: np.ndarray, text: np.ndarray, with_other: bool = True,
-                  batch: int = 256) -> np.ndarray:  # type: ignore[no-untyped-def]
+def _predict_rows(
+    model, audio: np.ndarray, visual: np.ndarray, text: np.ndarray, with_other: bool = True, batch: int = 256
+) -> np.ndarray:  # type: ignore[no-untyped-def]
     """Predicted rows [N, 10] (-1 = background for the agreement rule).
 
     With ``other``: the argmax of the fused scores (``other`` is the background row). Without it (Table 3,
@@ -149,7 +170,7 @@ def _predict_rows(model, audio: np.ndarray, visual: np.ndarray, text: np.ndarray
     with torch.no_grad():
         t = torch.from_numpy(text).to(device)
         for i in range(0, len(audio), batch):
-            a, v = torch.from_numpy(audio[i:i + batch]).to(device), torch.from_numpy(visual[i:i + batch]).to(device)
+            a, v = torch.from_numpy(audio[i : i + batch]).to(device), torch.from_numpy(visual[i : i + batch]).to(device)
             if with_other:
                 rows.append(model(a, v, t).argmax(-1).cpu().numpy())
             else:
@@ -161,8 +182,8 @@ def _predict_rows(model, audio: np.ndarray, visual: np.ndarray, text: np.ndarray
 def published_criterion(bench: Benchmark, predictions: dict[str, list[str]], batch_size: int = 32) -> dict[str, float]:
     """The released script's epoch criterion on the seen part of test: (Acc + Seg + Eve) / 3, Seg and Eve
     averaged per batch of ``batch_size`` videos (in the split's order), Acc over all segments."""
-    from ..metrics import per_video_metrics
     from ..scoring import encode_predictions
+    from ..scoring.functional import per_video_metrics
 
     videos = bench.split_videos("test")
     videos = videos[videos["seen"]]
@@ -200,9 +221,14 @@ def _train_ids(bench: Benchmark, config: FinetuneConfig) -> list[str]:
     return meta.loc[meta["split"] == "train", "vid_name"].tolist()
 
 
-def finetune(store_path: str | os.PathLike, benchmark: str | os.PathLike, run_dir: str | os.PathLike,
-             config: FinetuneConfig = FinetuneConfig(), log: Callable[[str], None] = lambda _: None,
-             device: str = "cpu") -> FinetuneReport:
+def finetune(
+    store_path: str | os.PathLike,
+    benchmark: str | os.PathLike,
+    run_dir: str | os.PathLike,
+    config: FinetuneConfig = FinetuneConfig(),
+    log: Callable[[str], None] = lambda _: None,
+    device: str = "cpu",
+) -> FinetuneReport:
     """Train the temporal layers on the seen classes; keep the epoch best on ``config.select_on``.
 
     ``device``: where the layers train (``cpu``, deterministic for a seed; or ``cuda``).
@@ -222,8 +248,10 @@ def finetune(store_path: str | os.PathLike, benchmark: str | os.PathLike, run_di
     run.mkdir(parents=True, exist_ok=True)
     with FeatureStore(store_path) as store:
         if store.encoder != "imagebind":
-            raise OvavebenchError(f"{store_path}: a {store.encoder} store; the fine-tuning rows of the paper are "
-                                  "ImageBind's (one joint space): extract with --encoder imagebind")
+            raise OvavebenchError(
+                f"{store_path}: a {store.encoder} store; the fine-tuning rows of the paper are "
+                "ImageBind's (one joint space): extract with --encoder imagebind"
+            )
         train_names, train_text = _text_rows(store, bench.seen_classes, True)
         test_names, test_text = _text_rows(store, bench.classes, config.with_other)
         train_ids = _train_ids(bench, config)
@@ -257,12 +285,17 @@ def finetune(store_path: str | os.PathLike, benchmark: str | os.PathLike, run_di
         start, total = time.perf_counter(), 0.0
         order = torch.randperm(n, generator=generator).numpy()
         for i in range(0, n, config.batch_size):
-            idx = order[i:i + config.batch_size]
-            scores = model(torch.from_numpy(audio_tr[idx]).to(device, non_blocking=True),
-                           torch.from_numpy(visual_tr[idx]).to(device, non_blocking=True), text_tr)
-            loss_all = torch.nn.functional.cross_entropy(scores.reshape(-1, scores.shape[-1]),
-                                                         torch.from_numpy(targets[idx]).to(device).reshape(-1),
-                                                         reduction="none")
+            idx = order[i : i + config.batch_size]
+            scores = model(
+                torch.from_numpy(audio_tr[idx]).to(device, non_blocking=True),
+                torch.from_numpy(visual_tr[idx]).to(device, non_blocking=True),
+                text_tr,
+            )
+            loss_all = torch.nn.functional.cross_entropy(
+                scores.reshape(-1, scores.shape[-1]),
+                torch.from_numpy(targets[idx]).to(device).reshape(-1),
+                reduction="none",
+            )
             w = torch.from_numpy(weights[idx]).to(device).reshape(-1)
             loss = (loss_all * w).sum() / w.sum().clamp_min(1.0)
             optimiser.zero_grad()
@@ -273,23 +306,43 @@ def finetune(store_path: str | os.PathLike, benchmark: str | os.PathLike, run_di
         times.append(time.perf_counter() - start)
         losses.append(total / max(1, n))
         names = test_names if config.with_other else select_names
-        rows = _predict_rows(model, audio_sel, visual_sel, test_text if config.with_other else select_text, config.with_other)
+        rows = _predict_rows(
+            model, audio_sel, visual_sel, test_text if config.with_other else select_text, config.with_other
+        )
         predictions = predictions_from_rows(select, rows, names)
         if config.select_on == "published":
             result = published_criterion(bench, predictions, config.batch_size)
         else:
             result = score(predictions, bench, split="val").to_dict()["total"]
         selection.append(result)
-        log(f"epoch {epoch + 1}/{config.epochs}: loss {losses[-1]:.4f}, {config.select_on} avg {100 * result['avg']:.2f} "
-            f"({times[-1]:.1f} s)")
+        log(
+            f"epoch {epoch + 1}/{config.epochs}: loss {losses[-1]:.4f}, {config.select_on} avg {100 * result['avg']:.2f} "
+            f"({times[-1]:.1f} s)"
+        )
         if result["avg"] > best:  # strict: the first best epoch is kept, as released
             best, best_epoch = result["avg"], epoch
             with atomic_open(run / "model.pt", "wb") as handle:
-                torch.save({"state_dict": model.state_dict(), "config": asdict(config), "epoch": epoch,
-                            "store": identity, "dim": audio_tr.shape[-1]}, handle)
+                torch.save(
+                    {
+                        "state_dict": model.state_dict(),
+                        "config": asdict(config),
+                        "epoch": epoch,
+                        "store": identity,
+                        "dim": audio_tr.shape[-1],
+                    },
+                    handle,
+                )
     atomic_write_json(run / "config.json", asdict(config))
-    atomic_write_json(run / "log.json", {"losses": losses, "selection": selection, "best_epoch": best_epoch,
-                                         "seconds_per_epoch": times, "store": identity})
+    atomic_write_json(
+        run / "log.json",
+        {
+            "losses": losses,
+            "selection": selection,
+            "best_epoch": best_epoch,
+            "seconds_per_epoch": times,
+            "store": identity,
+        },
+    )
     return FinetuneReport(run, losses, selection, best_epoch, times)
 
 
@@ -315,14 +368,16 @@ def load_run(run_dir: str | os.PathLike):  # type: ignore[no-untyped-def]
     return model.eval(), config, saved
 
 
-def predict(run_dir: str | os.PathLike, store_path: str | os.PathLike, benchmark: str | os.PathLike,
-            split: str = "test") -> dict[str, list[str]]:
+def predict(
+    run_dir: str | os.PathLike, store_path: str | os.PathLike, benchmark: str | os.PathLike, split: str = "test"
+) -> dict[str, list[str]]:
     """Predictions of a fine-tuned run for a split (all classes + ``other``)."""
     return predict_run(run_dir, store_path, benchmark, split)[0]
 
 
-def predict_run(run_dir: str | os.PathLike, store_path: str | os.PathLike, benchmark: str | os.PathLike,
-                split: str = "test") -> tuple[dict[str, list[str]], FinetuneConfig]:
+def predict_run(
+    run_dir: str | os.PathLike, store_path: str | os.PathLike, benchmark: str | os.PathLike, split: str = "test"
+) -> tuple[dict[str, list[str]], FinetuneConfig]:
     """:func:`predict`, and the run's config (for the predictions' meta), from one load of the run."""
     model, config, saved = load_run(run_dir)
     bench = load_benchmark(benchmark)
@@ -330,7 +385,9 @@ def predict_run(run_dir: str | os.PathLike, store_path: str | os.PathLike, bench
     with FeatureStore(store_path) as store:
         stored = {k: v for k, v in store.meta.items() if k in saved["store"]}
         if stored != saved["store"]:
-            raise OvavebenchError(f"{store_path}: not the feature store {run_dir} was trained on (another model or preprocessing)")
+            raise OvavebenchError(
+                f"{store_path}: not the feature store {run_dir} was trained on (another model or preprocessing)"
+            )
         names, text = _text_rows(store, bench.classes, config.with_other)
         audio, visual = store.get(videos)
     rows = _predict_rows(model, audio, visual, text, config.with_other)

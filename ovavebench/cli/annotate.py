@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
-from .common import HELP, fail, user_errors
+from .common import HELP, fail
 
-app = typer.Typer(help="Two-round crowd labelling in Label Studio: export, import, status, finalize.", no_args_is_help=True, **HELP)
+app = typer.Typer(
+    help="Two-round crowd labelling in Label Studio: export, import, status, finalize.", no_args_is_help=True, **HELP
+)
 
 
-def _client(url: Optional[str], api_key: Optional[str]):  # type: ignore[no-untyped-def]
+def _client(url: str | None, api_key: str | None):  # type: ignore[no-untyped-def]
     if not url:
         return None
     from ..annotate.labelstudio import LabelStudioClient
@@ -21,24 +22,41 @@ def _client(url: Optional[str], api_key: Optional[str]):  # type: ignore[no-unty
 
 
 @app.command("export")
-@user_errors
 def annotate_export_cmd(
     manifest: Path = typer.Option(..., help="Manifest of `ovavebench manifest`."),
     media: Path = typer.Option(..., help="Media folder of `ovavebench download`."),
     round_no: int = typer.Option(..., "--round", min=1, max=3, help="1, 2 or 3 (adjudication)."),
     annotators: str = typer.Option(..., help="Comma-separated annotator names (round 3: the adjudicators)."),
     work: Path = typer.Option(..., help="Work folder: the plan and all annotations (annotate.sqlite)."),
-    out: Optional[Path] = typer.Option(None, help="File mode: folder for round{N}_{annotator}.json (default WORK/tasks)."),
-    label_studio_url: Optional[str] = typer.Option(None, help="Live mode: the Label Studio server."),
-    api_key: Optional[str] = typer.Option(None, help="Live mode: API key (or $LABEL_STUDIO_API_KEY)."),
-    media_url_prefix: str = typer.Option("/data/local-files/?d=", help="Media URLs: this prefix + the path below --document-root."),
-    document_root: Optional[Path] = typer.Option(None, help="Folder the media URLs are relative to (default --media)."),
-    keep_earlier_rounds: bool = typer.Option(False, help="Live mode: leave the earlier rounds' projects on the server "
-                                             "(their annotators' answers stay readable to this round's annotators)."),
-    gold: Optional[Path] = typer.Option(None, help="Gold labels ({video_id: {category, label}}, the published format): mixed into every annotator's tasks, indistinguishable."),
-    gold_rate: float = typer.Option(0.05, min=0.001, max=1.0, help="With --gold: gold tasks per annotator as a share of their tasks (at least one)."),
-    predictions: Optional[Path] = typer.Option(None, help="Pre-annotation (opt-in): a predictions file whose answers are pre-filled in each task, to confirm or correct."),
-    order: str = typer.Option("plan", help="Task order: plan, or uncertain (with --predictions: where the model's audio and visual disagree, first)."),
+    out: Path | None = typer.Option(
+        None, help="File mode: folder for round{N}_{annotator}.json (default WORK/tasks)."
+    ),
+    label_studio_url: str | None = typer.Option(None, help="Live mode: the Label Studio server."),
+    api_key: str | None = typer.Option(None, help="Live mode: API key (or $LABEL_STUDIO_API_KEY)."),
+    media_url_prefix: str = typer.Option(
+        "/data/local-files/?d=", help="Media URLs: this prefix + the path below --document-root."
+    ),
+    document_root: Path | None = typer.Option(None, help="Folder the media URLs are relative to (default --media)."),
+    keep_earlier_rounds: bool = typer.Option(
+        False,
+        help="Live mode: leave the earlier rounds' projects on the server "
+        "(their annotators' answers stay readable to this round's annotators).",
+    ),
+    gold: Path | None = typer.Option(
+        None,
+        help="Gold labels ({video_id: {category, label}}, the published format): mixed into every annotator's tasks, indistinguishable.",
+    ),
+    gold_rate: float = typer.Option(
+        0.05, min=0.001, max=1.0, help="With --gold: gold tasks per annotator as a share of their tasks (at least one)."
+    ),
+    predictions: Path | None = typer.Option(
+        None,
+        help="Pre-annotation (opt-in): a predictions file whose answers are pre-filled in each task, to confirm or correct.",
+    ),
+    order: str = typer.Option(
+        "plan",
+        help="Task order: plan, or uncertain (with --predictions: where the model's audio and visual disagree, first).",
+    ),
 ) -> None:
     """Plan a round and write its Label Studio tasks (import files, or projects on a live server).
 
@@ -49,14 +67,30 @@ def annotate_export_cmd(
     from ..manifest import read_manifest
 
     client = _client(label_studio_url, api_key)
-    report = export_round(read_manifest(manifest), media, round_no, annotators.split(","), work, out, document_root,
-                          media_url_prefix, client, keep_earlier_rounds, gold, gold_rate, predictions, order)
+    report = export_round(
+        read_manifest(manifest),
+        media,
+        round_no,
+        annotators.split(","),
+        work,
+        out,
+        document_root,
+        media_url_prefix,
+        client,
+        keep_earlier_rounds,
+        gold,
+        gold_rate,
+        predictions,
+        order,
+    )
     for warning in getattr(client, "warnings", []):
         typer.echo(f"warning: {warning}", err=True)
     for closed in report.archived:
         where = closed.archive if closed.archive else "nothing to keep: the project was gone from the server"
-        typer.echo(f"round {closed.round}  {closed.annotator:<16}project {closed.project_id} closed: "
-                   f"{closed.annotations} annotation(s), {closed.new} new to the store; archive: {where}")
+        typer.echo(
+            f"round {closed.round}  {closed.annotator:<16}project {closed.project_id} closed: "
+            f"{closed.annotations} annotation(s), {closed.new} new to the store; archive: {where}"
+        )
     if client is not None and round_no > 1 and keep_earlier_rounds:
         typer.echo("warning: --keep-earlier-rounds: the earlier rounds' answers stay readable on the server", err=True)
     for annotator, count in report.tasks.items():
@@ -64,22 +98,24 @@ def annotate_export_cmd(
         gold_note = f" ({report.gold[annotator]} gold)" if report.gold.get(annotator) else ""
         typer.echo(f"round {round_no}  {annotator:<16}{count:7,} task(s){gold_note}  {where}")
     if predictions:
-        typer.echo(f"pre-annotated from {predictions}: annotators confirm or correct the model's answers "
-                   "(they can anchor on them: see `annotate status`)")
-    typer.echo(f"{sum(report.tasks.values()):,} task(s) in {report.seconds:.1f} s; labelling config: {work / 'label_config.xml'}")
+        typer.echo(
+            f"pre-annotated from {predictions}: annotators confirm or correct the model's answers "
+            "(they can anchor on them: see `annotate status`)"
+        )
+    typer.echo(
+        f"{sum(report.tasks.values()):,} task(s) in {report.seconds:.1f} s; labelling config: {work / 'label_config.xml'}"
+    )
 
 
 @app.command("accounts")
-@user_errors
 def annotate_accounts_cmd(
     annotators: str = typer.Option(..., help="Comma-separated annotator names (or emails)."),
     label_studio_url: str = typer.Option(..., help="The Label Studio server."),
-    api_key: Optional[str] = typer.Option(None, help="An admin's API key (or $LABEL_STUDIO_API_KEY)."),
+    api_key: str | None = typer.Option(None, help="An admin's API key (or $LABEL_STUDIO_API_KEY)."),
     email_domain: str = typer.Option("annotators.ovavebench.org", help="Email domain for names without '@'."),
 ) -> None:
     """Create annotator accounts that log in with the password printed here (shown once)."""
-    from ..annotate import annotator_names
-    from ..annotate import create_annotator_accounts
+    from ..annotate import annotator_names, create_annotator_accounts
 
     names = annotator_names(annotators.split(","))
     client = _client(label_studio_url, api_key)
@@ -89,14 +125,17 @@ def annotate_accounts_cmd(
 
 
 @app.command("import")
-@user_errors
 def annotate_import_cmd(
     round_no: int = typer.Option(..., "--round", min=1, max=3, help="1, 2 or 3."),
     work: Path = typer.Option(..., help="Work folder of `annotate export`."),
-    from_files: Optional[list[Path]] = typer.Option(None, "--from", help="Label Studio JSON export(s) (round{N}_{annotator}.json); several may follow one --from."),
-    more_files: Optional[list[Path]] = typer.Argument(None, help="More export files (so that `--from exports/*.json` works)."),
-    label_studio_url: Optional[str] = typer.Option(None, help="Live mode: pull the round's projects from this server."),
-    api_key: Optional[str] = typer.Option(None, help="Live mode: API key (or $LABEL_STUDIO_API_KEY)."),
+    from_files: list[Path] | None = typer.Option(
+        None, "--from", help="Label Studio JSON export(s) (round{N}_{annotator}.json); several may follow one --from."
+    ),
+    more_files: list[Path] | None = typer.Argument(
+        None, help="More export files (so that `--from exports/*.json` works)."
+    ),
+    label_studio_url: str | None = typer.Option(None, help="Live mode: pull the round's projects from this server."),
+    api_key: str | None = typer.Option(None, help="Live mode: API key (or $LABEL_STUDIO_API_KEY)."),
 ) -> None:
     """Pull annotations into the store (validated; re-importing changes nothing)."""
     import contextlib
@@ -126,9 +165,11 @@ def annotate_import_cmd(
     else:
         exports = read_export_files(from_files or [], round_no)
     report = import_annotations(work, round_no, exports, users)
-    typer.echo(f"round {round_no}: {report.imported} new, {report.updated} updated, {report.unchanged} unchanged, "
-               f"{report.kept_adjudicated} kept (already adjudicated), {report.gold} on gold tasks, {len(report.problems)} rejected "
-               f"({report.seconds:.1f} s)")
+    typer.echo(
+        f"round {round_no}: {report.imported} new, {report.updated} updated, {report.unchanged} unchanged, "
+        f"{report.kept_adjudicated} kept (already adjudicated), {report.gold} on gold tasks, {len(report.problems)} rejected "
+        f"({report.seconds:.1f} s)"
+    )
     for p in report.problems[:50]:
         typer.echo(f"  rejected: task {p.task} by {p.annotator} (clip {p.clip_id}): {p.reason}", err=True)
     if len(report.problems) > 50:
@@ -140,10 +181,11 @@ def _fmt(value: float) -> str:
 
 
 @app.command("status")
-@user_errors
 def annotate_status_cmd(
     work: Path = typer.Option(..., help="Work folder of `annotate export`."),
-    min_gold_accuracy: float = typer.Option(0.8, min=0.0, max=1.0, help="Flag annotators whose per-second accuracy on gold is below this."),
+    min_gold_accuracy: float = typer.Option(
+        0.8, min=0.0, max=1.0, help="Flag annotators whose per-second accuracy on gold is below this."
+    ),
 ) -> None:
     """Progress per round and annotator; agreement of rounds 1 and 2; accuracy on gold; model–human agreement."""
     import contextlib
@@ -157,11 +199,16 @@ def annotate_status_cmd(
         typer.echo(f"round {status.round}:")
         for name, counts in status.by_annotator.items():
             typer.echo(f"  {name:<16} done {counts['done']:6,}  pending {counts['pending']:6,}")
-    typer.echo(f"rounds 1 vs 2 on {report.clips_compared:,} clip(s): per-second agreement {100 * report.percent_agreement:.1f} %"
-               if report.clips_compared else "rounds 1 vs 2: no clip has both answers yet")
+    typer.echo(
+        f"rounds 1 vs 2 on {report.clips_compared:,} clip(s): per-second agreement {100 * report.percent_agreement:.1f} %"
+        if report.clips_compared
+        else "rounds 1 vs 2: no clip has both answers yet"
+    )
     if report.clips_compared:
-        typer.echo(f"  Cohen's kappa {_fmt(report.kappa_overall)}; Krippendorff's alpha {_fmt(report.krippendorff_alpha)}; "
-                   f"clip-flag agreement {100 * report.flag_agreement:.1f} %")
+        typer.echo(
+            f"  Cohen's kappa {_fmt(report.kappa_overall)}; Krippendorff's alpha {_fmt(report.krippendorff_alpha)}; "
+            f"clip-flag agreement {100 * report.flag_agreement:.1f} %"
+        )
         for pair, kappa in report.kappa_by_pair.items():
             typer.echo(f"  kappa {pair:<24} {_fmt(kappa)}")
     typer.echo(f"clips needing adjudication: {report.needing_adjudication:,} ({report.adjudicated:,} adjudicated)")
@@ -169,42 +216,64 @@ def annotate_status_cmd(
         gold = gold_report(conn, min_gold_accuracy)
         per_class, effect = model_human_agreement(conn)
     if gold:
-        typer.echo(f"accuracy on gold (per second; 95 % bootstrap interval over gold clips; flagged below "
-                   f"{100 * min_gold_accuracy:g} %):")
+        typer.echo(
+            f"accuracy on gold (per second; 95 % bootstrap interval over gold clips; flagged below "
+            f"{100 * min_gold_accuracy:g} %):"
+        )
         for g in gold:
-            flag = "  FLAGGED: send their clips to another annotator (leave them out of --annotators)" if g.flagged else ""
-            typer.echo(f"  {g.annotator:<16} {g.gold_clips:4} gold clip(s)  accuracy {100 * g.accuracy:5.1f} % "
-                       f"[{100 * g.accuracy_low:5.1f}, {100 * g.accuracy_high:5.1f}]  kappa {_fmt(g.kappa)}{flag}")
+            flag = (
+                "  FLAGGED: send their clips to another annotator (leave them out of --annotators)" if g.flagged else ""
+            )
+            typer.echo(
+                f"  {g.annotator:<16} {g.gold_clips:4} gold clip(s)  accuracy {100 * g.accuracy:5.1f} % "
+                f"[{100 * g.accuracy_low:5.1f}, {100 * g.accuracy_high:5.1f}]  kappa {_fmt(g.kappa)}{flag}"
+            )
     if per_class:
         typer.echo("model–human agreement per class (per second, every current answer):")
         for c in per_class:
-            typer.echo(f"  {c.class_name:<32} {c.seconds:7,} s  agreement {100 * c.agreement:5.1f} %  kappa {_fmt(c.kappa)}")
+            typer.echo(
+                f"  {c.class_name:<32} {c.seconds:7,} s  agreement {100 * c.agreement:5.1f} %  kappa {_fmt(c.kappa)}"
+            )
     if effect is not None:
-        typer.echo(f"pre-annotated answers: {effect.prefilled_answers:,}, {100 * effect.prefilled_agreement:.1f} % of seconds "
-                   f"as the model ({effect.confirmed_seconds:,} confirmed, {effect.corrected_seconds:,} corrected)"
-                   + (f"; answers without pre-annotation: {effect.plain_answers:,}, {100 * effect.plain_agreement:.1f} % "
-                      "as the model (a higher share with pre-annotation suggests anchoring)" if effect.plain_answers else ""))
+        typer.echo(
+            f"pre-annotated answers: {effect.prefilled_answers:,}, {100 * effect.prefilled_agreement:.1f} % of seconds "
+            f"as the model ({effect.confirmed_seconds:,} confirmed, {effect.corrected_seconds:,} corrected)"
+            + (
+                f"; answers without pre-annotation: {effect.plain_answers:,}, {100 * effect.plain_agreement:.1f} % "
+                "as the model (a higher share with pre-annotation suggests anchoring)"
+                if effect.plain_answers
+                else ""
+            )
+        )
 
 
 @app.command("finalize")
-@user_errors
 def annotate_finalize_cmd(
     work: Path = typer.Option(..., help="Work folder of `annotate export`."),
     out: Path = typer.Option(..., help="Labels JSON to write (published format)."),
-    allow_unresolved: bool = typer.Option(False, help="Leave unresolved disagreements out (counted) instead of failing."),
-    aggregate: Optional[str] = typer.Option(None, help="dawid-skene, mace, glad or majority: labels from crowd-kit's aggregation of every answer, weighted by each annotator's estimated quality (instead of adjudication)."),
+    allow_unresolved: bool = typer.Option(
+        False, help="Leave unresolved disagreements out (counted) instead of failing."
+    ),
+    aggregate: str | None = typer.Option(
+        None,
+        help="dawid-skene, mace, glad or majority: labels from crowd-kit's aggregation of every answer, weighted by each annotator's estimated quality (instead of adjudication).",
+    ),
     seed: int = typer.Option(0, min=0, max=2**32 - 1, help="Seed of the aggregation (MACE's restarts)."),
 ) -> None:
     """Final labels: agreed answers, round-3 decisions where rounds disagreed, broken clips dropped."""
     from ..annotate import finalize
 
     report = finalize(work, out, allow_unresolved, aggregate, seed)
-    typer.echo(f"wrote {out}: {len(report.labels):,} video(s) ({report.agreed:,} agreed, {report.adjudicated:,} adjudicated); "
-               f"{len(report.dropped_broken):,} dropped as broken, {len(report.unresolved) + len(report.incomplete):,} left out")
+    typer.echo(
+        f"wrote {out}: {len(report.labels):,} video(s) ({report.agreed:,} agreed, {report.adjudicated:,} adjudicated); "
+        f"{len(report.dropped_broken):,} dropped as broken, {len(report.unresolved) + len(report.incomplete):,} left out"
+    )
     if aggregate:
         share = report.changed_seconds / report.compared_seconds if report.compared_seconds else float("nan")
-        typer.echo(f"{report.method}: {report.changed_seconds:,} of {report.compared_seconds:,} adjudicated second(s) "
-                   f"labelled otherwise ({100 * share:.2f} %); estimated reliability per annotator:")
+        typer.echo(
+            f"{report.method}: {report.changed_seconds:,} of {report.compared_seconds:,} adjudicated second(s) "
+            f"labelled otherwise ({100 * share:.2f} %); estimated reliability per annotator:"
+        )
         for name, value in sorted(report.reliability.items(), key=lambda kv: kv[1]):
             typer.echo(f"  {name:<16} {value:.3f}")
     for clip in report.dropped_broken[:20]:

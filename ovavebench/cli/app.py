@@ -48,13 +48,20 @@ app.add_typer(baseline.app, name="baseline")
 app.add_typer(export.app, name="export")
 
 
+EX_USAGE_OR_INPUT = 2
+"""Bad input, a bad option, a usage error or the environment: one line on stderr."""
+EX_SOFTWARE = 70
+"""A bug in ovavebench (sysexits' EX_SOFTWARE): one line saying so, the traceback saved to a file."""
+ISSUES_URL = "https://github.com/ovavebench/ovavebench/issues"
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the command line on ``argv`` (default ``sys.argv[1:]``) and return its exit code.
 
-    Exit codes: 0 success; 1 a check found problems (``download verify``); 2 an error,
-    explained in one line on stderr (bad input, a bad option, a usage error, the
-    environment); 3 a download run that stopped on a persistent block; 130 Ctrl-C.
-    Nothing prints a traceback unless ``OVAVEBENCH_TRACEBACK=1``.
+    This is the one place where exceptions become exit codes: 0 success; 1 a check found problems
+    (``download verify``); 2 an error explained in one line on stderr (bad input, a bad option, a usage
+    error, the environment); 3 a download run that stopped on a persistent block; 70 a bug (one line, the
+    traceback saved to a file it names); 130 Ctrl-C. ``OVAVEBENCH_TRACEBACK=1`` re-raises a bug instead.
     """
     import os
     import sqlite3
@@ -71,33 +78,63 @@ def run(argv: list[str] | None = None) -> int:
             return 0
         where = ctx.command_path.strip() if ctx is not None else "ovavebench"
         typer.echo(f"error: {where}: {one_line(exc.format_message())} (see '{where} --help')", err=True)
-        return 2
+        return EX_USAGE_OR_INPUT
     except typer.Abort:
         typer.echo("error: aborted", err=True)
         return 130
     except Exit as exc:
-        return exc.exit_code
+        return int(exc.exit_code)
     except KeyboardInterrupt:
         typer.echo("error: interrupted (finished work is kept; run the same command again to continue)", err=True)
         return 130
     except OvavebenchError as exc:
         typer.echo(f"error: {one_line(str(exc))}", err=True)
-        return 2
+        return EX_USAGE_OR_INPUT
     except sqlite3.DatabaseError as exc:  # damage that only showed after the database was opened
-        typer.echo(f"error: a state database is damaged or unreadable ({one_line(str(exc), 300)}); "
-                   "it was left as it is", err=True)
-        return 2
+        typer.echo(
+            f"error: a state database is damaged or unreadable ({one_line(str(exc), 300)}); it was left as it is",
+            err=True,
+        )
+        return EX_USAGE_OR_INPUT
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else ""
         typer.echo(f"error: {one_line(where + (exc.strerror or str(exc)))}", err=True)
-        return 2
-    except Exception as exc:  # a bug, or input nobody foresaw: still one line, and never a lost result
+        return EX_USAGE_OR_INPUT
+    except Exception as exc:  # a bug: one line, the traceback kept for the report, never a lost result
         if os.environ.get("OVAVEBENCH_TRACEBACK") == "1":
             raise
-        typer.echo(f"error: internal error ({type(exc).__name__}: {one_line(str(exc), 300)}); "
-                   "rerun with OVAVEBENCH_TRACEBACK=1 and report it", err=True)
-        return 2
+        saved = save_traceback(exc, argv)
+        typer.echo(
+            f"error: internal error, a bug in ovavebench ({type(exc).__name__}: {one_line(str(exc), 300)}); "
+            f"the traceback is saved in {saved}; please report it at {ISSUES_URL} with that file "
+            "(finished work is kept)",
+            err=True,
+        )
+        return EX_SOFTWARE
     return code if isinstance(code, int) else 0
+
+
+def save_traceback(exc: BaseException, argv: list[str] | None) -> str:
+    """Write the traceback, the command line and the versions to a new file in the temporary folder; its path."""
+    import platform
+    import tempfile
+    import traceback
+
+    from .. import __version__
+
+    text = "".join(traceback.format_exception(exc))
+    header = (
+        f"ovavebench {__version__}, Python {platform.python_version()}, {platform.platform()}\n"
+        f"command: ovavebench {' '.join(sys.argv[1:] if argv is None else argv)}\n\n"
+    )
+    try:
+        fd, path = tempfile.mkstemp(prefix="ovavebench-bug-", suffix=".txt")
+        with open(fd, "w", encoding="utf-8", errors="backslashreplace") as out:
+            out.write(header + text)
+    except OSError:  # nowhere to save it: the traceback goes to stderr instead
+        sys.stderr.write(header + text)
+        return "(not saved: the temporary folder is not writable; printed above)"
+    return path
 
 
 def main() -> None:

@@ -3,25 +3,28 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
 from ..errors import OvavebenchError
-from .common import HELP, LazyBar, fail, user_errors
+from .common import HELP, LazyBar, fail
 
-app = typer.Typer(help="Reference baselines on cached features: zero-shot, fine-tune, predict.", no_args_is_help=True, **HELP)
+app = typer.Typer(
+    help="Reference baselines on cached features: zero-shot, fine-tune, predict.", no_args_is_help=True, **HELP
+)
 
 
 @app.command("zero-shot")
-@user_errors
 def baseline_zero_shot_cmd(
     features: Path = typer.Option(..., help="Feature store of `ovavebench features extract`."),
     benchmark: Path = typer.Option(..., help="Benchmark folder."),
     split: str = typer.Option("test", help="test or val."),
     out: Path = typer.Option(..., help="Predictions JSON to write (what `ovavebench score` reads)."),
     no_other: bool = typer.Option(False, "--no-other", help="Without the `other` class (paper Table 3)."),
-    config: Optional[str] = typer.Option(None, help="The row's config (e.g. baselines/zero_shot.json), recorded in the predictions' meta."),
+    config: str | None = typer.Option(
+        None, help="The row's config (e.g. baselines/zero_shot.json), recorded in the predictions' meta."
+    ),
 ) -> None:
     """Training-free baseline: audio and visual argmax classes must agree, second by second."""
     from ..baselines import predictions_meta, write_predictions
@@ -29,29 +32,39 @@ def baseline_zero_shot_cmd(
 
     predictions, disagreeing = zero_shot_with_uncertainty(features, benchmark, split, with_other=not no_other)
     method = "training-free" + (" w/o other" if no_other else "")
-    meta = {**predictions_meta(features, benchmark, method, config), "uncertainty": disagreeing,
-            "uncertainty_means": "seconds whose audio and visual classes disagree"}
+    meta = {
+        **predictions_meta(features, benchmark, method, config),
+        "uncertainty": disagreeing,
+        "uncertainty_means": "seconds whose audio and visual classes disagree",
+    }
     write_predictions(predictions, out, meta)
     typer.echo(f"wrote {out}: {len(predictions):,} video(s) of the {split} split")
 
 
 @app.command("finetune")
-@user_errors
 def baseline_finetune_cmd(
     features: Path = typer.Option(..., help="Feature store."),
     benchmark: Path = typer.Option(..., help="Benchmark folder."),
     out: Path = typer.Option(..., help="Run folder (model.pt, config.json, log.json)."),
-    temporal: str = typer.Option("transformer", help="transformer (the released block), linear (Table 5), ave, psp, cmra or mm-pyramid (Table 2)."),
+    temporal: str = typer.Option(
+        "transformer",
+        help="transformer (the released block), linear (Table 5), ave, psp, cmra or mm-pyramid (Table 2).",
+    ),
     layers: int = typer.Option(1, min=1, max=64, help="Temporal blocks per modality."),
     fusion: str = typer.Option("sqrt", help="sqrt, prob-avg or fea-avg (Table 4)."),
     no_other: bool = typer.Option(False, "--no-other", help="Without the `other` class (Table 3)."),
-    train_subset: Optional[float] = typer.Option(None, help="Train on a Table-6 subset (0.25, 0.5, 0.75)."),
+    train_subset: float | None = typer.Option(None, help="Train on a Table-6 subset (0.25, 0.5, 0.75)."),
     epochs: int = typer.Option(10, min=1, max=10000, help="Epochs (the released script: 10; the paper's text: 5)."),
     batch_size: int = typer.Option(32, min=1, max=65536, help="Videos per batch."),
     lr: float = typer.Option(5e-5, min=0.0, max=10.0, help="Adam learning rate."),
-    seed: int = typer.Option(123, min=0, max=2**32 - 1, help="Seed (deterministic on CPU; the released script's is 123)."),
-    select_on: str = typer.Option("val", help="What picks the epoch: val, or published (the released rule: the seen part of test, Seg/Eve averaged per batch)."),
-    config: Optional[Path] = typer.Option(None, help="A JSON config from baselines/ (options given here override it)."),
+    seed: int = typer.Option(
+        123, min=0, max=2**32 - 1, help="Seed (deterministic on CPU; the released script's is 123)."
+    ),
+    select_on: str = typer.Option(
+        "val",
+        help="What picks the epoch: val, or published (the released rule: the seen part of test, Seg/Eve averaged per batch).",
+    ),
+    config: Path | None = typer.Option(None, help="A JSON config from baselines/ (options given here override it)."),
     device: str = typer.Option("cpu", help="cpu (deterministic for a seed) or cuda."),
 ) -> None:
     """Fine-tune temporal layers on the frozen per-second embeddings (seen classes), as released; select on val."""
@@ -69,15 +82,28 @@ def baseline_finetune_cmd(
         known = set(FinetuneConfig.__dataclass_fields__) | {"description", "command"}
         unknown = sorted(set(base) - known)
         if unknown:
-            raise InputFileError(config, f"unknown key(s) {', '.join(map(repr, unknown[:5]))}; expected FinetuneConfig fields "
-                                         f"({', '.join(FinetuneConfig.__dataclass_fields__)})")
+            raise InputFileError(
+                config,
+                f"unknown key(s) {', '.join(map(repr, unknown[:5]))}; expected FinetuneConfig fields "
+                f"({', '.join(FinetuneConfig.__dataclass_fields__)})",
+            )
         base = {k: v for k, v in base.items() if k in FinetuneConfig.__dataclass_fields__}
         try:
             FinetuneConfig(**base).validate()
         except OvavebenchError as exc:
             raise InputFileError(config, str(exc)) from None
-    given = {"temporal": temporal, "layers": layers, "fusion": fusion, "with_other": not no_other, "epochs": epochs,
-             "batch_size": batch_size, "lr": lr, "seed": seed, "select_on": select_on, "train_subset": train_subset}
+    given = {
+        "temporal": temporal,
+        "layers": layers,
+        "fusion": fusion,
+        "with_other": not no_other,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "lr": lr,
+        "seed": seed,
+        "select_on": select_on,
+        "train_subset": train_subset,
+    }
     defaults = FinetuneConfig()
     # Options left at their default do not override the config file.
     merged = {**base, **{k: v for k, v in given.items() if v != getattr(defaults, k) or k not in base}}
@@ -86,43 +112,59 @@ def baseline_finetune_cmd(
 
 
 @app.command("predict")
-@user_errors
 def baseline_predict_cmd(
     run: Path = typer.Option(..., help="Run folder of `baseline finetune`."),
     features: Path = typer.Option(..., help="Feature store."),
     benchmark: Path = typer.Option(..., help="Benchmark folder."),
     split: str = typer.Option("test", help="test or val."),
     out: Path = typer.Option(..., help="Predictions JSON to write."),
-    config: Optional[str] = typer.Option(None, help="The row's config (e.g. baselines/finetune.json), recorded in the predictions' meta."),
+    config: str | None = typer.Option(
+        None, help="The row's config (e.g. baselines/finetune.json), recorded in the predictions' meta."
+    ),
 ) -> None:
     """Predictions of a fine-tuned run (all classes + other) for a split."""
     from ..baselines import predictions_meta, write_predictions
     from ..baselines.finetune import predict_run
 
     predictions, run_config = predict_run(run, features, benchmark, split)
-    method = f"fine-tuning ({run_config.temporal}, {run_config.fusion}{', w/o other' if not run_config.with_other else ''})"
+    method = (
+        f"fine-tuning ({run_config.temporal}, {run_config.fusion}{', w/o other' if not run_config.with_other else ''})"
+    )
     write_predictions(predictions, out, predictions_meta(features, benchmark, method, config, run_config.seed))
     typer.echo(f"wrote {out}: {len(predictions):,} video(s) of the {split} split")
 
 
 @app.command("avllm")
-@user_errors
 def baseline_avllm_cmd(
-    media: Path = typer.Option(..., help="Media folder of `ovavebench download` (or the official download with --layout official)."),
+    media: Path = typer.Option(
+        ..., help="Media folder of `ovavebench download` (or the official download with --layout official)."
+    ),
     benchmark: Path = typer.Option(..., help="Benchmark folder."),
     split: str = typer.Option("test", help="test or val."),
-    out: Path = typer.Option(..., help="Predictions JSON to write (answers kept beside it in OUT.answers.jsonl; resumable)."),
-    model: str = typer.Option(..., help="Hub name or local save_pretrained folder of an audio-visual LLM (e.g. Qwen/Qwen2.5-Omni-7B)."),
+    out: Path = typer.Option(
+        ..., help="Predictions JSON to write (answers kept beside it in OUT.answers.jsonl; resumable)."
+    ),
+    model: str = typer.Option(
+        ..., help="Hub name or local save_pretrained folder of an audio-visual LLM (e.g. Qwen/Qwen2.5-Omni-7B)."
+    ),
     prompt: str = typer.Option("per-second", help="Prompt template name in --prompts."),
-    prompts: Optional[Path] = typer.Option(None, help="Prompt templates JSON (default: baselines/avllm_prompts.json)."),
-    device: Optional[str] = typer.Option(None, help="cuda or cpu (default: cuda if available)."),
-    dtype: Optional[str] = typer.Option(None, help="bf16, fp16 or fp32 (default: bf16 on GPU, fp32 on CPU)."),
+    prompts: Path | None = typer.Option(None, help="Prompt templates JSON (default: baselines/avllm_prompts.json)."),
+    device: str | None = typer.Option(None, help="cuda or cpu (default: cuda if available)."),
+    dtype: str | None = typer.Option(None, help="bf16, fp16 or fp32 (default: bf16 on GPU, fp32 on CPU)."),
     batch_size: int = typer.Option(1, min=1, max=256, help="Videos per generate call."),
-    trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Run the model's own code from its repository (models transformers does not ship)."),
+    trust_remote_code: bool = typer.Option(
+        False,
+        "--trust-remote-code",
+        help="Run the model's own code from its repository (models transformers does not ship).",
+    ),
     layout: str = typer.Option("toolkit", help="toolkit or official (the media folder's layout)."),
-    limit: Optional[int] = typer.Option(None, min=1, help="Only the first K videos of the split (try it on a few first)."),
+    limit: int | None = typer.Option(
+        None, min=1, help="Only the first K videos of the split (try it on a few first)."
+    ),
     allow_missing: bool = typer.Option(False, help="Predict videos without media as all background."),
-    config: Optional[str] = typer.Option(None, help="The row's config, recorded in the predictions' meta (default: avllm.json)."),
+    config: str | None = typer.Option(
+        None, help="The row's config, recorded in the predictions' meta (default: avllm.json)."
+    ),
 ) -> None:
     """Zero-shot audio-visual LLM (Table 2's first row): one answer per second from the frames and the audio."""
     if split not in ("test", "val"):
@@ -138,16 +180,24 @@ def baseline_avllm_cmd(
         b = bar.get(total)
         b.update(done - b.n)
 
-    meta = {"method": f"audio-visual LLM zero-shot ({model}, prompt {template.name})", "config": config or "avllm.json",
-            "encoder": model, "checkpoint_sha256": llm.identity.get("weights_sha256"),
-            "hardware": hardware() + f", {llm.device} ({llm.dtype})", "seed": None,
-            "benchmark_sha256": benchmark_identity(benchmark).sha256}
+    meta = {
+        "method": f"audio-visual LLM zero-shot ({model}, prompt {template.name})",
+        "config": config or "avllm.json",
+        "encoder": model,
+        "checkpoint_sha256": llm.identity.get("weights_sha256"),
+        "hardware": hardware() + f", {llm.device} ({llm.dtype})",
+        "seed": None,
+        "benchmark_sha256": benchmark_identity(benchmark).sha256,
+    }
     try:
-        report = predict_avllm(llm, media, benchmark, split, out, template, batch_size, layout, limit, allow_missing,
-                               on_batch, meta)
+        report = predict_avllm(
+            llm, media, benchmark, split, out, template, batch_size, layout, limit, allow_missing, on_batch, meta
+        )
     finally:
         bar.close()
-    typer.echo(f"wrote {out}: {report.videos:,} video(s) of the {split} split ({report.answered_now:,} asked now, "
-               f"{report.resumed:,} from an earlier run, {len(report.without_media):,} without media); "
-               f"{report.unparsed_seconds:,} second(s) in {report.unparsed_videos:,} answer(s) not readable, "
-               f"scored as background; answers in {report.answers}; {report.seconds:.1f} s")
+    typer.echo(
+        f"wrote {out}: {report.videos:,} video(s) of the {split} split ({report.answered_now:,} asked now, "
+        f"{report.resumed:,} from an earlier run, {len(report.without_media):,} without media); "
+        f"{report.unparsed_seconds:,} second(s) in {report.unparsed_videos:,} answer(s) not readable, "
+        f"scored as background; answers in {report.answers}; {report.seconds:.1f} s"
+    )

@@ -1,11 +1,10 @@
 """What every command shares: one-line errors (exit 2), the help layout, JSON output, small option parsers,
-the lazy progress bar."""
+the lazy progress bar. Exceptions become exit codes in one place only: :func:`ovavebench.cli.app.run`."""
 
 from __future__ import annotations
 
-import functools
 import json
-from typing import Any, Callable, TypeVar
+from typing import Any, NoReturn
 
 import typer
 from typer.core import TyperCommand, TyperGroup
@@ -15,8 +14,6 @@ from ..errors import OvavebenchError
 # Plain click help (no rich panels): every default is shown in full, wrapped, at any terminal width.
 HELP = {"rich_markup_mode": None, "context_settings": {"max_content_width": 120}}
 
-F = TypeVar("F", bound=Callable[..., Any])
-
 
 def one_line(text: str, limit: int = 2000) -> str:
     """One printable line: whitespace runs become one space, control characters their escapes."""
@@ -25,25 +22,13 @@ def one_line(text: str, limit: int = 2000) -> str:
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
-def fail(message: str) -> None:
-    """Print one error line and exit with code 2."""
-    typer.echo(f"error: {one_line(message)}", err=True)
-    raise typer.Exit(2)
+class UsageProblem(OvavebenchError):
+    """A bad option value found by a command itself (after click's own parsing): one line, exit 2."""
 
 
-def user_errors(func: F) -> F:
-    """Turn :class:`OvavebenchError` (and bad files) into one line + exit 2."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except OvavebenchError as exc:
-            fail(str(exc))
-        except OSError as exc:
-            fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
-
-    return wrapper  # type: ignore[return-value]
+def fail(message: str) -> NoReturn:
+    """Stop the command with one error line (exit 2); :func:`ovavebench.cli.app.run` prints it."""
+    raise UsageProblem(message)
 
 
 def echo_json(obj: Any) -> None:
@@ -57,7 +42,6 @@ def floats(text: str, option: str) -> list[float]:
         return [float(x) for x in text.split(",") if x.strip()]
     except ValueError:
         fail(f"{option} must be comma-separated numbers, got {text!r}")
-        raise  # unreachable
 
 
 def names(text: str, option: str) -> tuple[str, ...]:

@@ -6,18 +6,22 @@ from pathlib import Path
 
 import typer
 
-from .common import fail, user_errors
+from .common import fail
 from .download import download_bar
 
 
-@user_errors
 def demo_cmd(
-    out: Path = typer.Option(Path("demo-out"), help="Folder for everything the demo makes: new or empty, or made by an earlier demo (then cleared)."),
+    out: Path = typer.Option(
+        Path("demo-out"),
+        help="Folder for everything the demo makes: new or empty, or made by an earlier demo (then cleared).",
+    ),
     size: str = typer.Option("default", help="small (12 clips) or default (30 clips)."),
-    seed: int = typer.Option(0, min=0, max=2**32 - 1, help="Seed of the generated source and the simulated annotators."),
+    seed: int = typer.Option(
+        0, min=0, max=2**32 - 1, help="Seed of the generated source and the simulated annotators."
+    ),
 ) -> None:
     """The whole toolkit end to end on a generated offline source: build, annotate, split, plot, score."""
-    from ..demo import DEMO_MARKER, SIZES, run_demo
+    from ..build.demo import DEMO_MARKER, SIZES, run_demo
     from ..io import claim_output_dir
     from ..scoring import format_score_table
 

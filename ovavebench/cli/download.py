@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
-from .common import HELP, LazyBar, echo_json, fail, names, one_line, user_errors
+from .common import HELP, LazyBar, echo_json, fail, names, one_line
 
 
 def download_bar():  # type: ignore[no-untyped-def]
@@ -17,8 +17,11 @@ def download_bar():  # type: ignore[no-untyped-def]
     def postfix(summary) -> None:  # type: ignore[no-untyped-def]
         bar = holder.get(summary.selected)
         rate = (summary.done + summary.failed) / max(summary.elapsed_s, 1e-9)
-        states = summary.egress_states if len(summary.egress_states) > 1 else \
-            {k: v for k, v in summary.egress_states.items() if not v.endswith("clips/h")}  # one line: only trouble
+        states = (
+            summary.egress_states
+            if len(summary.egress_states) > 1
+            else {k: v for k, v in summary.egress_states.items() if not v.endswith("clips/h")}
+        )  # one line: only trouble
         extra = ("; " + ", ".join(f"{k}: {v}" for k, v in states.items())) if states else ""
         bar.set_postfix_str(f"done={summary.done}, failed={summary.failed}, clips_per_s={rate:.2f}{extra}")
 
@@ -42,35 +45,55 @@ PROXIES_HELP = "File of egress proxies, one URL a line: each gets its own budget
 BUDGET_HELP = "Clips per hour per egress (default: 250 for YouTube URLs, none for others; 0: no budget)."
 BLOCK_PAUSE_HELP = "Seconds a blocked egress rests before one clip probes it."
 MAX_BLOCKS_HELP = "Failed probes after which an egress is given up (all given up: exit code 3)."
-YTDLP_OPTIONS_HELP = "JSON file of extra YoutubeDL parameters (extractor_args for a PO-token provider, js_runtimes, sleeps)."
+YTDLP_OPTIONS_HELP = (
+    "JSON file of extra YoutubeDL parameters (extractor_args for a PO-token provider, js_runtimes, sleeps)."
+)
 YTDLP_OPTION_HELP = "One extra YoutubeDL parameter as KEY=JSON (repeatable), e.g. sleep_interval_requests=1.5."
 NO_JS_HELP = "Run even when yt-dlp finds no JavaScript runtime (YouTube then serves fewer formats)."
-RAY_HELP = ("Run on a Ray cluster: auto (the one `ray start` joined), ADDRESS, or local; one actor per node (or per "
-             "proxy with --proxies). Needs the distributed extra.")
-SHARED_OUT_HELP = "With --ray: actors write straight into --out on a shared filesystem (else files come back through Ray)."
+RAY_HELP = (
+    "Run on a Ray cluster: auto (the one `ray start` joined), ADDRESS, or local; one actor per node (or per "
+    "proxy with --proxies). Needs the distributed extra."
+)
+SHARED_OUT_HELP = (
+    "With --ray: actors write straight into --out on a shared filesystem (else files come back through Ray)."
+)
 
 
 # The YouTube side's options as types, declared once for `download` and `build`.
-Proxies = Annotated[Optional[Path], typer.Option(help=PROXIES_HELP)]
-ClipsPerHour = Annotated[Optional[float], typer.Option(min=0.0, max=1e6, help=BUDGET_HELP)]
+Proxies = Annotated[Path | None, typer.Option(help=PROXIES_HELP)]
+ClipsPerHour = Annotated[float | None, typer.Option(min=0.0, max=1e6, help=BUDGET_HELP)]
 BlockPause = Annotated[float, typer.Option(min=0.0, max=604800.0, help=BLOCK_PAUSE_HELP)]
 MaxBlocks = Annotated[int, typer.Option(min=1, max=1000, help=MAX_BLOCKS_HELP)]
-YtdlpOptions = Annotated[Optional[Path], typer.Option(help=YTDLP_OPTIONS_HELP)]
-YtdlpOption = Annotated[Optional[list[str]], typer.Option(help=YTDLP_OPTION_HELP)]
+YtdlpOptions = Annotated[Path | None, typer.Option(help=YTDLP_OPTIONS_HELP)]
+YtdlpOption = Annotated[list[str] | None, typer.Option(help=YTDLP_OPTION_HELP)]
 AllowNoJsRuntime = Annotated[bool, typer.Option("--allow-no-js-runtime", help=NO_JS_HELP)]
-Ray = Annotated[Optional[str], typer.Option("--ray", help=RAY_HELP)]
+Ray = Annotated[str | None, typer.Option("--ray", help=RAY_HELP)]
 SharedOut = Annotated[bool, typer.Option("--shared-out", help=SHARED_OUT_HELP)]
 
 
-def youtube_options(proxies: Optional[Path], max_clips_per_hour: Optional[float], block_pause: float, max_blocks: int,
-                     ytdlp_options: Optional[Path], ytdlp_option: Optional[list[str]], allow_no_js_runtime: bool,
-                     ray: Optional[str] = None, shared_out: bool = False) -> dict[str, Any]:
+def youtube_options(
+    proxies: Path | None,
+    max_clips_per_hour: float | None,
+    block_pause: float,
+    max_blocks: int,
+    ytdlp_options: Path | None,
+    ytdlp_option: list[str] | None,
+    allow_no_js_runtime: bool,
+    ray: str | None = None,
+    shared_out: bool = False,
+) -> dict[str, Any]:
     from ..download import read_proxies, ytdlp_params_from
 
-    return {"proxies": read_proxies(proxies) if proxies else (), "max_clips_per_hour": max_clips_per_hour,
-            "block_pause_s": block_pause, "max_blocks": max_blocks,
-            "ytdlp_params_json": ytdlp_params_from(ytdlp_options, list(ytdlp_option or [])),
-            "allow_no_js_runtime": allow_no_js_runtime, "ray": ray, "shared_out": shared_out}
+    return {
+        "proxies": read_proxies(proxies) if proxies else (),
+        "max_clips_per_hour": max_clips_per_hour,
+        "block_pause_s": block_pause,
+        "max_blocks": max_blocks,
+        "ytdlp_params_json": ytdlp_params_from(ytdlp_options, list(ytdlp_option or [])),
+        "allow_no_js_runtime": allow_no_js_runtime,
+        "ray": ray,
+        "shared_out": shared_out,
+    }
 
 
 def check_runtime(options: Any) -> None:
@@ -88,31 +111,43 @@ def check_runtime(options: Any) -> None:
 
 def finish_download(summary: Any) -> None:
     """The closing lines of a download run, and its exit code when it stopped early."""
-    typer.echo(f"{summary.done} done, {summary.failed} failed, {summary.skipped_done} already done, "
-               f"{summary.pending_left} left pending; {summary.selected} clips in {summary.elapsed_s:.1f} s")
+    typer.echo(
+        f"{summary.done} done, {summary.failed} failed, {summary.skipped_done} already done, "
+        f"{summary.pending_left} left pending; {summary.selected} clips in {summary.elapsed_s:.1f} s"
+    )
     if summary.by_error_class:
         typer.echo("failures by class: " + ", ".join(f"{k} {v}" for k, v in sorted(summary.by_error_class.items())))
     if summary.stopped:
         fail(f"the run stopped early: {summary.stopped}")
     if summary.blocked:
-        typer.echo(f"error: every egress is blocked ({one_line(summary.block_cause, 400)}); {summary.pending_left} clip(s) "
-                   "left pending, none lost. Remedies: a cookies file of a signed-in account (--cookies), more egress "
-                   "(--proxies), a PO-token provider (--ytdlp-option extractor_args=…), or wait an hour and run the same "
-                   "command again", err=True)
+        typer.echo(
+            f"error: every egress is blocked ({one_line(summary.block_cause, 400)}); {summary.pending_left} clip(s) "
+            "left pending, none lost. Remedies: a cookies file of a signed-in account (--cookies), more egress "
+            "(--proxies), a PO-token provider (--ytdlp-option extractor_args=…), or wait an hour and run the same "
+            "command again",
+            err=True,
+        )
         raise typer.Exit(3)
 
 
 @app.callback(invoke_without_command=True)
-@user_errors
 def download_cmd(
     ctx: typer.Context,
-    manifest: Optional[Path] = typer.Option(None, help="Manifest of `ovavebench manifest` (rows with a start time)."),
-    out: Optional[Path] = typer.Option(None, help="Media folder: DIR/<clip_id>/{clip.mp4,frames/,audio.wav} + download.sqlite."),
+    manifest: Path | None = typer.Option(None, help="Manifest of `ovavebench manifest` (rows with a start time)."),
+    out: Path | None = typer.Option(
+        None, help="Media folder: DIR/<clip_id>/{clip.mp4,frames/,audio.wav} + download.sqlite."
+    ),
     workers: int = typer.Option(4, min=1, max=512, help="Clips downloaded in parallel."),
-    retry_failed: Optional[str] = typer.Option(None, "--retry-failed", help="Also retry permanent failures: 'all' or comma-separated error classes (e.g. unknown,unavailable; see `download status`)."),
-    only_classes: Optional[str] = typer.Option(None, "--only-classes", help="Only clips of these benchmark classes (comma-separated class names)."),
-    cookies: Optional[Path] = typer.Option(None, help="Netscape cookies file passed to yt-dlp."),
-    proxy: Optional[str] = typer.Option(None, help="Proxy URL passed to yt-dlp (and ffmpeg)."),
+    retry_failed: str | None = typer.Option(
+        None,
+        "--retry-failed",
+        help="Also retry permanent failures: 'all' or comma-separated error classes (e.g. unknown,unavailable; see `download status`).",
+    ),
+    only_classes: str | None = typer.Option(
+        None, "--only-classes", help="Only clips of these benchmark classes (comma-separated class names)."
+    ),
+    cookies: Path | None = typer.Option(None, help="Netscape cookies file passed to yt-dlp."),
+    proxy: str | None = typer.Option(None, help="Proxy URL passed to yt-dlp (and ffmpeg)."),
     proxies: Proxies = None,
     max_clips_per_hour: ClipsPerHour = None,
     block_pause: BlockPause = 1800.0,
@@ -122,14 +157,24 @@ def download_cmd(
     allow_no_js_runtime: AllowNoJsRuntime = False,
     ray: Ray = None,
     shared_out: SharedOut = False,
-    max_height: int = typer.Option(360, min=1, max=8640, help="Highest video height to fetch (the lowest >= 224p is preferred)."),
-    url_template: str = typer.Option("https://www.youtube.com/watch?v={youtube_id}", help="Video URL; {youtube_id} is replaced."),
-    shard: Optional[str] = typer.Option(None, help="i/n: only this shard of the clips (stable by clip id)."),
-    limit: Optional[int] = typer.Option(None, min=0, help="At most this many clips in this run."),
-    max_attempts: int = typer.Option(4, min=1, max=100, help="Attempts per clip for transient failures about the video (5xx, timeouts)."),
-    backoff: float = typer.Option(2.0, min=0.0, max=3600.0, help="First retry delay in seconds (doubles, with jitter)."),
+    max_height: int = typer.Option(
+        360, min=1, max=8640, help="Highest video height to fetch (the lowest >= 224p is preferred)."
+    ),
+    url_template: str = typer.Option(
+        "https://www.youtube.com/watch?v={youtube_id}", help="Video URL; {youtube_id} is replaced."
+    ),
+    shard: str | None = typer.Option(None, help="i/n: only this shard of the clips (stable by clip id)."),
+    limit: int | None = typer.Option(None, min=0, help="At most this many clips in this run."),
+    max_attempts: int = typer.Option(
+        4, min=1, max=100, help="Attempts per clip for transient failures about the video (5xx, timeouts)."
+    ),
+    backoff: float = typer.Option(
+        2.0, min=0.0, max=3600.0, help="First retry delay in seconds (doubles, with jitter)."
+    ),
     timeout: float = typer.Option(30.0, min=0.0, max=3600.0, help="Network timeout in seconds."),
-    reencode: bool = typer.Option(False, help="Re-encode at the cuts so clip.mp4 holds no packet outside the window (slower)."),
+    reencode: bool = typer.Option(
+        False, help="Re-encode at the cuts so clip.mp4 holds no packet outside the window (slower)."
+    ),
 ) -> None:
     """Download and segment clips (resumable: finished clips are skipped). Subcommands: doctor, status, verify, export-layout."""
     if ctx.invoked_subcommand is not None:
@@ -142,13 +187,32 @@ def download_cmd(
     if retry_failed is not None and retry_failed.strip() != "all":
         retry_classes = names(retry_failed, "--retry-failed")
     options = DownloadOptions(
-        workers=workers, url_template=url_template, cookies=str(cookies) if cookies else None, proxy=proxy,
-        max_height=max_height, max_attempts=max_attempts, backoff_s=backoff, socket_timeout_s=timeout,
-        reencode=reencode, retry_failed=retry_failed is not None, retry_classes=retry_classes,
+        workers=workers,
+        url_template=url_template,
+        cookies=str(cookies) if cookies else None,
+        proxy=proxy,
+        max_height=max_height,
+        max_attempts=max_attempts,
+        backoff_s=backoff,
+        socket_timeout_s=timeout,
+        reencode=reencode,
+        retry_failed=retry_failed is not None,
+        retry_classes=retry_classes,
         only_classes=names(only_classes, "--only-classes") if only_classes is not None else (),
-        shard=parse_shard(shard) if shard else None, limit=limit,
-        **youtube_options(proxies, max_clips_per_hour, block_pause, max_blocks, ytdlp_options, ytdlp_option,
-                           allow_no_js_runtime, ray, shared_out))
+        shard=parse_shard(shard) if shard else None,
+        limit=limit,
+        **youtube_options(
+            proxies,
+            max_clips_per_hour,
+            block_pause,
+            max_blocks,
+            ytdlp_options,
+            ytdlp_option,
+            allow_no_js_runtime,
+            ray,
+            shared_out,
+        ),
+    )
     options.validate()
     check_runtime(options)
     bar, on_result, on_state = download_bar()
@@ -160,14 +224,13 @@ def download_cmd(
 
 
 @app.command("doctor")
-@user_errors
 def download_doctor_cmd(
-    cookies: Optional[Path] = typer.Option(None, help="Netscape cookies file to check."),
-    proxy: Optional[str] = typer.Option(None, help="Proxy URL to check."),
-    proxies: Optional[Path] = typer.Option(None, help=PROXIES_HELP),
-    ytdlp_options: Optional[Path] = typer.Option(None, help=YTDLP_OPTIONS_HELP),
-    ytdlp_option: Optional[list[str]] = typer.Option(None, help=YTDLP_OPTION_HELP),
-    probe: Optional[str] = typer.Option(None, "--probe", help="Also run one real extraction of this video URL."),
+    cookies: Path | None = typer.Option(None, help="Netscape cookies file to check."),
+    proxy: str | None = typer.Option(None, help="Proxy URL to check."),
+    proxies: Path | None = typer.Option(None, help=PROXIES_HELP),
+    ytdlp_options: Path | None = typer.Option(None, help=YTDLP_OPTIONS_HELP),
+    ytdlp_option: list[str] | None = typer.Option(None, help=YTDLP_OPTION_HELP),
+    probe: str | None = typer.Option(None, "--probe", help="Also run one real extraction of this video URL."),
 ) -> None:
     """Check what a YouTube run needs: yt-dlp, its JS runtime and EJS scripts, ffmpeg, cookies, proxies."""
     from ..download import (
@@ -177,11 +240,14 @@ def download_doctor_cmd(
         ytdlp_params_from,
     )
     from ..download import probe as probe_url
-    from ..errors_youtube import classify_error
+    from ..download.failures import classify_error
 
-    options = DownloadOptions(cookies=str(cookies) if cookies else None, proxy=proxy,
-                              proxies=read_proxies(proxies) if proxies else (),
-                              ytdlp_params_json=ytdlp_params_from(ytdlp_options, list(ytdlp_option or [])))
+    options = DownloadOptions(
+        cookies=str(cookies) if cookies else None,
+        proxy=proxy,
+        proxies=read_proxies(proxies) if proxies else (),
+        ytdlp_params_json=ytdlp_params_from(ytdlp_options, list(ytdlp_option or [])),
+    )
     options.validate()  # cookies readable and in Netscape format, proxies parse, yt-dlp options known
     report = runtime_report(options)
     typer.echo(f"yt-dlp        {report.ytdlp_version}")
@@ -193,7 +259,10 @@ def download_doctor_cmd(
     for warning in report.warnings:
         typer.echo(f"warning: {warning}", err=True)
     if report.problems:
-        fail(report.problems[0] + (f" (and {len(report.problems) - 1} more problem(s))" if len(report.problems) > 1 else ""))
+        fail(
+            report.problems[0]
+            + (f" (and {len(report.problems) - 1} more problem(s))" if len(report.problems) > 1 else "")
+        )
     if probe:
         from ..download.ytdlp import _Failure
 
@@ -208,10 +277,9 @@ def download_doctor_cmd(
 
 
 @app.command("status")
-@user_errors
 def download_status_cmd(
     out: Path = typer.Option(..., help="Media folder of `ovavebench download`."),
-    failures: Optional[Path] = typer.Option(None, help="Write every failed clip (class, raw message) to this CSV."),
+    failures: Path | None = typer.Option(None, help="Write every failed clip (class, raw message) to this CSV."),
     as_json: bool = typer.Option(False, "--json", help="Print the counts (per status, error class, warning) as JSON."),
 ) -> None:
     """Counts per status, per error class, and of yt-dlp's warnings."""
@@ -234,7 +302,6 @@ def download_status_cmd(
 
 
 @app.command("verify")
-@user_errors
 def download_verify_cmd(
     out: Path = typer.Option(..., help="Media folder of `ovavebench download`."),
     reset: bool = typer.Option(False, help="Put clips with missing or changed files back to pending."),
@@ -243,8 +310,10 @@ def download_verify_cmd(
     from ..download import verify_downloads
 
     report = verify_downloads(out, reset_bad=reset)
-    typer.echo(f"{report.checked:,} done clip(s) checked: {report.ok:,} ok, {len(report.bad):,} bad, "
-               f"{len(report.strays):,} stray, {len(report.temp_leftovers):,} temp leftover(s)")
+    typer.echo(
+        f"{report.checked:,} done clip(s) checked: {report.ok:,} ok, {len(report.bad):,} bad, "
+        f"{len(report.strays):,} stray, {len(report.temp_leftovers):,} temp leftover(s)"
+    )
     for clip_id, problem in report.bad[:20]:
         typer.echo(f"  bad   {clip_id}: {problem}")
     for name in report.strays[:20]:
@@ -254,7 +323,6 @@ def download_verify_cmd(
 
 
 @app.command("export-layout")
-@user_errors
 def download_export_cmd(
     out: Path = typer.Option(..., help="Media folder of `ovavebench download`."),
     benchmark: Path = typer.Option(..., help="Benchmark folder (published format)."),

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import datetime
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
-from .common import HELP, LazyBar, fail, user_errors
+from .common import HELP, LazyBar, fail
 
-app = typer.Typer(help="Publish a built benchmark: Hugging Face datasets, WebDataset shards, Croissant metadata.",
-                  no_args_is_help=True, **HELP)
+app = typer.Typer(
+    help="Publish a built benchmark: Hugging Face datasets, WebDataset shards, Croissant metadata.",
+    no_args_is_help=True,
+    **HELP,
+)
 
 
 def _collect(benchmark: Path, media: Path, layout: str, allow_missing: bool) -> Any:
@@ -39,15 +42,18 @@ def _mb(size: int) -> str:
 
 
 @app.command("hf")
-@user_errors
 def export_hf_cmd(
     benchmark: Path = typer.Option(..., help="Benchmark folder (published format)."),
-    media: Path = typer.Option(..., help="Media folder of `ovavebench download` (or the official download with --layout official)."),
+    media: Path = typer.Option(
+        ..., help="Media folder of `ovavebench download` (or the official download with --layout official)."
+    ),
     out: Path = typer.Option(..., help="Folder for the Parquet shards and the dataset card (resumable)."),
     layout: str = typer.Option("toolkit", help="toolkit or official (the media folder's layout)."),
     allow_missing: bool = typer.Option(False, help="Publish videos without media as absent (the card says how many)."),
     shard_size: str = typer.Option("500MB", help="Media per Parquet shard, e.g. 500MB or 1GB."),
-    push: Optional[str] = typer.Option(None, help="Also upload the folder to this Hub dataset repository (needs HF_TOKEN)."),
+    push: str | None = typer.Option(
+        None, help="Also upload the folder to this Hub dataset repository (needs HF_TOKEN)."
+    ),
 ) -> None:
     """Parquet shards per split with typed features (the Table-6 subsets as configs) and a dataset card;
     `datasets.load_dataset(OUT)` reads it offline."""
@@ -63,18 +69,21 @@ def export_hf_cmd(
     finally:
         bar.close()
     shards = sum(1 for name in report.files if name.endswith(".parquet"))
-    typer.echo(f"wrote {out}: " + ", ".join(f"{s} {n:,}" for s, n in report.splits.items()) + f" videos in {shards} "
-               f"Parquet shard(s) ({report.skipped_shards} kept from an earlier run), {_mb(sum(report.files.values()))}; "
-               f"configs {', '.join(report.configs)}; {report.missing} without media")
+    typer.echo(
+        f"wrote {out}: " + ", ".join(f"{s} {n:,}" for s, n in report.splits.items()) + f" videos in {shards} "
+        f"Parquet shard(s) ({report.skipped_shards} kept from an earlier run), {_mb(sum(report.files.values()))}; "
+        f"configs {', '.join(report.configs)}; {report.missing} without media"
+    )
     if push:
         typer.echo(f"pushed: {push_to_hub(out, push)}")
 
 
 @app.command("webdataset")
-@user_errors
 def export_webdataset_cmd(
     benchmark: Path = typer.Option(..., help="Benchmark folder (published format)."),
-    media: Path = typer.Option(..., help="Media folder of `ovavebench download` (or the official download with --layout official)."),
+    media: Path = typer.Option(
+        ..., help="Media folder of `ovavebench download` (or the official download with --layout official)."
+    ),
     out: Path = typer.Option(..., help="Folder for the tar shards (resumable)."),
     layout: str = typer.Option("toolkit", help="toolkit or official (the media folder's layout)."),
     allow_missing: bool = typer.Option(False, help="Publish videos without media as their .json alone."),
@@ -91,17 +100,23 @@ def export_webdataset_cmd(
         report = export_webdataset(collection, out, size, on_progress)
     finally:
         bar.close()
-    typer.echo(f"wrote {out}: " + ", ".join(f"{s} {len(names)} shard(s)" for s, names in report.shards.items())
-               + f" ({report.skipped_shards} kept from an earlier run), {_mb(sum(report.files.values()))}; "
-               f"{report.missing} without media")
+    typer.echo(
+        f"wrote {out}: "
+        + ", ".join(f"{s} {len(names)} shard(s)" for s, names in report.shards.items())
+        + f" ({report.skipped_shards} kept from an earlier run), {_mb(sum(report.files.values()))}; "
+        f"{report.missing} without media"
+    )
 
 
 @app.command("croissant")
-@user_errors
 def export_croissant_cmd(
     hf: Path = typer.Option(..., help="Folder of `ovavebench export hf` that the metadata describes."),
-    out: Optional[Path] = typer.Option(None, help="Croissant JSON-LD to write (default: croissant.json in the --hf folder)."),
-    date_published: Optional[str] = typer.Option(None, help="datePublished, YYYY-MM-DD (none: the same export gives the same bytes)."),
+    out: Path | None = typer.Option(
+        None, help="Croissant JSON-LD to write (default: croissant.json in the --hf folder)."
+    ),
+    date_published: str | None = typer.Option(
+        None, help="datePublished, YYYY-MM-DD (none: the same export gives the same bytes)."
+    ),
 ) -> None:
     """Croissant 1.x metadata of the Parquet files, checked by mlcroissant's validator."""
     try:

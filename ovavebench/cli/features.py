@@ -3,32 +3,47 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
-from .common import HELP, LazyBar, fail, one_line, user_errors
+from .common import HELP, LazyBar, fail, one_line
 
-app = typer.Typer(help="ImageBind embeddings of every second and of the class names, computed once.", no_args_is_help=True, **HELP)
+app = typer.Typer(
+    help="ImageBind embeddings of every second and of the class names, computed once.", no_args_is_help=True, **HELP
+)
 
 
 @app.command("extract")
-@user_errors
 def features_extract_cmd(
     media: Path = typer.Option(..., help="Media folder of `ovavebench download` (DIR/<clip_id>/frames, audio.wav)."),
     benchmark: Path = typer.Option(..., help="Benchmark folder: its videos (all splits) and class names."),
     out: Path = typer.Option(..., help="Feature store folder (resumable: stored videos are skipped)."),
-    device: Optional[str] = typer.Option(None, help="cuda or cpu (default: cuda if available)."),
+    device: str | None = typer.Option(None, help="cuda or cpu (default: cuda if available)."),
     batch_size: int = typer.Option(8, min=1, max=65536, help="Videos per batch (x10 frames and x10 audio seconds)."),
-    dtype: Optional[str] = typer.Option(None, help="bf16, fp16 or fp32 (default: bf16 on GPU, fp32 on CPU)."),
-    checkpoint: Optional[Path] = typer.Option(None, help="ImageBind checkpoint (default: imagebind_huge.pth in the cache, downloaded on first use)."),
-    model_config: Optional[Path] = typer.Option(None, help="JSON of the official constructor arguments (default: the huge model)."),
-    vocab: Optional[Path] = typer.Option(None, help="BPE vocabulary (default: beside the checkpoint, or downloaded)."),
-    workers: Optional[int] = typer.Option(None, min=0, max=256, help="DataLoader workers decoding clips (default: min(4, cores))."),
-    encoder: str = typer.Option("imagebind", help="imagebind (the paper's), or clip-clap (CLIP frames, CLAP audio; Table 2's CLIP&CLAP row)."),
-    clip_model: Optional[str] = typer.Option(None, help="With clip-clap: a CLIP hub name or save_pretrained folder (default openai/clip-vit-base-patch32)."),
-    clap_model: Optional[str] = typer.Option(None, help="With clip-clap: a CLAP hub name or save_pretrained folder (default laion/clap-htsat-unfused)."),
-    layout: str = typer.Option("toolkit", help="toolkit (folders of `ovavebench download`), or official (the official preprocessed download: <split>/video/<class>/<vid>/, <split>/audio/<class>/<vid>.wav)."),
+    dtype: str | None = typer.Option(None, help="bf16, fp16 or fp32 (default: bf16 on GPU, fp32 on CPU)."),
+    checkpoint: Path | None = typer.Option(
+        None, help="ImageBind checkpoint (default: imagebind_huge.pth in the cache, downloaded on first use)."
+    ),
+    model_config: Path | None = typer.Option(
+        None, help="JSON of the official constructor arguments (default: the huge model)."
+    ),
+    vocab: Path | None = typer.Option(None, help="BPE vocabulary (default: beside the checkpoint, or downloaded)."),
+    workers: int | None = typer.Option(
+        None, min=0, max=256, help="DataLoader workers decoding clips (default: min(4, cores))."
+    ),
+    encoder: str = typer.Option(
+        "imagebind", help="imagebind (the paper's), or clip-clap (CLIP frames, CLAP audio; Table 2's CLIP&CLAP row)."
+    ),
+    clip_model: str | None = typer.Option(
+        None, help="With clip-clap: a CLIP hub name or save_pretrained folder (default openai/clip-vit-base-patch32)."
+    ),
+    clap_model: str | None = typer.Option(
+        None, help="With clip-clap: a CLAP hub name or save_pretrained folder (default laion/clap-htsat-unfused)."
+    ),
+    layout: str = typer.Option(
+        "toolkit",
+        help="toolkit (folders of `ovavebench download`), or official (the official preprocessed download: <split>/video/<class>/<vid>/, <split>/audio/<class>/<vid>.wav).",
+    ),
 ) -> None:
     """Embed every benchmark video's frames and audio seconds, and the class names (+ other)."""
     try:
@@ -53,13 +68,29 @@ def features_extract_cmd(
         bar.refresh()
 
     try:
-        report = extract_features(media, benchmark, out, checkpoint, model_config, vocab, device, dtype, batch_size,
-                                  workers, on_batch, encoder=encoder, clip_model=clip_model, clap_model=clap_model,
-                                  layout=layout)
+        report = extract_features(
+            media,
+            benchmark,
+            out,
+            checkpoint,
+            model_config,
+            vocab,
+            device,
+            dtype,
+            batch_size,
+            workers,
+            on_batch,
+            encoder=encoder,
+            clip_model=clip_model,
+            clap_model=clap_model,
+            layout=layout,
+        )
     finally:
         holder.close()
-    typer.echo(f"{report.extracted:,} video(s) embedded, {report.skipped:,} already in the store, "
-               f"{len(report.missing_media):,} without media; {report.seconds:.1f} s on {report.device} ({report.dtype})")
+    typer.echo(
+        f"{report.extracted:,} video(s) embedded, {report.skipped:,} already in the store, "
+        f"{len(report.missing_media):,} without media; {report.seconds:.1f} s on {report.device} ({report.dtype})"
+    )
     for problem in report.problems[:20]:
         typer.echo(f"  left out: {one_line(problem, 300)}", err=True)
     if len(report.problems) > 20:
@@ -69,15 +100,26 @@ def features_extract_cmd(
 
 
 @app.command("info")
-@user_errors
 def features_info_cmd(store: Path = typer.Argument(..., help="Feature store folder.")) -> None:
     """What is in a feature store."""
     from ..features import FeatureStore
 
     with FeatureStore(store) as opened:
         info = opened.info()
-    for key in ("path", "videos", "shards", "bytes", "encoder", "embed_dim", "dtype", "preprocessing", "checkpoint",
-                "checkpoint_sha256", "clip_model", "clap_model"):
+    for key in (
+        "path",
+        "videos",
+        "shards",
+        "bytes",
+        "encoder",
+        "embed_dim",
+        "dtype",
+        "preprocessing",
+        "checkpoint",
+        "checkpoint_sha256",
+        "clip_model",
+        "clap_model",
+    ):
         if key in info:
             typer.echo(f"{key:<18} {info.get(key)}")
     typer.echo(f"{'text classes':<18} {len(info.get('text_classes', []))}")

@@ -3,24 +3,28 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
-from .common import fail, user_errors
+from .common import fail
 
 
-@user_errors
 def manifest_cmd(
     out: Path = typer.Option(..., help="Manifest to write (.csv, or .parquet)."),
-    cache: Optional[Path] = typer.Option(None, help="Cache of `ovavebench metadata fetch`."),
-    vggsound_csv: Optional[Path] = typer.Option(None, help="A local VGGSound CSV instead of the cached one."),
-    vggsound_labels: Optional[Path] = typer.Option(None, help="VGGSound's stat.csv (label vocabulary); default: the cached one if fetched."),
-    benchmark_dir: Optional[Path] = typer.Option(None, help="A local benchmark folder (published format) instead of the cached one."),
+    cache: Path | None = typer.Option(None, help="Cache of `ovavebench metadata fetch`."),
+    vggsound_csv: Path | None = typer.Option(None, help="A local VGGSound CSV instead of the cached one."),
+    vggsound_labels: Path | None = typer.Option(
+        None, help="VGGSound's stat.csv (label vocabulary); default: the cached one if fetched."
+    ),
+    benchmark_dir: Path | None = typer.Option(
+        None, help="A local benchmark folder (published format) instead of the cached one."
+    ),
     benchmark: str = typer.Option("ovavebench", help="Benchmark to rebuild (its published meta gives the video ids)."),
     pool: bool = typer.Option(False, "--pool", help="Build a candidate pool: every VGGSound row of a taxonomy class."),
-    classes: Optional[Path] = typer.Option(None, help="Class taxonomy CSV (default manifests/classes.csv)."),
-    skip_bad_rows: bool = typer.Option(False, help="Skip malformed VGGSound rows (counted in the summary) instead of stopping."),
+    classes: Path | None = typer.Option(None, help="Class taxonomy CSV (default manifests/classes.csv)."),
+    skip_bad_rows: bool = typer.Option(
+        False, help="Skip malformed VGGSound rows (counted in the summary) instead of stopping."
+    ),
 ) -> None:
     """Build the clip manifest: YouTube id + start time for every clip."""
     from ..benchmark import find_benchmark_files, read_meta
@@ -30,7 +34,7 @@ def manifest_cmd(
         summary_path,
         write_manifest,
     )
-    from ..metadata import (
+    from ..metadata.published import (
         cached_vggsound_labels,
         ensure_ovave_files,
         read_vggsound_csv,
@@ -57,8 +61,12 @@ def manifest_cmd(
     typer.echo("  by status: " + ", ".join(f"{k} {v:,}" for k, v in summary["by_status"].items()))
     typer.echo("  by split:  " + ", ".join(f"{k} {v:,}" for k, v in summary["by_split"].items()))
     if summary["bad_rows"]["count"]:
-        typer.echo(f"  skipped {summary['bad_rows']['count']:,} bad VGGSound row(s), first: "
-                   + "; ".join(f"line {b['line']}: {b['reason']}" for b in summary["bad_rows"]["first"][:3]))
+        typer.echo(
+            f"  skipped {summary['bad_rows']['count']:,} bad VGGSound row(s), first: "
+            + "; ".join(f"line {b['line']}: {b['reason']}" for b in summary["bad_rows"]["first"][:3])
+        )
     if summary.get("ambiguous"):
-        typer.echo(f"  {len(summary['ambiguous'])} ambiguous id(s) (several VGGSound rows; earliest start kept), e.g. "
-                   + ", ".join(a["youtube_id"] for a in summary["ambiguous"][:3]))
+        typer.echo(
+            f"  {len(summary['ambiguous'])} ambiguous id(s) (several VGGSound rows; earliest start kept), e.g. "
+            + ", ".join(a["youtube_id"] for a in summary["ambiguous"][:3])
+        )

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
-from .common import user_errors
 
-@user_errors
 def results_cmd(
-    scores: Optional[list[Path]] = typer.Argument(None, help="Score JSONs of `ovavebench score --out` (none: the table of every row, unmeasured)."),
-    out: Path = typer.Option(..., help="Markdown file to write; an existing one keeps everything outside its results markers."),
-    published: Optional[Path] = typer.Option(None, help="The paper's numbers (percent) per config (default: baselines/published.json, shipped with the package)."),
+    scores: list[Path] | None = typer.Argument(
+        None, help="Score JSONs of `ovavebench score --out` (none: the table of every row, unmeasured)."
+    ),
+    out: Path = typer.Option(
+        ..., help="Markdown file to write; an existing one keeps everything outside its results markers."
+    ),
+    published: Path | None = typer.Option(
+        None,
+        help="The paper's numbers (percent) per config (default: baselines/published.json, shipped with the package).",
+    ),
 ) -> None:
     """Collect score JSONs into the Table 2-6 layout, with the paper's numbers and the difference beside each row."""
     from ..io import atomic_write_text, read_text

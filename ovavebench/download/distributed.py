@@ -22,11 +22,12 @@ import os
 import shutil
 import tempfile
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from ..errors import OvavebenchError
-from ..ffmpeg_tools import ffmpeg_wrapper_dir
+from .ffmpeg_wrapper import ffmpeg_wrapper_dir
 from .options import DownloadOptions
 from .records import ClipJob, ClipResult
 from .state import CLIP_FILES
@@ -53,8 +54,10 @@ def connect(options: DownloadOptions) -> None:
         else:
             ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
     except (ConnectionError, RuntimeError, ValueError) as exc:
-        raise OvavebenchError(f"--ray {address}: cannot join the Ray cluster ({str(exc).splitlines()[0]}); start one with "
-                              "`ray start --head` (and `ray start --address HEAD:6379` on each machine)") from None
+        raise OvavebenchError(
+            f"--ray {address}: cannot join the Ray cluster ({str(exc).splitlines()[0]}); start one with "
+            "`ray start --head` (and `ray start --address HEAD:6379` on each machine)"
+        ) from None
 
 
 def node_egresses(options: DownloadOptions) -> list[str]:
@@ -118,12 +121,14 @@ class RayWorkers:
         for i, egress in enumerate(egresses):
             kwargs: dict[str, Any] = {"max_concurrency": egress.max_in_flight, "num_cpus": 0, "max_restarts": 0}
             if not options.proxies:  # one actor per node: pinned there, so its requests leave from that machine
-                kwargs["scheduling_strategy"] = NodeAffinitySchedulingStrategy(nodes[i % len(nodes)]["NodeID"], soft=False)
+                kwargs["scheduling_strategy"] = NodeAffinitySchedulingStrategy(
+                    nodes[i % len(nodes)]["NodeID"], soft=False
+                )
             else:
                 kwargs["scheduling_strategy"] = "SPREAD"
             actor = actor_class.options(**kwargs).remote(egress.options, shared)
             self.actors.append(actor)
-            egress.submit = (lambda job, actor=actor: actor.process.remote(job).future())
+            egress.submit = lambda job, actor=actor: actor.process.remote(job).future()
             egress.actor = actor
 
     def pids(self) -> list[int]:

@@ -6,9 +6,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..constants import SEGMENTS
 from ..errors import OvavebenchError
 from ..ids import CLIP_ID_RE
-from ..media import SEGMENTS
 
 
 def clip_dirs_by_youtube_id(media_dir: str | os.PathLike) -> dict[str, list[Path]]:
@@ -28,7 +28,8 @@ def resolve_clip_dir(youtube_id: str, index: dict[str, list[Path]]) -> Path | No
     if len(found) > 1:
         raise OvavebenchError(
             f"YouTube id {youtube_id!r} matches {len(found)} clip folders ({', '.join(p.name for p in found)}); "
-            "keep the one of the benchmark")
+            "keep the one of the benchmark"
+        )
     return found[0] if found else None
 
 
@@ -38,7 +39,9 @@ class ExportReport:
     missing: list[str] = field(default_factory=list)
 
 
-def export_layout(media_dir: str | os.PathLike, benchmark_dir: str | os.PathLike, to: str | os.PathLike) -> ExportReport:
+def export_layout(
+    media_dir: str | os.PathLike, benchmark_dir: str | os.PathLike, to: str | os.PathLike
+) -> ExportReport:
     """Lay clips out as the published OV-AVEL code reads them, with symbolic links (no copies).
 
     ``<to>/<split>/video/<class>/<vid>/{0..9}.png`` and ``<to>/<split>/audio/<class>/<vid>.wav``.
@@ -46,7 +49,9 @@ def export_layout(media_dir: str | os.PathLike, benchmark_dir: str | os.PathLike
     from ..benchmark import find_benchmark_files, read_meta
 
     if not Path(media_dir).is_dir():
-        raise OvavebenchError(f"{media_dir}: media folder not found (expected the --out folder of `ovavebench download`)")
+        raise OvavebenchError(
+            f"{media_dir}: media folder not found (expected the --out folder of `ovavebench download`)"
+        )
     meta = read_meta(find_benchmark_files(benchmark_dir).meta)
     index = clip_dirs_by_youtube_id(media_dir)
     to = Path(to)

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InputFileError, OvavebenchError
-from ..errors_youtube import ALL_CLASSES
 from ..ids import DEFAULT_URL_TEMPLATE
+from .failures import ALL_CLASSES
 
 YOUTUBE_HOSTS = ("youtube.com", "www.youtube.com", "m.youtube.com", "music.youtube.com", "youtu.be")
 DEFAULT_CLIPS_PER_HOUR = 250  # per egress, for YouTube: under the ~300/hour a guest session gets
@@ -69,8 +69,14 @@ class DownloadOptions:
         """Refuse options no run could use, before anything is written."""
         from ..ids import validate_proxy, validate_url_template
 
-        checks = [("workers", self.workers, 1), ("max_attempts", self.max_attempts, 1), ("max_height", self.max_height, 1),
-                  ("min_height", self.min_height, 0), ("block_after", self.block_after, 1), ("max_blocks", self.max_blocks, 1)]
+        checks = [
+            ("workers", self.workers, 1),
+            ("max_attempts", self.max_attempts, 1),
+            ("max_height", self.max_height, 1),
+            ("min_height", self.min_height, 0),
+            ("block_after", self.block_after, 1),
+            ("max_blocks", self.max_blocks, 1),
+        ]
         for name, value, low in checks:
             if type(value) is not int or value < low:
                 raise OvavebenchError(f"--{name.replace('_', '-')} must be a whole number >= {low}, got {value!r}")
@@ -81,7 +87,9 @@ class DownloadOptions:
         if not 0 <= self.backoff_s <= self.backoff_max_s:
             raise OvavebenchError(f"--backoff must be in [0, {self.backoff_max_s:g}] seconds, got {self.backoff_s!r}")
         if self.max_clips_per_hour is not None and not 0 <= self.max_clips_per_hour <= 1e6:
-            raise OvavebenchError(f"--max-clips-per-hour must be in [0, 1000000] (0: no budget), got {self.max_clips_per_hour!r}")
+            raise OvavebenchError(
+                f"--max-clips-per-hour must be in [0, 1000000] (0: no budget), got {self.max_clips_per_hour!r}"
+            )
         if not 0 < self.budget_hour_s <= 1e6:
             raise OvavebenchError(f"budget_hour_s must be > 0, got {self.budget_hour_s!r}")
         if not 0 <= self.block_pause_s <= 7 * 86400:
@@ -98,14 +106,18 @@ class DownloadOptions:
             check_cookies_file(self.cookies)
         unknown = sorted(set(self.retry_classes) - set(ALL_CLASSES))
         if unknown:
-            raise OvavebenchError(f"--retry-failed: unknown error class(es) {', '.join(map(repr, unknown))}; "
-                                  f"expected 'all' or some of {', '.join(sorted(ALL_CLASSES))}")
+            raise OvavebenchError(
+                f"--retry-failed: unknown error class(es) {', '.join(map(repr, unknown))}; "
+                f"expected 'all' or some of {', '.join(sorted(ALL_CLASSES))}"
+            )
         if self.ytdlp_params_json:
             parse_ytdlp_params(self.ytdlp_params, "yt-dlp options")
         if self.shared_out and self.ray is None:
             raise OvavebenchError("--shared-out goes with --ray")
         if self.ray is not None and (not isinstance(self.ray, str) or not self.ray.strip()):
-            raise OvavebenchError(f"--ray must be auto, local or a cluster address (host:port or ray://host:port), got {self.ray!r}")
+            raise OvavebenchError(
+                f"--ray must be auto, local or a cluster address (host:port or ray://host:port), got {self.ray!r}"
+            )
 
 
 def check_cookies_file(path: str | os.PathLike) -> None:
@@ -167,10 +179,21 @@ def read_proxies(path: str | os.PathLike) -> tuple[str, ...]:
 # YoutubeDL parameters a user may add (PO-token providers, clients, runtimes, sleeps), with their JSON types.
 # Parameters the stage sets itself (output, format, ranges, logger, retries) cannot be overridden.
 YTDLP_PARAMS: dict[str, type | tuple[type, ...]] = {
-    "extractor_args": dict, "js_runtimes": dict, "remote_components": list, "sleep_interval_requests": (int, float),
-    "sleep_interval": (int, float), "max_sleep_interval": (int, float), "http_headers": dict, "source_address": str,
-    "geo_bypass_country": str, "impersonate": str, "cookiesfrombrowser": list, "ratelimit": (int, float),
-    "throttledratelimit": (int, float), "http_chunk_size": int, "nocheckcertificate": bool,
+    "extractor_args": dict,
+    "js_runtimes": dict,
+    "remote_components": list,
+    "sleep_interval_requests": (int, float),
+    "sleep_interval": (int, float),
+    "max_sleep_interval": (int, float),
+    "http_headers": dict,
+    "source_address": str,
+    "geo_bypass_country": str,
+    "impersonate": str,
+    "cookiesfrombrowser": list,
+    "ratelimit": (int, float),
+    "throttledratelimit": (int, float),
+    "http_chunk_size": int,
+    "nocheckcertificate": bool,
 }
 
 
@@ -181,18 +204,25 @@ def parse_ytdlp_params(params: Any, source: str) -> dict[str, Any]:
     for key, value in params.items():
         kind = YTDLP_PARAMS.get(key)
         if kind is None:
-            raise OvavebenchError(f"{source}: {key!r} is not a YoutubeDL parameter this stage passes through "
-                                  f"(allowed: {', '.join(sorted(YTDLP_PARAMS))})")
+            raise OvavebenchError(
+                f"{source}: {key!r} is not a YoutubeDL parameter this stage passes through "
+                f"(allowed: {', '.join(sorted(YTDLP_PARAMS))})"
+            )
         if not isinstance(value, kind) or (kind == (int, float) and isinstance(value, bool)):
-            raise OvavebenchError(f"{source}: {key} must be a JSON {getattr(kind, '__name__', 'number')}, got {value!r}")
+            raise OvavebenchError(
+                f"{source}: {key} must be a JSON {getattr(kind, '__name__', 'number')}, got {value!r}"
+            )
         if key == "extractor_args":
             for extractor, args in value.items():
-                if not isinstance(args, dict) or not all(isinstance(v, list) and all(isinstance(x, str) for x in v)
-                                                         for v in args.values()):
-                    raise OvavebenchError(f"{source}: extractor_args.{extractor} must map argument names to lists of "
-                                          'strings, e.g. {"youtubepot-bgutilhttp": {"base_url": ["http://127.0.0.1:4416"]}}')
+                if not isinstance(args, dict) or not all(
+                    isinstance(v, list) and all(isinstance(x, str) for x in v) for v in args.values()
+                ):
+                    raise OvavebenchError(
+                        f"{source}: extractor_args.{extractor} must map argument names to lists of "
+                        'strings, e.g. {"youtubepot-bgutilhttp": {"base_url": ["http://127.0.0.1:4416"]}}'
+                    )
         if key == "js_runtimes" and not all(isinstance(v, dict) for v in value.values()):
-            raise OvavebenchError(f"{source}: js_runtimes must map a runtime to its config, e.g. {{\"node\": {{}}}}")
+            raise OvavebenchError(f'{source}: js_runtimes must map a runtime to its config, e.g. {{"node": {{}}}}')
     return params
 
 

@@ -23,15 +23,16 @@ import random
 import shutil
 import threading
 import time
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Callable, Iterator, Protocol, Sequence
+from typing import Protocol
 
 import pandas as pd
 
 from ..errors import OvavebenchError
-from ..ffmpeg_tools import ffmpeg_wrapper_dir
 from ..manifest import read_manifest
+from .ffmpeg_wrapper import ffmpeg_wrapper_dir
 from .options import DownloadOptions
 from .records import ClipJob, ClipResult, RunSummary
 from .segmenter import _segmenter_processes
@@ -60,7 +61,7 @@ class RemoteWorkers(Protocol):
 
     def egress_names(self) -> list[str]: ...
 
-    def start(self, egresses: Sequence["Egress"], out_dir: Path) -> None: ...
+    def start(self, egresses: Sequence[Egress], out_dir: Path) -> None: ...
 
     def close(self) -> None: ...
 
@@ -71,8 +72,14 @@ class TokenBucket:
     Wall-clock times, so that a saved bucket can be restored by a later run.
     """
 
-    def __init__(self, per_hour: float, hour_s: float = 3600.0, capacity: float = 2.0,
-                 tokens: float | None = None, updated_at: float | None = None) -> None:
+    def __init__(
+        self,
+        per_hour: float,
+        hour_s: float = 3600.0,
+        capacity: float = 2.0,
+        tokens: float | None = None,
+        updated_at: float | None = None,
+    ) -> None:
         self.rate = per_hour / hour_s
         self.capacity = capacity
         self.tokens = capacity if tokens is None else min(capacity, tokens)
@@ -96,8 +103,9 @@ class TokenBucket:
 class Egress:
     """One way out to the video host: its proxy, budget, clips in flight and block state."""
 
-    def __init__(self, name: str, proxy: str | None, bucket: TokenBucket | None, max_in_flight: int,
-                 options: DownloadOptions) -> None:
+    def __init__(
+        self, name: str, proxy: str | None, bucket: TokenBucket | None, max_in_flight: int, options: DownloadOptions
+    ) -> None:
         self.name, self.proxy, self.bucket, self.max_in_flight = name, proxy, bucket, max_in_flight
         self.options = options  # this egress's options (its proxy)
         self.in_flight = 0
@@ -169,7 +177,9 @@ class Egress:
             self.blocked, self.blocks = True, self.blocks + 1
             self.not_before = now + options.block_pause_s
         else:
-            delay = min(options.backoff_max_s, options.backoff_s * 2 ** (self.consecutive - 1)) * random.uniform(0.5, 1.5)
+            delay = min(options.backoff_max_s, options.backoff_s * 2 ** (self.consecutive - 1)) * random.uniform(
+                0.5, 1.5
+            )
             self.not_before = max(self.not_before, now + delay)
 
     def state(self, now: float) -> str:
@@ -212,10 +222,21 @@ def _egresses(options: DownloadOptions, conn, remote: RemoteWorkers | None) -> l
         bucket = None
         if per_hour is not None:
             saved = load_budget(conn, name)
-            bucket = TokenBucket(per_hour, options.budget_hour_s, tokens=saved[0] if saved else None,
-                                 updated_at=saved[1] if saved else None)
-        egresses.append(Egress(name, proxy, bucket, per_egress,
-                               dataclasses.replace(options, proxy=proxy, proxies=(), workers=per_egress)))
+            bucket = TokenBucket(
+                per_hour,
+                options.budget_hour_s,
+                tokens=saved[0] if saved else None,
+                updated_at=saved[1] if saved else None,
+            )
+        egresses.append(
+            Egress(
+                name,
+                proxy,
+                bucket,
+                per_egress,
+                dataclasses.replace(options, proxy=proxy, proxies=(), workers=per_egress),
+            )
+        )
     return egresses
 
 
@@ -254,8 +275,9 @@ def run_download(
                 known = {r[0] for r in conn.execute("SELECT DISTINCT class_name FROM clips")}
                 unknown = sorted(set(options.only_classes) - known)
                 if unknown:
-                    raise OvavebenchError(f"--only-classes: no clip of class(es) {', '.join(map(repr, unknown[:5]))} "
-                                          f"in {source}")
+                    raise OvavebenchError(
+                        f"--only-classes: no clip of class(es) {', '.join(map(repr, unknown[:5]))} in {source}"
+                    )
             jobs, summary.skipped_done = select_jobs(conn, options)
             summary.selected = len(jobs)
             egresses = _egresses(options, conn, remote)
@@ -274,10 +296,18 @@ def run_download(
     return summary
 
 
-def _run(jobs: list[ClipJob], egresses: list[Egress], out_dir: Path, options: DownloadOptions, wrapper: Path,
-         conn, summary: RunSummary, start: float,  # type: ignore[no-untyped-def]
-         on_result: Callable[[ClipResult, RunSummary], None] | None,
-         on_state: Callable[[RunSummary], None] | None) -> None:
+def _run(
+    jobs: list[ClipJob],
+    egresses: list[Egress],
+    out_dir: Path,
+    options: DownloadOptions,
+    wrapper: Path,
+    conn,
+    summary: RunSummary,
+    start: float,  # type: ignore[no-untyped-def]
+    on_result: Callable[[ClipResult, RunSummary], None] | None,
+    on_state: Callable[[RunSummary], None] | None,
+) -> None:
     queue: collections.deque[ClipJob] = collections.deque(jobs)
     stop = threading.Event()
     in_flight: dict[Future, tuple[ClipJob, Egress, bool]] = {}
@@ -309,13 +339,17 @@ def _run(jobs: list[ClipJob], egresses: list[Egress], out_dir: Path, options: Do
                         if egress.submit is not None:
                             future = egress.submit(job)
                         else:
-                            future = pool.submit(process_clip, job, out_dir, egress.options, None, wrapper, stop, segmenter)
+                            future = pool.submit(
+                                process_clip, job, out_dir, egress.options, None, wrapper, stop, segmenter
+                            )
                         in_flight[future] = (job, egress, probe)
                         if probe:
                             states(now)
                 if not in_flight:
                     if egresses and all(e.lost for e in egresses):
-                        raise OvavebenchError("every Ray actor died; their clips are pending: run the same command again")
+                        raise OvavebenchError(
+                            "every Ray actor died; their clips are pending: run the same command again"
+                        )
                     if all(e.given_up for e in egresses):
                         summary.blocked = True
                         summary.block_cause = "; ".join(f"{e.name}: {e.cause}" for e in egresses)
@@ -324,8 +358,9 @@ def _run(jobs: list[ClipJob], egresses: list[Egress], out_dir: Path, options: Do
                         break
                     stop.wait(min(waits, default=1.0) + 0.01)
                     continue
-                finished, _ = wait(list(in_flight), timeout=min(waits, default=None) if waits else None,
-                                   return_when=FIRST_COMPLETED)
+                finished, _ = wait(
+                    list(in_flight), timeout=min(waits, default=None) if waits else None, return_when=FIRST_COMPLETED
+                )
                 for future in finished:
                     job, egress, probe = in_flight.pop(future)
                     try:

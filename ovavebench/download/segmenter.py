@@ -11,7 +11,7 @@ import sys
 import threading
 from pathlib import Path
 
-from ..media import MediaError
+from ..media.decode import MediaError
 
 
 class SegmenterProcesses:
@@ -20,14 +20,14 @@ class SegmenterProcesses:
     Segmenting holds the GIL between every decode call; in 16 threads that
     convoy costs more CPU than the segmenting itself, so it runs in one process
     per core instead. Each process is a fresh interpreter that imports only
-    ``ovavebench.media`` (~0.3 s of CPU, started in the background while the
+    ``ovavebench.media.decode`` (~0.3 s of CPU, started in the background while the
     first clips download): a ``multiprocessing`` spawn would re-import the
     caller's whole ``__main__`` (the CLI, pandas, yt-dlp) in every process.
     A process that dies (a decoder crash on a hostile file) fails only its
     clip, as ``undecodable``, and is replaced.
     """
 
-    _COMMAND = "from ovavebench.media import serve_segmenter; serve_segmenter()"
+    _COMMAND = "from ovavebench.media.decode import serve_segmenter; serve_segmenter()"
 
     def __init__(self, processes: int) -> None:
         self._idle: queue.Queue[subprocess.Popen[str]] = queue.Queue()
@@ -40,14 +40,20 @@ class SegmenterProcesses:
     def _start(self) -> subprocess.Popen[str]:
         package_parent = str(Path(__file__).resolve().parent.parent.parent)
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_parent, os.environ.get("PYTHONPATH")])))
-        process = subprocess.Popen([sys.executable, "-c", self._COMMAND, str(os.getpid())], stdin=subprocess.PIPE,
-                                   stdout=subprocess.PIPE, text=True, bufsize=1, env=env)
+        process = subprocess.Popen(
+            [sys.executable, "-c", self._COMMAND, str(os.getpid())],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+            env=env,
+        )
         with self._lock:
             self._all.append(process)
         return process
 
     def segment(self, clip: Path, out_dir: Path) -> None:
-        """:func:`ovavebench.media.segment_clip` in one of the processes; its errors are raised here."""
+        """:func:`ovavebench.media.decode.segment_clip` in one of the processes; its errors are raised here."""
         process = self._idle.get()
         try:
             assert process.stdin is not None and process.stdout is not None
@@ -61,7 +67,9 @@ class SegmenterProcesses:
             if not self._closed:
                 process = self._start()
                 self._idle.put(process)
-            raise MediaError("undecodable", f"{clip.name}: the segmenter process died while decoding it (exit code {code})")
+            raise MediaError(
+                "undecodable", f"{clip.name}: the segmenter process died while decoding it (exit code {code})"
+            )
         self._idle.put(process)
         reply = json.loads(line)
         if reply["ok"]:

@@ -23,11 +23,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..constants import SEGMENTS
 from ..errors import OvavebenchError
-from ..errors_youtube import TRANSIENT_CLASSES
 from ..ids import make_clip_id, validate_youtube_id
 from ..io import atomic_open, open_sqlite_state, sha256_file
-from ..media import SEGMENTS
+from .failures import TRANSIENT_CLASSES
 from .options import DownloadOptions
 from .records import ClipJob, ClipResult
 
@@ -122,12 +122,26 @@ def manifest_records(manifest: pd.DataFrame, source: str = "<manifest>") -> list
             raise OvavebenchError(f"{where}: clip {row.clip_id!r}: negative start_s {start}")
         clip_id = make_clip_id(youtube_id, start)
         if str(row.clip_id) != clip_id:
-            raise OvavebenchError(f"{where}: clip id {row.clip_id!r} does not match its YouTube id and start ({clip_id})")
+            raise OvavebenchError(
+                f"{where}: clip id {row.clip_id!r} does not match its YouTube id and start ({clip_id})"
+            )
         end = int(row.end_s) if "end_s" in rows.columns and pd.notna(row.end_s) else start + SEGMENTS
         if end != start + SEGMENTS:
-            raise OvavebenchError(f"{where}: clip {clip_id!r}: end_s {end} is not start_s + {SEGMENTS} = {start + SEGMENTS} "
-                                  f"(every clip is a {SEGMENTS} s window)")
-        records.append((clip_id, youtube_id, start, end, getattr(row, "class_name", None), getattr(row, "split", None) or None, now))
+            raise OvavebenchError(
+                f"{where}: clip {clip_id!r}: end_s {end} is not start_s + {SEGMENTS} = {start + SEGMENTS} "
+                f"(every clip is a {SEGMENTS} s window)"
+            )
+        records.append(
+            (
+                clip_id,
+                youtube_id,
+                start,
+                end,
+                getattr(row, "class_name", None),
+                getattr(row, "split", None) or None,
+                now,
+            )
+        )
     return records
 
 
@@ -146,7 +160,9 @@ def register_records(conn: sqlite3.Connection, records: list[tuple]) -> int:
             "status = CASE WHEN clips.end_s != excluded.end_s THEN 'pending' ELSE clips.status END, "
             "error_class = CASE WHEN clips.end_s != excluded.end_s THEN NULL ELSE clips.error_class END, "
             "end_s = excluded.end_s, class_name = excluded.class_name, split = excluded.split "
-            "WHERE clips.status != 'done'", records)
+            "WHERE clips.status != 'done'",
+            records,
+        )
         return conn.execute("SELECT COUNT(*) FROM clips").fetchone()[0] - before
 
 
@@ -186,16 +202,39 @@ def commit_result(conn: sqlite3.Connection, result: ClipResult, budgets: list[tu
         conn.executemany(
             "INSERT INTO attempts (clip_id, started_at, ended_at, outcome, error_class, error_message, warnings, egress) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [(result.job.clip_id, a.started_at, a.ended_at, a.outcome, a.error_class, a.error_message,
-              json.dumps(a.warnings) if a.warnings else None, result.egress) for a in attempts])
+            [
+                (
+                    result.job.clip_id,
+                    a.started_at,
+                    a.ended_at,
+                    a.outcome,
+                    a.error_class,
+                    a.error_message,
+                    json.dumps(a.warnings) if a.warnings else None,
+                    result.egress,
+                )
+                for a in attempts
+            ],
+        )
         conn.execute(
             """UPDATE clips SET status = ?, error_class = ?, error_message = ?, attempts = attempts + ?,
                first_attempt_at = COALESCE(first_attempt_at, ?), last_attempt_at = ?, finished_at = ?,
                download_s = ?, segment_s = ?, bytes = ?, checksums = ? WHERE clip_id = ?""",
-            (result.status, result.error_class, result.error_message, len(attempts), first, last,
-             time.time() if result.status != "pending" else None,
-             result.download_s, result.segment_s, result.bytes,
-             json.dumps(result.checksums, sort_keys=True) if result.checksums else None, result.job.clip_id))
+            (
+                result.status,
+                result.error_class,
+                result.error_message,
+                len(attempts),
+                first,
+                last,
+                time.time() if result.status != "pending" else None,
+                result.download_s,
+                result.segment_s,
+                result.bytes,
+                json.dumps(result.checksums, sort_keys=True) if result.checksums else None,
+                result.job.clip_id,
+            ),
+        )
         if budgets:
             conn.executemany("INSERT OR REPLACE INTO budget (egress, tokens, updated_at) VALUES (?, ?, ?)", budgets)
 
@@ -222,8 +261,12 @@ class StatusReport:
     warnings: dict[str, int] = field(default_factory=dict)  # yt-dlp warning (ids removed) → attempts that got it
 
     def to_dict(self) -> dict[str, Any]:
-        return {"by_status": self.by_status, "by_error_class": self.by_error_class,
-                "failed_by_class_name": self.failed_by_class_name, "warnings": self.warnings}
+        return {
+            "by_status": self.by_status,
+            "by_error_class": self.by_error_class,
+            "failed_by_class_name": self.failed_by_class_name,
+            "warnings": self.warnings,
+        }
 
 
 _VIDEO_ID = re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{11}(?![A-Za-z0-9_-])")
@@ -240,10 +283,18 @@ def download_status(out_dir: str | os.PathLike) -> StatusReport:
     with contextlib.closing(conn):
         by_status = {s: 0 for s in STATUSES}
         by_status.update({r[0]: r[1] for r in conn.execute("SELECT status, COUNT(*) FROM clips GROUP BY status")})
-        by_error = {r[0] or "unknown": r[1] for r in conn.execute(
-            "SELECT error_class, COUNT(*) FROM clips WHERE status = 'failed' GROUP BY error_class ORDER BY 2 DESC")}
-        by_class = {r[0] or "": r[1] for r in conn.execute(
-            "SELECT class_name, COUNT(*) FROM clips WHERE status = 'failed' GROUP BY class_name ORDER BY 2 DESC")}
+        by_error = {
+            r[0] or "unknown": r[1]
+            for r in conn.execute(
+                "SELECT error_class, COUNT(*) FROM clips WHERE status = 'failed' GROUP BY error_class ORDER BY 2 DESC"
+            )
+        }
+        by_class = {
+            r[0] or "": r[1]
+            for r in conn.execute(
+                "SELECT class_name, COUNT(*) FROM clips WHERE status = 'failed' GROUP BY class_name ORDER BY 2 DESC"
+            )
+        }
         warnings: Counter[str] = Counter()
         for (text,) in conn.execute("SELECT warnings FROM attempts WHERE warnings IS NOT NULL"):
             with contextlib.suppress(ValueError, TypeError):
@@ -263,10 +314,13 @@ def write_failures(out_dir: str | os.PathLike, path: str | os.PathLike) -> int:
     with contextlib.closing(conn):
         rows = conn.execute(
             "SELECT clip_id, youtube_id, start_s, class_name, split, error_class, attempts, error_message "
-            "FROM clips WHERE status = 'failed' ORDER BY error_class, clip_id").fetchall()
+            "FROM clips WHERE status = 'failed' ORDER BY error_class, clip_id"
+        ).fetchall()
     with atomic_open(path, "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["clip_id", "youtube_id", "start_s", "class_name", "split", "error_class", "attempts", "error_message"])
+        writer.writerow(
+            ["clip_id", "youtube_id", "start_s", "class_name", "split", "error_class", "attempts", "error_message"]
+        )
         writer.writerows([tuple(r) for r in rows])
     return len(rows)
 
@@ -308,8 +362,10 @@ def verify_downloads(out_dir: str | os.PathLike, reset_bad: bool = False) -> Ver
                 report.ok += 1
         if reset_bad and report.bad:
             with conn:
-                conn.executemany("UPDATE clips SET status = 'pending', checksums = NULL WHERE clip_id = ?",
-                                 [(c,) for c, _ in report.bad])
+                conn.executemany(
+                    "UPDATE clips SET status = 'pending', checksums = NULL WHERE clip_id = ?",
+                    [(c,) for c, _ in report.bad],
+                )
         done_ids = {row["clip_id"] for row in done}
     ignored = {DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", LOCK_NAME, TMP_DIR, ".tools"}
     for entry in sorted(out_dir.iterdir()):
@@ -331,4 +387,6 @@ def done_clips(out_dir: str | os.PathLike) -> pd.DataFrame:
     conn = _existing_state(out_dir)
     with contextlib.closing(conn):
         return pd.read_sql_query(
-            "SELECT clip_id, youtube_id, start_s, class_name, split FROM clips WHERE status = 'done' ORDER BY clip_id", conn)
+            "SELECT clip_id, youtube_id, start_s, class_name, split FROM clips WHERE status = 'done' ORDER BY clip_id",
+            conn,
+        )

@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 from ..errors import OvavebenchError
-from ..errors_youtube import ALL_CLASSES, classify_error
 from ..io import sha256_file
-from ..media import MediaError, segment_clip
+from ..media.decode import MediaError, segment_clip
+from .failures import ALL_CLASSES, classify_error
 from .options import DownloadOptions
 from .records import Attempt, ClipJob, ClipResult
 from .segmenter import SegmenterProcesses
@@ -45,8 +45,15 @@ class BackoffGate:
                 time.sleep(min(remaining, 0.5))
 
 
-def process_clip(job: ClipJob, out_dir: Path, options: DownloadOptions, gate: BackoffGate | None,
-                 wrapper: Path, stop: threading.Event, segmenter: SegmenterProcesses | None = None) -> ClipResult:
+def process_clip(
+    job: ClipJob,
+    out_dir: Path,
+    options: DownloadOptions,
+    gate: BackoffGate | None,
+    wrapper: Path,
+    stop: threading.Event,
+    segmenter: SegmenterProcesses | None = None,
+) -> ClipResult:
     """Download, segment and place one clip, retrying transient failures about the video itself.
 
     A run-level failure (rate limit, bot check, sign-in, no runtime, no formats) returns at once with
@@ -111,9 +118,11 @@ def _check_runtime_warnings(result: ClipResult, warnings: list[str], options: Do
     bad = next((w for w in warnings if RUNTIME_WARNINGS.search(w)), None)
     if bad is None:
         return False
-    result.stop_run = (f"yt-dlp warns: {' '.join(bad.split())[:240]} — install yt-dlp's runtime "
-                       "(pip install 'yt-dlp[default,deno]', see `ovavebench download doctor`), "
-                       "or pass --allow-no-js-runtime to go on with fewer formats")
+    result.stop_run = (
+        f"yt-dlp warns: {' '.join(bad.split())[:240]} — install yt-dlp's runtime "
+        "(pip install 'yt-dlp[default,deno]', see `ovavebench download doctor`), "
+        "or pass --allow-no-js-runtime to go on with fewer formats"
+    )
     return True
 
 
@@ -127,7 +136,9 @@ def place_files(out_dir: Path, result: ClipResult, files: dict[str, bytes]) -> N
         data = files[name]
         if hashlib.sha256(data).hexdigest() != expected.get(name):
             shutil.rmtree(staged, ignore_errors=True)
-            raise OvavebenchError(f"clip {result.job.clip_id}: {name} arrived with another checksum than its actor computed")
+            raise OvavebenchError(
+                f"clip {result.job.clip_id}: {name} arrived with another checksum than its actor computed"
+            )
         with open(staged / name, "wb") as handle:
             handle.write(data)
             handle.flush()

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..ffmpeg_tools import LOG_SUFFIX, read_ffmpeg_log
+from ..constants import SEGMENTS
 from ..ids import video_url
-from ..media import SEGMENTS
+from .ffmpeg_wrapper import LOG_SUFFIX, read_ffmpeg_log
 from .options import YOUTUBE_HOSTS, DownloadOptions
 from .records import ClipJob
 
@@ -49,8 +49,9 @@ class _YtdlpLog:
 
 
 # Warnings that mean yt-dlp cannot see every format of any YouTube video here: the run stops early.
-RUNTIME_WARNINGS = re.compile(r"no supported javascript runtime|some formats may be missing|challenge solver lib script",
-                              re.IGNORECASE)
+RUNTIME_WARNINGS = re.compile(
+    r"no supported javascript runtime|some formats may be missing|challenge solver lib script", re.IGNORECASE
+)
 
 
 def format_selector(min_height: int, max_height: int) -> str:
@@ -62,7 +63,9 @@ def format_selector(min_height: int, max_height: int) -> str:
     return f"bv*{window}+ba/b{window}/bv*[height>=?{min_height}]+ba/b[height>=?{min_height}]/bv*+ba/b"
 
 
-def _ytdlp_options(job: ClipJob, target: Path, options: DownloadOptions, wrapper: Path, log: _YtdlpLog) -> dict[str, Any]:
+def _ytdlp_options(
+    job: ClipJob, target: Path, options: DownloadOptions, wrapper: Path, log: _YtdlpLog
+) -> dict[str, Any]:
     from yt_dlp.utils import download_range_func
 
     params: dict[str, Any] = {
@@ -76,8 +79,12 @@ def _ytdlp_options(job: ClipJob, target: Path, options: DownloadOptions, wrapper
         "force_keyframes_at_cuts": options.reencode,
         "socket_timeout": options.socket_timeout_s,
         # Retries are ours (classified, with per-egress backoff and block detection), not yt-dlp's.
-        "retries": 0, "fragment_retries": 0, "extractor_retries": 0,
-        "overwrites": True, "noplaylist": True, "cachedir": False,
+        "retries": 0,
+        "fragment_retries": 0,
+        "extractor_retries": 0,
+        "overwrites": True,
+        "noplaylist": True,
+        "cachedir": False,
         "ffmpeg_location": str(wrapper / "ffmpeg"),
         "external_downloader_args": {
             "ffmpeg": ["-loglevel", "warning", "-nostats"],
@@ -113,7 +120,11 @@ def _youtube_dl():  # type: ignore[no-untyped-def]
         class YoutubeDL(yt_dlp.YoutubeDL):  # type: ignore[misc]
             def _forceprint(self, key, info_dict):  # type: ignore[no-untyped-def]
                 params = self.params
-                if key != "video" and not params.get("forceprint", {}).get(key) and not params.get("print_to_file", {}).get(key):
+                if (
+                    key != "video"
+                    and not params.get("forceprint", {}).get(key)
+                    and not params.get("print_to_file", {}).get(key)
+                ):
                     return None
                 return super()._forceprint(key, info_dict)
 
@@ -151,7 +162,9 @@ def _register_extractor(ydl, registered: set[str | None], ie_key: str | None) ->
     registered.add(ie_key)
 
 
-def _fetch(job: ClipJob, work: Path, options: DownloadOptions, wrapper: Path, warnings: list[str] | None = None) -> Path:
+def _fetch(
+    job: ClipJob, work: Path, options: DownloadOptions, wrapper: Path, warnings: list[str] | None = None
+) -> Path:
     """Download the clip's window into ``work``; return the media file. yt-dlp's warnings go to ``warnings``."""
     import yt_dlp
     from yt_dlp.utils import download_range_func
@@ -179,7 +192,11 @@ def _fetch(job: ClipJob, work: Path, options: DownloadOptions, wrapper: Path, wa
     duration = (info or {}).get("duration")
     if duration is not None and duration < job.end_s:
         raise _Failure(f"too short: the video lasts {duration} s, the clip needs [{job.start_s}, {job.end_s})")
-    files = [p for p in work.iterdir() if p.is_file() and p.suffix in (".mp4", ".mkv", ".webm") and not p.name.startswith(".")]
+    files = [
+        p
+        for p in work.iterdir()
+        if p.is_file() and p.suffix in (".mp4", ".mkv", ".webm") and not p.name.startswith(".")
+    ]
     if not files:
         raise _Failure("yt-dlp reported success but wrote no media file")
     media = files[0]
@@ -267,41 +284,55 @@ def runtime_report(options: DownloadOptions | None = None, wrapper: Path | None 
 
     options = options or DownloadOptions()
     if wrapper is None:
-        from ..ffmpeg_tools import ffmpeg_wrapper_dir
-        from ..metadata import cache_dir
+        from ..metadata.published import cache_dir
+        from .ffmpeg_wrapper import ffmpeg_wrapper_dir
 
         # Also puts ffmpeg on PATH first: yt-dlp caches, per process, what it finds there (a check made
         # before that would leave every later range download of this process without ffmpeg).
         wrapper = ffmpeg_wrapper_dir(cache_dir() / "tools")
     log = _YtdlpLog()
     log.keep_debug = True
-    params: dict[str, Any] = {"verbose": True, "logger": log, "cachedir": False, "ffmpeg_location": str(wrapper / "ffmpeg")}
+    params: dict[str, Any] = {
+        "verbose": True,
+        "logger": log,
+        "cachedir": False,
+        "ffmpeg_location": str(wrapper / "ffmpeg"),
+    }
     params.update({k: v for k, v in options.ytdlp_params.items() if k in ("js_runtimes", "remote_components")})
     with yt_dlp.YoutubeDL(params, auto_init=False) as ydl:
         ydl.print_debug_header()
     lines = [line.removeprefix("[debug] ") for line in log.debug_lines]
 
     def field_of(prefix: str) -> str:
-        return next((line[len(prefix):].strip() for line in lines if line.startswith(prefix)), "")
+        return next((line[len(prefix) :].strip() for line in lines if line.startswith(prefix)), "")
 
     runtimes = [r.strip() for r in field_of("JS runtimes:").split(",") if r.strip() and r.strip() != "none"]
     runtimes = [r for r in runtimes if not r.startswith("none")]
     libraries = field_of("Optional libraries:")
     ejs = re.search(r"yt[_-]dlp[_-]ejs-(\S+)", libraries)
     ffmpeg = re.search(r"\bffmpeg (\S+)", field_of("exe versions:"))
-    report = RuntimeReport(__version__, [r.replace("-", " ", 1) for r in runtimes], ejs.group(1) if ejs else None,
-                           ffmpeg.group(1) if ffmpeg else None)
+    report = RuntimeReport(
+        __version__,
+        [r.replace("-", " ", 1) for r in runtimes],
+        ejs.group(1) if ejs else None,
+        ffmpeg.group(1) if ffmpeg else None,
+    )
     if not report.has_js_runtime:
-        report.problems.append("yt-dlp finds no supported JavaScript runtime (deno >= 2.3, or node >= 22 with "
-                               "--ytdlp-option 'js_runtimes={\"node\": {}}'): pip install 'yt-dlp[default,deno]'")
+        report.problems.append(
+            "yt-dlp finds no supported JavaScript runtime (deno >= 2.3, or node >= 22 with "
+            "--ytdlp-option 'js_runtimes={\"node\": {}}'): pip install 'yt-dlp[default,deno]'"
+        )
     if report.ejs_version is None:
-        report.problems.append("yt-dlp finds no EJS challenge-solver scripts: pip install 'yt-dlp[default,deno]' "
-                               "(installs yt-dlp-ejs)")
+        report.problems.append(
+            "yt-dlp finds no EJS challenge-solver scripts: pip install 'yt-dlp[default,deno]' (installs yt-dlp-ejs)"
+        )
     if report.ffmpeg_version is None:
         report.problems.append("yt-dlp finds no ffmpeg (range downloads need it): pip install imageio-ffmpeg")
     elif re.match(r"n?8\.1(?:\D|$)", report.ffmpeg_version):
-        report.warnings.append(f"ffmpeg {report.ffmpeg_version}: range downloads from YouTube fail with HTTP 403 "
-                               "with ffmpeg 8.1 (yt-dlp issue 16546); use another ffmpeg build")
+        report.warnings.append(
+            f"ffmpeg {report.ffmpeg_version}: range downloads from YouTube fail with HTTP 403 "
+            "with ffmpeg 8.1 (yt-dlp issue 16546); use another ffmpeg build"
+        )
     return report
 
 
@@ -310,9 +341,13 @@ def probe(url: str, options: DownloadOptions) -> tuple[int, list[str]]:
     import yt_dlp
 
     log = _YtdlpLog()
-    params = {k: v for k, v in _ytdlp_options(ClipJob("probe", "probe", 0, SEGMENTS), Path(os.devnull), options,
-                                               Path(os.devnull), log).items()
-              if k not in ("download_ranges", "outtmpl", "ffmpeg_location", "external_downloader_args")}
+    params = {
+        k: v
+        for k, v in _ytdlp_options(
+            ClipJob("probe", "probe", 0, SEGMENTS), Path(os.devnull), options, Path(os.devnull), log
+        ).items()
+        if k not in ("download_ranges", "outtmpl", "ffmpeg_location", "external_downloader_args")
+    }
     try:
         with yt_dlp.YoutubeDL(params) as ydl:
             info = ydl.extract_info(url, download=False)

@@ -14,14 +14,26 @@ One module per concern: :mod:`.store` (the store), :mod:`.inputs` (what is read,
 
 from __future__ import annotations
 
-from ..clips import FRAME_SUFFIXES, LAYOUTS, benchmark_videos
+from ..media.clips import FRAME_SUFFIXES, LAYOUTS, benchmark_videos
 from .checkpoints import check_device, checkpoint_sha256
 from .extract import ExtractReport, extract_features
 from .inputs import ClipDataset
 from .store import DB_NAME, ENCODERS, IDENTITY_KEYS, PREPROCESSING_VERSION, TEXT_AUDIO_FILE, TEXT_FILE, FeatureStore
 
 __all__ = [
-    "DB_NAME", "ENCODERS", "FRAME_SUFFIXES", "IDENTITY_KEYS", "LAYOUTS", "PREPROCESSING_VERSION", "TEXT_AUDIO_FILE",
-    "TEXT_FILE", "ClipDataset", "ExtractReport", "FeatureStore", "benchmark_videos", "check_device",
-    "checkpoint_sha256", "extract_features",
+    "DB_NAME",
+    "ENCODERS",
+    "FRAME_SUFFIXES",
+    "IDENTITY_KEYS",
+    "LAYOUTS",
+    "PREPROCESSING_VERSION",
+    "TEXT_AUDIO_FILE",
+    "TEXT_FILE",
+    "ClipDataset",
+    "ExtractReport",
+    "FeatureStore",
+    "benchmark_videos",
+    "check_device",
+    "checkpoint_sha256",
+    "extract_features",
 ]

@@ -17,7 +17,7 @@ def checkpoint_sha256(path: Path) -> str:
     Never written beside the checkpoint: that folder may be read-only, shared, or
     someone else's. The cache entry is keyed by the file's real path, size and mtime.
     """
-    from ..metadata import cache_dir
+    from ..metadata.published import cache_dir
 
     real = Path(os.path.realpath(path))
     info = real.stat()
@@ -44,7 +44,9 @@ def check_device(device: str) -> None:
     if parsed.type == "cuda":
         if not torch.cuda.is_available():
             build = "a CPU-only build" if torch.version.cuda is None else f"built for CUDA {torch.version.cuda}"
-            raise OvavebenchError(f"--device {device}: no CUDA GPU is visible (torch {torch.__version__}, {build}); use --device cpu")
+            raise OvavebenchError(
+                f"--device {device}: no CUDA GPU is visible (torch {torch.__version__}, {build}); use --device cpu"
+            )
         if parsed.index is not None and parsed.index >= torch.cuda.device_count():
             raise OvavebenchError(f"--device {device}: only {torch.cuda.device_count()} CUDA device(s) here")
     elif parsed.type != "cpu":

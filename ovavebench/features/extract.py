@@ -6,15 +6,17 @@ import contextlib
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
+from ..constants import SEGMENTS
 from ..errors import OvavebenchError
+from ..media.clips import benchmark_videos
 from .checkpoints import check_device, checkpoint_sha256
-from ..clips import benchmark_videos
 from .inputs import ClipDataset, collate
 from .store import ENCODERS, PREPROCESSING_VERSION, FeatureStore
 
@@ -31,21 +33,27 @@ class ExtractReport:
     encoder: str = "imagebind"
 
 
-
-
-
 def extract_features(
-    media: str | os.PathLike, benchmark: str | os.PathLike, out: str | os.PathLike,
-    checkpoint: str | os.PathLike | None = None, model_config: dict[str, Any] | str | os.PathLike | None = None,
-    vocab: str | os.PathLike | None = None, device: str | None = None, dtype: str | None = None,
-    batch_size: int = 8, workers: int | None = None,
+    media: str | os.PathLike,
+    benchmark: str | os.PathLike,
+    out: str | os.PathLike,
+    checkpoint: str | os.PathLike | None = None,
+    model_config: dict[str, Any] | str | os.PathLike | None = None,
+    vocab: str | os.PathLike | None = None,
+    device: str | None = None,
+    dtype: str | None = None,
+    batch_size: int = 8,
+    workers: int | None = None,
     on_batch: Callable[[int, int], None] | None = None,
-    encoder: str = "imagebind", clip_model: str | None = None, clap_model: str | None = None, layout: str = "toolkit",
+    encoder: str = "imagebind",
+    clip_model: str | None = None,
+    clap_model: str | None = None,
+    layout: str = "toolkit",
 ) -> ExtractReport:
     """Embed every benchmark video's 10 frames and 10 audio seconds, and the class names; skip stored videos.
 
     ``encoder="imagebind"`` (the paper's) or ``"clip-clap"`` (CLIP frames, CLAP audio, each with its own
-    text tower; see :mod:`ovavebench.clipclap`). ``layout="official"`` reads the official preprocessed
+    text tower; see :mod:`ovavebench.baselines.clipclap`). ``layout="official"`` reads the official preprocessed
     download as it is.
     """
     import torch
@@ -66,8 +74,11 @@ def extract_features(
     items, missing, problems = benchmark_videos(media, benchmark, layout)
     files = find_benchmark_files(benchmark)
     classes = class_order(files, read_meta(files.meta)) + [OTHER]
-    autocast = (torch.autocast(device_type=device.split(":")[0], dtype={"bf16": torch.bfloat16, "fp16": torch.float16}[dtype])
-                if dtype != "fp32" else contextlib.nullcontext())
+    autocast = (
+        torch.autocast(device_type=device.split(":")[0], dtype={"bf16": torch.bfloat16, "fp16": torch.float16}[dtype])
+        if dtype != "fp32"
+        else contextlib.nullcontext()
+    )
     if encoder == "imagebind":
         from ..imagebind import ImageBind, tokenize
         from ..imagebind.weights import checkpoint_path, vocab_path
@@ -77,19 +88,27 @@ def extract_features(
         vocab_file = Path(vocab) if vocab else (ckpt.parent / "bpe_simple_vocab_16e6.txt.gz")
         if not vocab_file.exists():
             vocab_file = vocab_path()
-        identity = {"encoder": "imagebind", "checkpoint": str(ckpt), "checkpoint_sha256": checkpoint_sha256(ckpt),
-                    "model_config": model.config, "preprocessing": PREPROCESSING_VERSION, "embed_dim": model.embed_dim,
-                    "dtype": dtype}
+        identity = {
+            "encoder": "imagebind",
+            "checkpoint": str(ckpt),
+            "checkpoint_sha256": checkpoint_sha256(ckpt),
+            "model_config": model.config,
+            "preprocessing": PREPROCESSING_VERSION,
+            "embed_dim": model.embed_dim,
+            "dtype": dtype,
+        }
         inputs = None
 
         def text_embeddings() -> tuple[np.ndarray, np.ndarray | None]:
             return model.encode_text(tokenize(classes, vocab_file).to(device)).float().cpu().numpy(), None
 
         def embed(frames, audio):  # type: ignore[no-untyped-def]
-            return (model.encode_audio(audio.to(device, non_blocking=True)).float().cpu().numpy(),
-                    model.encode_vision(frames.to(device, non_blocking=True)).float().cpu().numpy())
+            return (
+                model.encode_audio(audio.to(device, non_blocking=True)).float().cpu().numpy(),
+                model.encode_vision(frames.to(device, non_blocking=True)).float().cpu().numpy(),
+            )
     else:
-        from ..clipclap import ClipClap
+        from ..baselines.clipclap import ClipClap
 
         pair = ClipClap.load(clip_model, clap_model).to(device)
         identity = {**pair.identity(), "dtype": dtype}
@@ -99,10 +118,11 @@ def extract_features(
             return pair.embed_text(classes, device)
 
         def embed(frames, audio):  # type: ignore[no-untyped-def]
-            batch = frames.shape[0] // 10
+            batch = frames.shape[0] // SEGMENTS
             visual = pair.embed_frames(frames.to(device)).float().cpu().numpy()
             audio_emb = pair.embed_audio({k: v.to(device) for k, v in audio.items()}).float().cpu().numpy()
             return audio_emb.reshape(batch, 10, -1), visual.reshape(batch, 10, -1)
+
     identity = json.loads(json.dumps(identity))  # as stored: tuples become lists
     with FeatureStore(out, create=True) as store:
         store.check_identity(identity)
@@ -114,9 +134,13 @@ def extract_features(
         skipped = len(items) - len(todo)
         if todo:
             loader = torch.utils.data.DataLoader(
-                ClipDataset(todo, inputs), batch_size=batch_size, collate_fn=collate,
+                ClipDataset(todo, inputs),
+                batch_size=batch_size,
+                collate_fn=collate,
                 num_workers=min(4, os.cpu_count() or 1) if workers is None else workers,
-                pin_memory=device.startswith("cuda"), persistent_workers=False)
+                pin_memory=device.startswith("cuda"),
+                persistent_workers=False,
+            )
             done = 0
             for video_ids, frames, audio in loader:
                 with torch.inference_mode(), autocast:

@@ -1,10 +1,11 @@
-"""What extraction reads: each benchmark video's 10 frames and audio (found by :mod:`ovavebench.clips` in either
+"""What extraction reads: each benchmark video's 10 frames and audio (found by :mod:`ovavebench.media.clips` in either
 media layout), and the DataLoader dataset over them."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 
 class ClipDataset:
@@ -33,5 +34,3 @@ def collate(batch):  # type: ignore[no-untyped-def]
         audio = {key: torch.cat([b[2][key] for b in batch]) for key in batch[0][2]}
         return [b[0] for b in batch], torch.cat([b[1] for b in batch]), audio
     return [b[0] for b in batch], torch.stack([b[1] for b in batch]), torch.stack([b[2] for b in batch])
-
-

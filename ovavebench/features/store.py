@@ -8,8 +8,9 @@ import json
 import os
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -37,7 +38,9 @@ class FeatureStore:
         if not create and not (self.path / DB_NAME).exists():
             raise OvavebenchError(f"{self.path}: not a feature store (no {DB_NAME}); run `ovavebench features extract`")
         self.path.mkdir(parents=True, exist_ok=True)
-        self._conn = open_sqlite_state(self.path / DB_NAME, _SCHEMA, "videos", "a feature store database (store.sqlite)")
+        self._conn = open_sqlite_state(
+            self.path / DB_NAME, _SCHEMA, "videos", "a feature store database (store.sqlite)"
+        )
         self._conn.row_factory = None  # plain tuples, as the queries below expect
         if create:  # the writer: half-written shards of a killed run (our own temp names) go
             for leftover in self.path.glob(".part-*.npy.*.tmp"):
@@ -48,7 +51,7 @@ class FeatureStore:
     def close(self) -> None:
         self._conn.close()
 
-    def __enter__(self) -> "FeatureStore":
+    def __enter__(self) -> FeatureStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -62,7 +65,9 @@ class FeatureStore:
 
     def set_meta(self, values: dict[str, Any]) -> None:
         with self._conn:
-            self._conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [(k, json.dumps(v)) for k, v in values.items()])
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO meta VALUES (?, ?)", [(k, json.dumps(v)) for k, v in values.items()]
+            )
 
     @property
     def encoder(self) -> str:
@@ -77,8 +82,10 @@ class FeatureStore:
         identity = {"encoder": "imagebind", **identity}
         for key in IDENTITY_KEYS:
             if (key in stored or key in identity) and stored.get(key) != identity.get(key):
-                raise OvavebenchError(f"{self.path}: was built with another {key} ({stored.get(key)!r}, not "
-                                      f"{identity.get(key)!r}); embeddings of two models never mix: use a new folder")
+                raise OvavebenchError(
+                    f"{self.path}: was built with another {key} ({stored.get(key)!r}, not "
+                    f"{identity.get(key)!r}); embeddings of two models never mix: use a new folder"
+                )
 
     # ----------------------------------------------------------------- videos
 
@@ -96,13 +103,17 @@ class FeatureStore:
             with atomic_open(self.path / f"{name}.{kind}.npy", "wb") as handle:
                 np.save(handle, np.ascontiguousarray(array, dtype=np.float32))
         with self._conn:
-            self._conn.executemany("INSERT OR REPLACE INTO videos VALUES (?, ?, ?, ?)",
-                                   [(v, name, i, time.time()) for i, v in enumerate(video_ids)])
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO videos VALUES (?, ?, ?, ?)",
+                [(v, name, i, time.time()) for i, v in enumerate(video_ids)],
+            )
 
     def _shard(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         if name not in self._shards:
-            self._shards[name] = (np.load(self.path / f"{name}.audio.npy", mmap_mode="r"),
-                                  np.load(self.path / f"{name}.visual.npy", mmap_mode="r"))
+            self._shards[name] = (
+                np.load(self.path / f"{name}.audio.npy", mmap_mode="r"),
+                np.load(self.path / f"{name}.visual.npy", mmap_mode="r"),
+            )
         return self._shards[name]
 
     def get(self, video_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -110,7 +121,9 @@ class FeatureStore:
         rows = dict(((v, (s, r)) for v, s, r in self._conn.execute("SELECT video_id, shard, row FROM videos")))
         missing = [v for v in video_ids if v not in rows]
         if missing:
-            raise OvavebenchError(f"{self.path}: {len(missing)} video(s) not in the store, e.g. {', '.join(missing[:3])}")
+            raise OvavebenchError(
+                f"{self.path}: {len(missing)} video(s) not in the store, e.g. {', '.join(missing[:3])}"
+            )
         audio, visual = [], []
         for video in video_ids:
             shard, row = rows[video]
@@ -133,7 +146,9 @@ class FeatureStore:
             return names, np.load(self.path / TEXT_AUDIO_FILE)
         return names, text
 
-    def set_text(self, names: Sequence[str], embeddings: np.ndarray, audio_embeddings: np.ndarray | None = None) -> None:
+    def set_text(
+        self, names: Sequence[str], embeddings: np.ndarray, audio_embeddings: np.ndarray | None = None
+    ) -> None:
         with atomic_open(self.path / TEXT_FILE, "wb") as handle:
             np.save(handle, np.ascontiguousarray(embeddings, dtype=np.float32))
         if audio_embeddings is not None:
@@ -144,9 +159,14 @@ class FeatureStore:
     def info(self) -> dict[str, Any]:
         shards = sorted({r[0] for r in self._conn.execute("SELECT DISTINCT shard FROM videos")})
         size = sum(p.stat().st_size for p in self.path.glob("*.npy"))
-        return {"path": str(self.path), "videos": len(self.video_ids), "shards": len(shards), "bytes": size,
-                "encoder": self.encoder, **self.meta}
+        return {
+            "path": str(self.path),
+            "videos": len(self.video_ids),
+            "shards": len(shards),
+            "bytes": size,
+            "encoder": self.encoder,
+            **self.meta,
+        }
 
 
 # --------------------------------------------------------------------------- extraction
-

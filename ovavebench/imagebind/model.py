@@ -21,15 +21,34 @@ from ..errors import OvavebenchError
 
 # The official constructor defaults (ImageBindModel.__init__) and the huge model's overrides.
 DEFAULT_CONFIG: dict[str, Any] = {
-    "video_frames": 2, "kernel_size": (2, 14, 14), "audio_kernel_size": 16, "audio_stride": 10,
-    "out_embed_dim": 768, "vision_embed_dim": 1024, "vision_num_blocks": 24, "vision_num_heads": 16,
-    "audio_embed_dim": 768, "audio_num_blocks": 12, "audio_num_heads": 12, "audio_num_mel_bins": 128,
-    "audio_target_len": 204, "audio_drop_path": 0.1, "text_embed_dim": 768, "text_num_blocks": 12,
+    "video_frames": 2,
+    "kernel_size": (2, 14, 14),
+    "audio_kernel_size": 16,
+    "audio_stride": 10,
+    "out_embed_dim": 768,
+    "vision_embed_dim": 1024,
+    "vision_num_blocks": 24,
+    "vision_num_heads": 16,
+    "audio_embed_dim": 768,
+    "audio_num_blocks": 12,
+    "audio_num_heads": 12,
+    "audio_num_mel_bins": 128,
+    "audio_target_len": 204,
+    "audio_drop_path": 0.1,
+    "text_embed_dim": 768,
+    "text_num_blocks": 12,
     "text_num_heads": 12,
 }
 HUGE_CONFIG: dict[str, Any] = {
-    "vision_embed_dim": 1280, "vision_num_blocks": 32, "vision_num_heads": 16, "text_embed_dim": 1024,
-    "text_num_blocks": 24, "text_num_heads": 16, "out_embed_dim": 1024, "audio_drop_path": 0.1, "imu_drop_path": 0.7,
+    "vision_embed_dim": 1280,
+    "vision_num_blocks": 32,
+    "vision_num_heads": 16,
+    "text_embed_dim": 1024,
+    "text_num_blocks": 24,
+    "text_num_heads": 16,
+    "out_embed_dim": 1024,
+    "audio_drop_path": 0.1,
+    "imu_drop_path": 0.7,
 }
 IGNORED_MODALITIES = ("depth", "thermal", "imu")
 CONTEXT_LENGTH = 77
@@ -213,31 +232,49 @@ class ImageBind(nn.Module):
         v, a, t, out = cfg["vision_embed_dim"], cfg["audio_embed_dim"], cfg["text_embed_dim"], cfg["out_embed_dim"]
         vision_patches = (IMAGE_SIZE // kernel[1]) * (IMAGE_SIZE // kernel[2]) * (cfg["video_frames"] // kernel[0])
         ak, stride = cfg["audio_kernel_size"], cfg["audio_stride"]
-        audio_patches = ((cfg["audio_num_mel_bins"] - ak) // stride + 1) * ((cfg["audio_target_len"] - ak) // stride + 1)
+        audio_patches = ((cfg["audio_num_mel_bins"] - ak) // stride + 1) * (
+            (cfg["audio_target_len"] - ak) // stride + 1
+        )
         # Modality order as in the official model (vision, text, audio): state_dict() keys in the same order.
-        self.modality_preprocessors = nn.ModuleDict({
-            "vision": PatchPreprocessor(Stem(nn.Sequential(PadIm2Video(cfg["video_frames"]),
-                                                           nn.Conv3d(3, v, kernel_size=kernel, stride=kernel, bias=False))),
-                                        vision_patches, v),
-            "text": TextPreprocessor(t),
-            "audio": PatchPreprocessor(Stem(nn.Conv2d(1, a, kernel_size=ak, stride=stride, bias=False), nn.LayerNorm(a)),
-                                       audio_patches, a),
-        })
-        self.modality_trunks = nn.ModuleDict({
-            "vision": Trunk(v, cfg["vision_num_blocks"], cfg["vision_num_heads"], add_bias_kv=False, pre_ln=True),
-            "text": Trunk(t, cfg["text_num_blocks"], cfg["text_num_heads"], add_bias_kv=False, pre_ln=False),
-            "audio": Trunk(a, cfg["audio_num_blocks"], cfg["audio_num_heads"], add_bias_kv=True, pre_ln=False),
-        })
-        self.modality_heads = nn.ModuleDict({
-            "vision": nn.Sequential(nn.LayerNorm(v, eps=1e-6), SelectFirst(), nn.Linear(v, out, bias=False)),
-            "text": TextHead(t, out),
-            "audio": nn.Sequential(nn.LayerNorm(a, eps=1e-6), SelectFirst(), nn.Linear(a, out, bias=False)),
-        })
-        self.modality_postprocessors = nn.ModuleDict({
-            "vision": Normalize(),
-            "text": nn.Sequential(Normalize(), LogitScale(1 / 0.07, learnable=True)),
-            "audio": nn.Sequential(Normalize(), LogitScale(AUDIO_LOGIT_SCALE, learnable=False)),
-        })
+        self.modality_preprocessors = nn.ModuleDict(
+            {
+                "vision": PatchPreprocessor(
+                    Stem(
+                        nn.Sequential(
+                            PadIm2Video(cfg["video_frames"]),
+                            nn.Conv3d(3, v, kernel_size=kernel, stride=kernel, bias=False),
+                        )
+                    ),
+                    vision_patches,
+                    v,
+                ),
+                "text": TextPreprocessor(t),
+                "audio": PatchPreprocessor(
+                    Stem(nn.Conv2d(1, a, kernel_size=ak, stride=stride, bias=False), nn.LayerNorm(a)), audio_patches, a
+                ),
+            }
+        )
+        self.modality_trunks = nn.ModuleDict(
+            {
+                "vision": Trunk(v, cfg["vision_num_blocks"], cfg["vision_num_heads"], add_bias_kv=False, pre_ln=True),
+                "text": Trunk(t, cfg["text_num_blocks"], cfg["text_num_heads"], add_bias_kv=False, pre_ln=False),
+                "audio": Trunk(a, cfg["audio_num_blocks"], cfg["audio_num_heads"], add_bias_kv=True, pre_ln=False),
+            }
+        )
+        self.modality_heads = nn.ModuleDict(
+            {
+                "vision": nn.Sequential(nn.LayerNorm(v, eps=1e-6), SelectFirst(), nn.Linear(v, out, bias=False)),
+                "text": TextHead(t, out),
+                "audio": nn.Sequential(nn.LayerNorm(a, eps=1e-6), SelectFirst(), nn.Linear(a, out, bias=False)),
+            }
+        )
+        self.modality_postprocessors = nn.ModuleDict(
+            {
+                "vision": Normalize(),
+                "text": nn.Sequential(Normalize(), LogitScale(1 / 0.07, learnable=True)),
+                "audio": nn.Sequential(Normalize(), LogitScale(AUDIO_LOGIT_SCALE, learnable=False)),
+            }
+        )
 
     @property
     def embed_dim(self) -> int:
@@ -246,7 +283,7 @@ class ImageBind(nn.Module):
     def _encode(self, modality: str, x: torch.Tensor, item_dims: int) -> torch.Tensor:
         # Leading dimensions beyond one item's (e.g. [B, T, ...]) give per-item outputs, never averaged.
         lead = x.shape[: x.ndim - item_dims]
-        x = x.reshape(-1, *x.shape[x.ndim - item_dims:])
+        x = x.reshape(-1, *x.shape[x.ndim - item_dims :])
         tokens = self.modality_preprocessors[modality](x)
         tokens = self.modality_trunks[modality](tokens)
         out = self.modality_postprocessors[modality](self.modality_heads[modality](tokens))
@@ -269,8 +306,12 @@ class ImageBind(nn.Module):
         return self.modality_postprocessors["text"](out)
 
     @classmethod
-    def from_checkpoint(cls, path: str | os.PathLike, config: dict[str, Any] | str | os.PathLike | None = None,
-                        map_location: str | torch.device = "cpu") -> "ImageBind":
+    def from_checkpoint(
+        cls,
+        path: str | os.PathLike,
+        config: dict[str, Any] | str | os.PathLike | None = None,
+        map_location: str | torch.device = "cpu",
+    ) -> ImageBind:
         """Load an official ImageBind checkpoint (default: the huge configuration).
 
         ``config`` is a dict or JSON file of the official constructor arguments

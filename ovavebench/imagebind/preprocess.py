@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import Sequence
 
 import numpy as np
 import soundfile
@@ -20,13 +20,12 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from ..constants import CLIP_SECONDS, SAMPLE_RATE
 from ..errors import OvavebenchError
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 IMAGE_SIZE = 224
-SAMPLE_RATE = 16_000
-CLIP_SECONDS = 10
 NUM_MEL_BINS = 128
 TARGET_FRAMES = 204
 AUDIO_MEAN, AUDIO_STD = -4.268, 9.138
@@ -49,7 +48,7 @@ def _frame_tensor(image: Image.Image) -> torch.Tensor:
         image = image.resize(size, Image.BICUBIC)
         width, height = size
     top, left = int(round((height - IMAGE_SIZE) / 2.0)), int(round((width - IMAGE_SIZE) / 2.0))
-    array = np.asarray(image, dtype=np.uint8)[top:top + IMAGE_SIZE, left:left + IMAGE_SIZE]
+    array = np.asarray(image, dtype=np.uint8)[top : top + IMAGE_SIZE, left : left + IMAGE_SIZE]
     tensor = torch.from_numpy(array.copy()).permute(2, 0, 1).float().div_(255.0)
     mean = torch.tensor(CLIP_MEAN, dtype=torch.float32).view(3, 1, 1)
     std = torch.tensor(CLIP_STD, dtype=torch.float32).view(3, 1, 1)
@@ -124,7 +123,9 @@ def _load_wav(source: str | os.PathLike | np.ndarray | torch.Tensor) -> torch.Te
         return wave.unsqueeze(0) if wave.ndim == 1 else wave
     data, rate = soundfile.read(source, dtype="float32", always_2d=True)
     if rate != SAMPLE_RATE:
-        raise OvavebenchError(f"{source}: sample rate {rate} Hz, expected {SAMPLE_RATE} (the download stage writes 16 kHz)")
+        raise OvavebenchError(
+            f"{source}: sample rate {rate} Hz, expected {SAMPLE_RATE} (the download stage writes 16 kHz)"
+        )
     return torch.from_numpy(data.T.copy())
 
 
@@ -143,7 +144,7 @@ def preprocess_audio(source: str | os.PathLike | np.ndarray | torch.Tensor) -> t
         wave = padded
     seconds = []
     for t in range(CLIP_SECONDS):
-        segment = wave[:, SAMPLE_RATE * t:SAMPLE_RATE * (t + 1)].repeat(1, 2).to(torch.float64)
+        segment = wave[:, SAMPLE_RATE * t : SAMPLE_RATE * (t + 1)].repeat(1, 2).to(torch.float64)
         segment = segment - segment.mean()
         fbank = kaldi_fbank(segment).transpose(0, 1)  # [128, frames], float64
         fbank = F.pad(fbank, (0, TARGET_FRAMES - fbank.shape[1]))

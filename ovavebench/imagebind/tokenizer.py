@@ -5,9 +5,9 @@ from __future__ import annotations
 import gzip
 import html
 import os
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Sequence
 
 import ftfy
 import regex
@@ -17,14 +17,17 @@ from .model import CONTEXT_LENGTH
 
 START, END = "<|startoftext|>", "<|endoftext|>"
 _SPLIT = regex.compile(
-    r"""<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+""", regex.IGNORECASE)
+    r"""<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+""", regex.IGNORECASE
+)
 NUM_MERGES = 49152 - 256 - 2
 
 
 @lru_cache(maxsize=1)
 def byte_encoder() -> dict[int, str]:
     """Reversible byte → printable unicode character map (printable bytes map to themselves)."""
-    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    printable = (
+        list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    )
     chars = printable[:]
     extra = 0
     for b in range(256):
@@ -47,7 +50,7 @@ class Tokenizer:
     def __init__(self, vocab_path: str | os.PathLike):
         with gzip.open(vocab_path, "rt", encoding="utf-8") as handle:
             lines = handle.read().split("\n")
-        merges = [tuple(line.split()) for line in lines[1:NUM_MERGES + 1]]
+        merges = [tuple(line.split()) for line in lines[1 : NUM_MERGES + 1]]
         symbols = list(byte_encoder().values())
         vocab = symbols + [s + "</w>" for s in symbols] + ["".join(m) for m in merges] + [START, END]
         self.encoder = {token: i for i, token in enumerate(vocab)}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..fetch import fetch_file
-from ..metadata import cache_dir
+from ..metadata.fetch import fetch_file
+from ..metadata.published import cache_dir
 
 CHECKPOINT_URL = "https://dl.fbaipublicfiles.com/imagebind/imagebind_huge.pth"
 VOCAB_URL = "https://github.com/facebookresearch/ImageBind/raw/main/imagebind/bpe/bpe_simple_vocab_16e6.txt.gz"

@@ -16,14 +16,20 @@ from ..io import atomic_write_text
 from .card import CITATION
 from .shards import STATE_FILE
 
-DESCRIPTION = ("OV-AVEBench (CVPR 2025), open-vocabulary audio-visual event localization: ten-second VGGSound clips, "
-               "each second labelled 1 when what is heard and what is seen are an event of the video's class, else 0; "
-               "46 seen classes (in training) and 21 unseen (only in val and test). Rebuilt with ovavebench.")
+DESCRIPTION = (
+    "OV-AVEBench (CVPR 2025), open-vocabulary audio-visual event localization: ten-second VGGSound clips, "
+    "each second labelled 1 when what is heard and what is seen are an event of the video's class, else 0; "
+    "46 seen classes (in training) and 21 unseen (only in val and test). Rebuilt with ovavebench."
+)
 
 
-def croissant_metadata(hf_dir: str | os.PathLike, out: str | os.PathLike, name: str = "OV-AVEBench",
-                       url: str = "https://github.com/jasongief/OV-AVEL",
-                       date_published: datetime.date | None = None) -> dict[str, Any]:
+def croissant_metadata(
+    hf_dir: str | os.PathLike,
+    out: str | os.PathLike,
+    name: str = "OV-AVEBench",
+    url: str = "https://github.com/jasongief/OV-AVEL",
+    date_published: datetime.date | None = None,
+) -> dict[str, Any]:
     """The Croissant JSON-LD describing the Parquet files of ``hf_dir`` (paths relative to ``out``'s folder)."""
     import mlcroissant as mlc
 
@@ -34,18 +40,40 @@ def croissant_metadata(hf_dir: str | os.PathLike, out: str | os.PathLike, name: 
     except (ValueError, OSError):
         made_by = None
     if made_by != "hf" or not sorted((hf_dir / "data").glob("*.parquet")):
-        raise OvavebenchError(f"{hf_dir}: not a finished `ovavebench export hf` folder (no {STATE_FILE} of an hf "
-                              "export, or no data/*.parquet): export it first")
+        raise OvavebenchError(
+            f"{hf_dir}: not a finished `ovavebench export hf` folder (no {STATE_FILE} of an hf "
+            "export, or no data/*.parquet): export it first"
+        )
     relative = os.path.relpath(hf_dir / "data", out.resolve().parent if out.parent.exists() else out.parent)
-    files = mlc.FileSet(id="parquet-files", name="parquet-files", description="The videos, split by split.",
-                        encoding_formats=[mlc.EncodingFormat.PARQUET], includes=[f"{relative}/*.parquet"])
+    files = mlc.FileSet(
+        id="parquet-files",
+        name="parquet-files",
+        description="The videos, split by split.",
+        encoding_formats=[mlc.EncodingFormat.PARQUET],
+        includes=[f"{relative}/*.parquet"],
+    )
 
-    def column(field_id: str, data_type: Any, description: str, name: str | None = None, json_path: str | None = None,
-               repeated: bool = False) -> Any:
-        source = mlc.Source(file_set="parquet-files", extract=mlc.Extract(column=name or field_id.split("/")[-1]),
-                            transforms=[mlc.Transform(json_path=json_path)] if json_path else [])
-        return mlc.Field(id=field_id, name=field_id.split("/")[-1], description=description, data_types=[data_type],
-                         source=source, repeated=repeated or None)
+    def column(
+        field_id: str,
+        data_type: Any,
+        description: str,
+        name: str | None = None,
+        json_path: str | None = None,
+        repeated: bool = False,
+    ) -> Any:
+        source = mlc.Source(
+            file_set="parquet-files",
+            extract=mlc.Extract(column=name or field_id.split("/")[-1]),
+            transforms=[mlc.Transform(json_path=json_path)] if json_path else [],
+        )
+        return mlc.Field(
+            id=field_id,
+            name=field_id.split("/")[-1],
+            description=description,
+            data_types=[data_type],
+            source=source,
+            repeated=repeated or None,
+        )
 
     fields = [
         column("videos/video_id", mlc.DataType.TEXT, "The YouTube id of the video."),
@@ -53,15 +81,32 @@ def croissant_metadata(hf_dir: str | os.PathLike, out: str | os.PathLike, name: 
         column("videos/class", mlc.DataType.TEXT, "The video's class."),
         column("videos/seen", mlc.DataType.BOOL, "Whether the class is seen in training."),
         column("videos/labels", mlc.DataType.INTEGER, "Ten per-second labels: 1 = audio-visual event.", repeated=True),
-        column("videos/frames", mlc.DataType.IMAGE_OBJECT, "The middle frame of each second (PNG).", json_path="bytes",
-               repeated=True),
-        column("videos/audio", mlc.DataType.AUDIO_OBJECT, "The clip's 10 s of 16 kHz mono audio (WAV bytes).",
-               json_path="bytes"),
-        column("videos/train_subsets", mlc.DataType.TEXT, "The Table-6 training subsets the video belongs to.",
-               repeated=True),
+        column(
+            "videos/frames",
+            mlc.DataType.IMAGE_OBJECT,
+            "The middle frame of each second (PNG).",
+            json_path="bytes",
+            repeated=True,
+        ),
+        column(
+            "videos/audio",
+            mlc.DataType.AUDIO_OBJECT,
+            "The clip's 10 s of 16 kHz mono audio (WAV bytes).",
+            json_path="bytes",
+        ),
+        column(
+            "videos/train_subsets",
+            mlc.DataType.TEXT,
+            "The Table-6 training subsets the video belongs to.",
+            repeated=True,
+        ),
     ]
     metadata = mlc.Metadata(
-        name=name, description=DESCRIPTION, url=url, version=__version__, cite_as=CITATION,
+        name=name,
+        description=DESCRIPTION,
+        url=url,
+        version=__version__,
+        cite_as=CITATION,
         date_published=datetime.datetime.combine(date_published, datetime.time()) if date_published else None,
         license=["https://www.youtube.com/static?template=terms (media); CC BY 4.0 (VGGSound metadata)"],
         keywords=["audio-visual", "event localization", "open vocabulary", "VGGSound"],
@@ -75,8 +120,9 @@ def croissant_metadata(hf_dir: str | os.PathLike, out: str | os.PathLike, name: 
     return jsonld
 
 
-def export_croissant(hf_dir: str | os.PathLike, out: str | os.PathLike,
-                     date_published: datetime.date | None = None) -> Path:
+def export_croissant(
+    hf_dir: str | os.PathLike, out: str | os.PathLike, date_published: datetime.date | None = None
+) -> Path:
     """Write the Croissant file, then load it back with ``mlcroissant`` (its validator must pass); no date unless
     given, so the same export gives the same bytes."""
     import mlcroissant as mlc

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..constants import SAMPLE_RATE, SEGMENTS
 from ..errors import OvavebenchError
 from .card import dataset_card
 from .records import Collection, VideoRecord, read_media
@@ -25,27 +26,39 @@ def features():  # type: ignore[no-untyped-def]
     """The typed features of one video."""
     from datasets import Audio, Features, Image, List, Value
 
-    return Features({
-        "video_id": Value("string"),
-        "split": Value("string"),
-        "class": Value("string"),
-        "seen": Value("bool"),
-        "labels": List(Value("int8"), length=10),
-        "frames": List(Image(), length=10),
-        "audio": Audio(sampling_rate=16000),
-        "train_subsets": List(Value("string")),
-    })
+    return Features(
+        {
+            "video_id": Value("string"),
+            "split": Value("string"),
+            "class": Value("string"),
+            "seen": Value("bool"),
+            "labels": List(Value("int8"), length=SEGMENTS),
+            "frames": List(Image(), length=SEGMENTS),
+            "audio": Audio(sampling_rate=SAMPLE_RATE),
+            "train_subsets": List(Value("string")),
+        }
+    )
 
 
 def _row(record: VideoRecord) -> dict[str, Any]:
     media = read_media(record)
     # Missing media: ten null images (a null fixed-size list is read back shifted by datasets 5.2; ten nulls are not)
-    frames = [{"bytes": data, "path": f"{record.video_id}_{k}.png"} for k, data in enumerate(media[0])] if media \
-        else [None] * 10
+    frames = (
+        [{"bytes": data, "path": f"{record.video_id}_{k}.png"} for k, data in enumerate(media[0])]
+        if media
+        else [None] * SEGMENTS
+    )
     audio = {"bytes": media[1], "path": f"{record.video_id}.wav"} if media else None
-    return {"video_id": record.video_id, "split": record.split, "class": record.class_name, "seen": record.seen,
-            "labels": list(record.labels),
-            "frames": frames, "audio": audio, "train_subsets": list(record.train_subsets)}
+    return {
+        "video_id": record.video_id,
+        "split": record.split,
+        "class": record.class_name,
+        "seen": record.seen,
+        "labels": list(record.labels),
+        "frames": frames,
+        "audio": audio,
+        "train_subsets": list(record.train_subsets),
+    }
 
 
 def _group(record: VideoRecord, subsets: list[str]) -> str:
@@ -65,8 +78,13 @@ class HfExport:
     skipped_shards: int = 0
 
 
-def export_hf(collection: Collection, out: str | os.PathLike, shard_bytes: int = DEFAULT_SHARD_BYTES,
-              on_progress: Progress | None = None, availability: dict[str, Any] | None = None) -> HfExport:
+def export_hf(
+    collection: Collection,
+    out: str | os.PathLike,
+    shard_bytes: int = DEFAULT_SHARD_BYTES,
+    on_progress: Progress | None = None,
+    availability: dict[str, Any] | None = None,
+) -> HfExport:
     """Write the Parquet shards, then the card; resumable (finished shards of the same inputs are kept)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -90,21 +108,28 @@ def export_hf(collection: Collection, out: str | os.PathLike, shard_bytes: int =
             skipped += 1
         else:
             with export.shard(name) as handle:
-                with pq.ParquetWriter(handle, schema, compression="zstd", write_statistics=False,
-                                      store_schema=True) as writer:  # closed before the shard's file, even on error
+                with pq.ParquetWriter(
+                    handle, schema, compression="zstd", write_statistics=False, store_schema=True
+                ) as writer:  # closed before the shard's file, even on error
                     for start in range(0, len(shard), ROW_GROUP):
-                        rows = [_row(r) for r in shard[start:start + ROW_GROUP]]
+                        rows = [_row(r) for r in shard[start : start + ROW_GROUP]]
                         writer.write_table(pa.Table.from_pylist(rows, schema=schema), row_group_size=ROW_GROUP)
         done += len(shard)
         if on_progress:
             on_progress(done, total)
     by_split = collection.by_split()
-    split_files = {split: [f for g, names in files_of.items() if g == split or g.startswith(f"{split}-") for f in names]
-                   for split in by_split}
+    split_files = {
+        split: [f for g, names in files_of.items() if g == split or g.startswith(f"{split}-") for f in names]
+        for split in by_split
+    }
     configs: dict[str, dict[str, list[str]]] = {"default": split_files}
     for k, subset in enumerate(collection.subsets):
-        members = [f for g, names in files_of.items() if g.startswith("train-in") and g[len("train-in") + k] == "1"
-                   for f in names]
+        members = [
+            f
+            for g, names in files_of.items()
+            if g.startswith("train-in") and g[len("train-in") + k] == "1"
+            for f in names
+        ]
         configs[f"trainratio{subset}"] = {"train": members, **{s: f for s, f in split_files.items() if s != "train"}}
     counts = {split: len(records) for split, records in by_split.items()}
     subset_counts = {s: sum(s in r.train_subsets for r in collection.records) for s in collection.subsets}
@@ -125,8 +150,9 @@ def push_to_hub(folder: str | os.PathLike, repo: str, token: str | None = None) 
     api = HfApi(token=token)
     try:
         api.create_repo(repo, repo_type="dataset", exist_ok=True)
-        info = api.upload_folder(folder_path=str(folder), repo_id=repo, repo_type="dataset",
-                                 ignore_patterns=[".ovavebench-export.json"])
+        info = api.upload_folder(
+            folder_path=str(folder), repo_id=repo, repo_type="dataset", ignore_patterns=[".ovavebench-export.json"]
+        )
     except (HfHubHTTPError, OSError) as exc:
         raise OvavebenchError(f"--push {repo}: {str(exc).splitlines()[0][:200]}") from None
     return str(getattr(info, "commit_url", repo))

@@ -9,11 +9,11 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..benchmark import SEGMENTS, load_benchmark, read_meta
-from ..clips import benchmark_videos
+from ..benchmark import load_benchmark, read_meta
+from ..constants import SAMPLE_RATE, SEGMENTS
 from ..errors import OvavebenchError
+from ..media.clips import benchmark_videos
 
-SAMPLE_RATE = 16000
 SPLIT_ORDER = ("train", "val", "test")
 
 
@@ -36,9 +36,15 @@ class VideoRecord:
         return sum(p.stat().st_size for p in self.frames) + self.audio.stat().st_size
 
     def json_record(self) -> dict[str, object]:
-        return {"video_id": self.video_id, "split": self.split, "class": self.class_name, "seen": self.seen,
-                "labels": list(self.labels), "train_subsets": list(self.train_subsets),
-                "media": "present" if self.frames is not None else "missing"}
+        return {
+            "video_id": self.video_id,
+            "split": self.split,
+            "class": self.class_name,
+            "seen": self.seen,
+            "labels": list(self.labels),
+            "train_subsets": list(self.train_subsets),
+            "media": "present" if self.frames is not None else "missing",
+        }
 
 
 @dataclass
@@ -77,19 +83,24 @@ def _subset_members(benchmark: Path) -> dict[str, set[str]]:
     return members
 
 
-def collect(benchmark: str | os.PathLike, media: str | os.PathLike, layout: str = "toolkit",
-            allow_missing: bool = False) -> Collection:
+def collect(
+    benchmark: str | os.PathLike, media: str | os.PathLike, layout: str = "toolkit", allow_missing: bool = False
+) -> Collection:
     """Every video of the benchmark with its media; a video without media is an error naming it (or, with
     ``allow_missing``, a record without media that the export counts and the card mentions)."""
     bench = load_benchmark(benchmark)
     folder = Path(benchmark)
     found, missing, problems = benchmark_videos(media, folder, layout)
     if problems:
-        raise OvavebenchError(f"{media}: {problems[0]}" + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
+        raise OvavebenchError(
+            f"{media}: {problems[0]}" + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
+        )
     if missing and not allow_missing:
-        raise OvavebenchError(f"{media}: {len(missing)} benchmark video(s) have no frames or audio there, e.g. "
-                              f"{', '.join(missing[:5])}; pass --allow-missing to publish them without media "
-                              "(the dataset card says how many)")
+        raise OvavebenchError(
+            f"{media}: {len(missing)} benchmark video(s) have no frames or audio there, e.g. "
+            f"{', '.join(missing[:5])}; pass --allow-missing to publish them without media "
+            "(the dataset card says how many)"
+        )
     files = {vid: (frames, audio) for vid, frames, audio in found}
     subsets = _subset_members(folder)
     flags = bench.labels.flags
@@ -98,10 +109,18 @@ def collect(benchmark: str | os.PathLike, media: str | os.PathLike, layout: str 
     rows = [row for split in SPLIT_ORDER for row in bench.meta[bench.meta["split"] == split].itertuples(index=False)]
     for row in rows:
         frames_audio = files.get(row.vid_name)
-        records.append(VideoRecord(
-            row.vid_name, row.split, row.cls_name, bool(row.seen), tuple(int(x) for x in flags[index[row.vid_name]]),
-            tuple(frames_audio[0]) if frames_audio else None, frames_audio[1] if frames_audio else None,
-            tuple(r for r, ids in subsets.items() if row.split == "train" and row.vid_name in ids)))
+        records.append(
+            VideoRecord(
+                row.vid_name,
+                row.split,
+                row.cls_name,
+                bool(row.seen),
+                tuple(int(x) for x in flags[index[row.vid_name]]),
+                tuple(frames_audio[0]) if frames_audio else None,
+                frames_audio[1] if frames_audio else None,
+                tuple(r for r, ids in subsets.items() if row.split == "train" and row.vid_name in ids),
+            )
+        )
     return Collection(records, sorted(missing), sorted(subsets), folder)
 
 
@@ -127,8 +146,12 @@ def read_media(record: VideoRecord) -> tuple[list[bytes], bytes] | None:
     try:
         info = soundfile.info(io.BytesIO(audio))
     except (RuntimeError, soundfile.LibsndfileError) as exc:  # type: ignore[attr-defined]
-        raise OvavebenchError(f"{record.audio}: not a decodable wav ({str(exc)[:80]}); video {record.video_id}") from None
+        raise OvavebenchError(
+            f"{record.audio}: not a decodable wav ({str(exc)[:80]}); video {record.video_id}"
+        ) from None
     if info.samplerate != SAMPLE_RATE or info.channels != 1 or info.frames != SEGMENTS * SAMPLE_RATE:
-        raise OvavebenchError(f"{record.audio}: {info.samplerate} Hz, {info.channels} channel(s), {info.frames} samples; "
-                              f"expected {SAMPLE_RATE} Hz mono, {SEGMENTS * SAMPLE_RATE} samples (video {record.video_id})")
+        raise OvavebenchError(
+            f"{record.audio}: {info.samplerate} Hz, {info.channels} channel(s), {info.frames} samples; "
+            f"expected {SAMPLE_RATE} Hz mono, {SEGMENTS * SAMPLE_RATE} samples (video {record.video_id})"
+        )
     return frames, audio

@@ -6,9 +6,9 @@ import contextlib
 import hashlib
 import json
 import os
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 
 from ..errors import OvavebenchError
 from ..io import atomic_open, atomic_write_json
@@ -20,11 +20,21 @@ Progress = Callable[[int, int], None]  # (records done, records in all)
 
 def parse_size(text: str) -> int:
     """``1GB``, ``500MB``, ``64KiB``, ``1000000`` → bytes."""
-    units = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
-             "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+    units = {
+        "": 1,
+        "B": 1,
+        "KB": 10**3,
+        "MB": 10**6,
+        "GB": 10**9,
+        "TB": 10**12,
+        "KIB": 2**10,
+        "MIB": 2**20,
+        "GIB": 2**30,
+        "TIB": 2**40,
+    }
     cleaned = text.strip().upper().replace(" ", "")
     number = cleaned.rstrip("KMGTIB")
-    unit = cleaned[len(number):]
+    unit = cleaned[len(number) :]
     try:
         value = float(number)
     except ValueError:
@@ -71,28 +81,36 @@ class ExportFolder:
     done: dict[str, str] = field(default_factory=dict)  # relative path → sha256
 
     @classmethod
-    def claim(cls, path: str | os.PathLike, kind: str, fingerprint: str) -> "ExportFolder":
+    def claim(cls, path: str | os.PathLike, kind: str, fingerprint: str) -> ExportFolder:
         folder = Path(path)
         if folder.exists() and not folder.is_dir():
             raise OvavebenchError(f"{folder}: exists and is not a folder; expected a folder for the {kind} export")
         state_path = folder / STATE_FILE
         if folder.is_dir() and any(folder.iterdir()) and not state_path.is_file():
-            raise OvavebenchError(f"{folder}: folder exists and holds files `ovavebench export {kind}` did not make "
-                                  f"(no {STATE_FILE} inside); nothing was changed: pass a new or empty folder")
+            raise OvavebenchError(
+                f"{folder}: folder exists and holds files `ovavebench export {kind}` did not make "
+                f"(no {STATE_FILE} inside); nothing was changed: pass a new or empty folder"
+            )
         export = cls(folder, kind, fingerprint)
         if state_path.is_file():
             try:
                 state = json.loads(state_path.read_text(encoding="utf-8"))
                 made_by, earlier, done = state["kind"], state["fingerprint"], dict(state["done"])
             except (ValueError, KeyError, TypeError, OSError):
-                raise OvavebenchError(f"{state_path}: damaged export state; nothing was changed: remove the folder "
-                                      "or pass another one") from None
+                raise OvavebenchError(
+                    f"{state_path}: damaged export state; nothing was changed: remove the folder or pass another one"
+                ) from None
             if made_by != kind:
-                raise OvavebenchError(f"{folder}: made by `ovavebench export {made_by}`, not {kind}; nothing was "
-                                      "changed: pass another folder")
+                raise OvavebenchError(
+                    f"{folder}: made by `ovavebench export {made_by}`, not {kind}; nothing was "
+                    "changed: pass another folder"
+                )
             if earlier == fingerprint:
-                export.done = {name: sha for name, sha in done.items()
-                               if (folder / name).is_file() and sha256_path(folder / name) == sha}
+                export.done = {
+                    name: sha
+                    for name, sha in done.items()
+                    if (folder / name).is_file() and sha256_path(folder / name) == sha
+                }
             else:  # other inputs: what the earlier export wrote goes, nothing else
                 for name in done:
                     with contextlib.suppress(FileNotFoundError):
@@ -102,8 +120,10 @@ class ExportFolder:
         return export
 
     def save(self) -> None:
-        atomic_write_json(self.path / STATE_FILE, {"kind": self.kind, "fingerprint": self.fingerprint,
-                                                   "done": dict(sorted(self.done.items()))})
+        atomic_write_json(
+            self.path / STATE_FILE,
+            {"kind": self.kind, "fingerprint": self.fingerprint, "done": dict(sorted(self.done.items()))},
+        )
 
     def is_done(self, name: str) -> bool:
         return name in self.done

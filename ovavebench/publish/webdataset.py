@@ -13,6 +13,7 @@ import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..constants import SEGMENTS
 from .records import Collection, VideoRecord, read_media
 from .shards import ExportFolder, Progress, plan_shards
 
@@ -47,8 +48,12 @@ class WebDatasetExport:
     skipped_shards: int = 0
 
 
-def export_webdataset(collection: Collection, out: str | os.PathLike, shard_bytes: int = DEFAULT_SHARD_BYTES,
-                      on_progress: Progress | None = None) -> WebDatasetExport:
+def export_webdataset(
+    collection: Collection,
+    out: str | os.PathLike,
+    shard_bytes: int = DEFAULT_SHARD_BYTES,
+    on_progress: Progress | None = None,
+) -> WebDatasetExport:
     """Write the tar shards of every split; resumable (finished shards of the same inputs are kept)."""
     export = ExportFolder.claim(out, "webdataset", f"{collection.fingerprint()}:{shard_bytes}")
     total, done, skipped = len(collection.records), 0, 0
@@ -75,7 +80,21 @@ def datasets_features():  # type: ignore[no-untyped-def]
     codec (torchcodec) is needed to read the shards; decode it with soundfile."""
     from datasets import Features, Image, List, Value
 
-    record = {"video_id": Value("string"), "split": Value("string"), "class": Value("string"), "seen": Value("bool"),
-              "labels": List(Value("int64")), "train_subsets": List(Value("string")), "media": Value("string")}
-    return Features({"__key__": Value("string"), "__url__": Value("string"),
-                     **{f"{k}.png": Image() for k in range(10)}, "wav": Value("binary"), "json": record})
+    record = {
+        "video_id": Value("string"),
+        "split": Value("string"),
+        "class": Value("string"),
+        "seen": Value("bool"),
+        "labels": List(Value("int64")),
+        "train_subsets": List(Value("string")),
+        "media": Value("string"),
+    }
+    return Features(
+        {
+            "__key__": Value("string"),
+            "__url__": Value("string"),
+            **{f"{k}.png": Image() for k in range(SEGMENTS)},
+            "wav": Value("binary"),
+            "json": record,
+        }
+    )

@@ -46,8 +46,9 @@ def per_event_length(per_video: PerVideo) -> pd.DataFrame:
     return _table(keys, [name for name, _, _ in LENGTH_BUCKETS], per_video, "event_seconds")
 
 
-def per_class_intervals(per_video: PerVideo, resamples: int = 2000, seed: int = 0,
-                        confidence: float = 0.95) -> pd.DataFrame:
+def per_class_intervals(
+    per_video: PerVideo, resamples: int = 2000, seed: int = 0, confidence: float = 0.95
+) -> pd.DataFrame:
     """Per-class Avg with a percentile bootstrap interval (videos of each class resampled), one row a class."""
     rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(5)[4])
     rows = []
@@ -59,9 +60,16 @@ def per_class_intervals(per_video: PerVideo, resamples: int = 2000, seed: int = 
         picks = rng.integers(0, len(members), size=(resamples, len(members)))
         low, high = percentile_interval(values[picks].mean(axis=1)[:, None], confidence)
         cls = int(per_video.true_class[members[0]])
-        rows.append({"class_name": per_video.classes[cls], "seen": bool(per_video.seen[members[0]]),
-                     "videos": len(members), "avg": float(values.mean()), "avg_low": float(low[0]),
-                     "avg_high": float(high[0])})
+        rows.append(
+            {
+                "class_name": per_video.classes[cls],
+                "seen": bool(per_video.seen[members[0]]),
+                "videos": len(members),
+                "avg": float(values.mean()),
+                "avg_low": float(low[0]),
+                "avg_high": float(high[0]),
+            }
+        )
     return pd.DataFrame(rows, columns=["class_name", "seen", "videos", "avg", "avg_low", "avg_high"])
 
 
@@ -73,5 +81,8 @@ def pick_videos(per_video: PerVideo, count: int, seed: int = 0) -> dict[str, lis
     descending = np.lexsort((ids, -avg))
     rng = np.random.default_rng(seed)
     count = min(count, len(avg))
-    return {"worst": ascending[:count].tolist(), "best": descending[:count].tolist(),
-            "random": sorted(rng.choice(len(avg), size=count, replace=False).tolist()) if count else []}
+    return {
+        "worst": ascending[:count].tolist(),
+        "best": descending[:count].tolist(),
+        "random": sorted(rng.choice(len(avg), size=count, replace=False).tolist()) if count else [],
+    }

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from ..benchmark import Benchmark, load_benchmark
 from ..errors import OvavebenchError
-from ..metrics import per_video_metrics
 from .core import PredictionsError, encode_predictions, read_predictions_with_meta, split_truth
+from .functional import per_video_metrics
 from .report import BenchmarkIdentity, benchmark_identity, check_predictions_benchmark
 from .uncertainty import GROUPS, METRICS, PairedTest, group_means, holm, paired_tests
 
@@ -42,19 +43,46 @@ class CompareResult:
 
     def to_dict(self) -> dict[str, Any]:
         def test(t: PairedTest) -> dict[str, Any]:
-            return {"difference": t.difference, "ci": [t.interval.low, t.interval.high],
-                    "p_bootstrap": t.p_bootstrap, "p_permutation": t.p_permutation}
+            return {
+                "difference": t.difference,
+                "ci": [t.interval.low, t.interval.high],
+                "p_bootstrap": t.p_bootstrap,
+                "p_permutation": t.p_permutation,
+            }
 
         return {
-            "split": self.split, "files": self.names, "videos_compared": self.videos, "videos_left_out": self.left_out,
-            "resamples": self.resamples, "seed": self.seed, "benchmark_sha256": self.benchmark.sha256,
+            "split": self.split,
+            "files": self.names,
+            "videos_compared": self.videos,
+            "videos_left_out": self.left_out,
+            "resamples": self.resamples,
+            "seed": self.seed,
+            "benchmark_sha256": self.benchmark.sha256,
             "scores": self.scores,
-            "pairs": [{"a": p.a, "b": p.b,
-                       "tests": {g: {m: {**test(p.tests[g][m]),
-                                         **({"p_bootstrap_holm": p.holm_bootstrap[g][m],
-                                             "p_permutation_holm": p.holm_permutation[g][m]} if p.holm_bootstrap else {})}
-                                     for m in METRICS} for g in GROUPS}}
-                      for p in self.pairs],
+            "pairs": [
+                {
+                    "a": p.a,
+                    "b": p.b,
+                    "tests": {
+                        g: {
+                            m: {
+                                **test(p.tests[g][m]),
+                                **(
+                                    {
+                                        "p_bootstrap_holm": p.holm_bootstrap[g][m],
+                                        "p_permutation_holm": p.holm_permutation[g][m],
+                                    }
+                                    if p.holm_bootstrap
+                                    else {}
+                                ),
+                            }
+                            for m in METRICS
+                        }
+                        for g in GROUPS
+                    },
+                }
+                for p in self.pairs
+            ],
         }
 
 
@@ -93,13 +121,18 @@ def compare(
         counts = covered.sum(axis=1)
         if len(set(counts.tolist())) > 1 or not (covered == covered[0]).all():
             described = ", ".join(f"{label}: {int(n):,}" for label, n in zip(labels, counts))
-            raise OvavebenchError(f"the files cover different videos of the {split} split ({described} of "
-                                  f"{len(truth.video_ids):,}); pass --allow-missing to compare on the "
-                                  f"{int(common.sum()):,} all of them predict")
+            raise OvavebenchError(
+                f"the files cover different videos of the {split} split ({described} of "
+                f"{len(truth.video_ids):,}); pass --allow-missing to compare on the "
+                f"{int(common.sum()):,} all of them predict"
+            )
         missing = [v for v, c in zip(truth.video_ids, common) if not c]
-        raise PredictionsError(labels[0], f"{len(missing)} video(s) of the {split} split have no prediction in any "
-                                          f"file, e.g. {', '.join(missing[:5])}; pass --allow-missing to compare on the "
-                                          f"{int(common.sum()):,} they predict")
+        raise PredictionsError(
+            labels[0],
+            f"{len(missing)} video(s) of the {split} split have no prediction in any "
+            f"file, e.g. {', '.join(missing[:5])}; pass --allow-missing to compare on the "
+            f"{int(common.sum()):,} they predict",
+        )
     rows = np.flatnonzero(common)
     if len(rows) == 0:
         raise OvavebenchError(f"the files have no video of the {split} split in common")
@@ -115,12 +148,15 @@ def compare(
     for label, table in zip(labels, values):
         means = group_means(table, seen)
         scores[label] = {g: {m: float(means[g][j]) for j, m in enumerate(METRICS)} for g in GROUPS}
-    pairs = [PairResult(labels[i], labels[j], paired_tests(values[i], values[j], seen, resamples, seed, confidence))
-             for i, j in itertools.combinations(range(len(values)), 2)]
+    pairs = [
+        PairResult(labels[i], labels[j], paired_tests(values[i], values[j], seen, resamples, seed, confidence))
+        for i, j in itertools.combinations(range(len(values)), 2)
+    ]
     if len(pairs) > 1:
         pairs = _with_holm(pairs)
-    return CompareResult(split, labels, len(rows), len(truth.video_ids) - len(rows), scores, pairs, resamples, seed,
-                         identity)
+    return CompareResult(
+        split, labels, len(rows), len(truth.video_ids) - len(rows), scores, pairs, resamples, seed, identity
+    )
 
 
 def _with_holm(pairs: list[PairResult]) -> list[PairResult]:
@@ -138,9 +174,11 @@ def _with_holm(pairs: list[PairResult]) -> list[PairResult]:
 
 def format_compare_table(result: CompareResult) -> str:
     """The comparison as text: each pair's differences (points), interval and p-values, per group."""
-    lines = [f"{result.videos:,} video(s) of the {result.split} split compared"
-             + (f" ({result.left_out:,} left out: not predicted by every file)" if result.left_out else "")
-             + f"; {result.resamples:,} paired resamples, seed {result.seed}"]
+    lines = [
+        f"{result.videos:,} video(s) of the {result.split} split compared"
+        + (f" ({result.left_out:,} left out: not predicted by every file)" if result.left_out else "")
+        + f"; {result.resamples:,} paired resamples, seed {result.seed}"
+    ]
     holm_note = len(result.pairs) > 1
     for pair in result.pairs:
         lines.append("")
@@ -150,9 +188,11 @@ def format_compare_table(result: CompareResult) -> str:
         for group in GROUPS:
             for metric in METRICS:
                 t = pair.tests[group][metric]
-                row = (f"{group:8} {metric.replace('_f1', ''):6} {100 * t.difference:+7.2f} "
-                       f"[{100 * t.interval.low:+6.2f}, {100 * t.interval.high:+6.2f}] {t.p_bootstrap:8.4f} "
-                       f"{t.p_permutation:8.4f}")
+                row = (
+                    f"{group:8} {metric.replace('_f1', ''):6} {100 * t.difference:+7.2f} "
+                    f"[{100 * t.interval.low:+6.2f}, {100 * t.interval.high:+6.2f}] {t.p_bootstrap:8.4f} "
+                    f"{t.p_permutation:8.4f}"
+                )
                 if holm_note:
                     row += f" {pair.holm_bootstrap[group][metric]:12.4f} {pair.holm_permutation[group][metric]:12.4f}"
                 lines.append(row)

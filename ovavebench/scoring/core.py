@@ -15,18 +15,19 @@ from __future__ import annotations
 
 import difflib
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..benchmark import SEGMENTS, Benchmark, load_benchmark
+from ..benchmark import Benchmark, load_benchmark
+from ..constants import BACKGROUND, OTHER, SEGMENTS
 from ..errors import InputFileError, OvavebenchError
 from ..io import read_json
-from ..metrics import per_video_metrics
-from ..taxonomy import BACKGROUND, OTHER
+from .functional import per_video_metrics
 
 AVAILABILITY_FILE = "availability.json"
 
@@ -59,10 +60,17 @@ class PerVideo:
     seen: np.ndarray  # [N] bool
     values: np.ndarray  # [N, 4] acc, seg_f1, eve_f1, avg of each video
 
-    def subset(self, rows: np.ndarray) -> "PerVideo":
+    def subset(self, rows: np.ndarray) -> PerVideo:
         """The videos at ``rows``, in that order."""
-        return PerVideo([self.video_ids[i] for i in rows], self.classes, self.pred[rows], self.true_class[rows],
-                        self.flags[rows], self.seen[rows], self.values[rows])
+        return PerVideo(
+            [self.video_ids[i] for i in rows],
+            self.classes,
+            self.pred[rows],
+            self.true_class[rows],
+            self.flags[rows],
+            self.seen[rows],
+            self.values[rows],
+        )
 
 
 @dataclass
@@ -77,7 +85,7 @@ class ScoreResult:
     ignored_ids: list[str] = field(default_factory=list)
     filled_missing: int = 0
     availability: dict[str, Any] | None = None  # set when the benchmark lacks clips
-    per_video: "PerVideo | None" = None  # what the intervals, comparisons and breakdowns resample
+    per_video: PerVideo | None = None  # what the intervals, comparisons and breakdowns resample
     meta: dict[str, Any] = field(default_factory=dict)  # the predictions file's own `meta`
 
     def to_dict(self) -> dict[str, dict[str, float | int]]:
@@ -115,8 +123,12 @@ def read_predictions_with_meta(
             raise PredictionsError(source, "is a folder; expected a predictions JSON file")
         data = read_json(predictions, "a JSON object {video_id: [10 labels]}", PredictionsError)
     meta: dict[str, Any] = {}
-    if isinstance(data, Mapping) and "predictions" in data and set(data.keys()) <= {"predictions", "meta"} \
-            and isinstance(data["predictions"], Mapping):
+    if (
+        isinstance(data, Mapping)
+        and "predictions" in data
+        and set(data.keys()) <= {"predictions", "meta"}
+        and isinstance(data["predictions"], Mapping)
+    ):
         if "meta" in data:
             if not isinstance(data["meta"], Mapping):
                 raise PredictionsError(source, f"'meta' must be a JSON object, got {type(data['meta']).__name__}")
@@ -152,13 +164,16 @@ def encode_predictions(
             raise PredictionsError(source, f"video {vid!r}: expected a list of {SEGMENTS} labels, got {got}")
         for k, label in enumerate(labels):
             if not isinstance(label, str):
-                raise PredictionsError(source, f"video {vid!r}, segment {k}: expected a label string, got {type(label).__name__}")
+                raise PredictionsError(
+                    source, f"video {vid!r}, segment {k}: expected a label string, got {type(label).__name__}"
+                )
             row = index.get(label)
             if row is None:
                 close = difflib.get_close_matches(label, list(index), n=1, cutoff=0.5)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
                 raise PredictionsError(
-                    source, f"video {vid!r}, segment {k}: unknown label {label!r} (expected a class name of the benchmark or 'background'{hint})"
+                    source,
+                    f"video {vid!r}, segment {k}: unknown label {label!r} (expected a class name of the benchmark or 'background'{hint})",
                 )
             rows[i, k] = row
     # Malformed content is reported first: it is what a user fixes first.
@@ -172,7 +187,12 @@ def encode_predictions(
 
 
 def score_arrays(
-    pred: np.ndarray, true_class: np.ndarray, flags: np.ndarray, seen: np.ndarray, classes: list[str], split: str = "",
+    pred: np.ndarray,
+    true_class: np.ndarray,
+    flags: np.ndarray,
+    seen: np.ndarray,
+    classes: list[str],
+    split: str = "",
     video_ids: list[str] | None = None,
 ) -> ScoreResult:
     """Score encoded predictions; the pure core of :func:`score`."""
@@ -182,16 +202,20 @@ def score_arrays(
     n_classes = len(classes)
     videos = np.bincount(true_class, minlength=n_classes)
     present = videos > 0
-    sums = {name: np.bincount(true_class, weights=values, minlength=n_classes)
-            for name, values in (("acc", acc), ("seg_f1", seg), ("eve_f1", eve))}
+    sums = {
+        name: np.bincount(true_class, weights=values, minlength=n_classes)
+        for name, values in (("acc", acc), ("seg_f1", seg), ("eve_f1", eve))
+    }
     class_seen = np.zeros(n_classes, dtype=bool)
     class_seen[true_class] = seen
-    per_class = pd.DataFrame({
-        "class_name": np.asarray(classes, dtype=object)[present],
-        "seen": class_seen[present],
-        "videos": videos[present],
-        **{name: total[present] / videos[present] for name, total in sums.items()},
-    })
+    per_class = pd.DataFrame(
+        {
+            "class_name": np.asarray(classes, dtype=object)[present],
+            "seen": class_seen[present],
+            "videos": videos[present],
+            **{name: total[present] / videos[present] for name, total in sums.items()},
+        }
+    )
     per_class["avg"] = (per_class["acc"] + per_class["seg_f1"] + per_class["eve_f1"]) / 3
     values = np.stack([acc, seg, eve, (acc + seg + eve) / 3], axis=1)
     return ScoreResult(
@@ -200,8 +224,15 @@ def score_arrays(
         unseen=_summarise(acc[~seen], seg[~seen], eve[~seen]),
         total=_summarise(acc, seg, eve),
         per_class=per_class,
-        per_video=PerVideo(list(video_ids) if video_ids is not None else [str(i) for i in range(len(acc))], list(classes),
-                           pred, true_class, flags, np.asarray(seen, dtype=bool), values),
+        per_video=PerVideo(
+            list(video_ids) if video_ids is not None else [str(i) for i in range(len(acc))],
+            list(classes),
+            pred,
+            true_class,
+            flags,
+            np.asarray(seen, dtype=bool),
+            values,
+        ),
     )
 
 
@@ -225,7 +256,9 @@ def read_availability(folder: str | os.PathLike) -> dict[str, Any] | None:
         return None
     what = "the availability report of `ovavebench build` (a JSON object with 'obtained' and 'published' counts)"
     data = read_json(path, what)
-    if not isinstance(data, dict) or not all(type(data.get(k)) is int and data[k] >= 0 for k in ("obtained", "published")):
+    if not isinstance(data, dict) or not all(
+        type(data.get(k)) is int and data[k] >= 0 for k in ("obtained", "published")
+    ):
         raise InputFileError(path, f"expected {what}")
     return data
 
@@ -250,8 +283,13 @@ def split_truth(bench: Benchmark, split: str) -> SplitTruth:
     class_index = {name: i for i, name in enumerate(bench.classes)}
     label_rows = bench.labels.index()
     rows = np.fromiter((label_rows[v] for v in video_ids), dtype=np.int64, count=len(video_ids))
-    return SplitTruth(video_ids, list(bench.classes), videos["cls_name"].map(class_index).to_numpy(dtype=np.int64),
-                      bench.labels.flags[rows], videos["seen"].to_numpy(bool))
+    return SplitTruth(
+        video_ids,
+        list(bench.classes),
+        videos["cls_name"].map(class_index).to_numpy(dtype=np.int64),
+        bench.labels.flags[rows],
+        videos["seen"].to_numpy(bool),
+    )
 
 
 def score(

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import datetime
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -50,12 +51,21 @@ class Evaluation:
 
     def document(self) -> dict[str, Any]:
         """The score JSON."""
-        breakdowns = {"per_group": _records(self.per_group), "per_event_length": _records(self.per_length),
-                      "per_class": _records(self.result.per_class)}
+        breakdowns = {
+            "per_group": _records(self.per_group),
+            "per_event_length": _records(self.per_length),
+            "per_class": _records(self.result.per_class),
+        }
         settings = None
         if self.ci is not None:
-            settings = {"method": self.ci.method, "resamples": self.ci.resamples, "seed": self.ci.seed,
-                        "confidence": self.ci.confidence, "stratified_by": "seen/unseen", "unit": "video"}
+            settings = {
+                "method": self.ci.method,
+                "resamples": self.ci.resamples,
+                "seed": self.ci.seed,
+                "confidence": self.ci.confidence,
+                "stratified_by": "seen/unseen",
+                "unit": "video",
+            }
         return score_document(self.result, self.identity, self.meta, self.intervals, settings, breakdowns)
 
 
@@ -84,19 +94,24 @@ def evaluate(
     if ci is not None:
         ci.validate()
     result = score(predictions, bench, split=split, allow_missing=allow_missing)
-    check_predictions_benchmark(result.meta, identity, str(predictions) if not isinstance(predictions, Mapping) else
-                                "<predictions>")
+    check_predictions_benchmark(
+        result.meta, identity, str(predictions) if not isinstance(predictions, Mapping) else "<predictions>"
+    )
     per_video = result.per_video
     assert per_video is not None
     merged = {**result.meta, **{k: v for k, v in (meta or {}).items() if v is not None}}
-    merged.setdefault("scored_at", datetime.datetime.now(datetime.timezone.utc).date().isoformat())
+    merged.setdefault("scored_at", datetime.datetime.now(datetime.UTC).date().isoformat())
     if result.availability:
-        merged.setdefault("data", f"{result.availability.get('obtained')} of {result.availability.get('published')} clips")
-    evaluation = Evaluation(result, identity, merged, per_group(per_video, dict(class_groups or {})),
-                            per_event_length(per_video))
+        merged.setdefault(
+            "data", f"{result.availability.get('obtained')} of {result.availability.get('published')} clips"
+        )
+    evaluation = Evaluation(
+        result, identity, merged, per_group(per_video, dict(class_groups or {})), per_event_length(per_video)
+    )
     if ci is not None:
-        evaluation.intervals = bootstrap_intervals(per_video.values, per_video.seen, ci.resamples, ci.seed,
-                                                   ci.confidence, ci.method)
+        evaluation.intervals = bootstrap_intervals(
+            per_video.values, per_video.seen, ci.resamples, ci.seed, ci.confidence, ci.method
+        )
         evaluation.ci = ci
     return evaluation
 
@@ -109,27 +124,41 @@ def format_intervals(evaluation: Evaluation) -> str:
     """The intervals as a table under the scores: ``low–high`` in percent."""
     assert evaluation.intervals is not None and evaluation.ci is not None
     ci = evaluation.ci
-    lines = [f"{100 * ci.confidence:g} % intervals ({ci.method}, {ci.resamples:,} video-level resamples stratified by "
-             f"seen/unseen, seed {ci.seed})",
-             f"{'':8} {'Acc.':>15} {'Seg.':>15} {'Eve.':>15} {'Avg.':>15}"]
+    lines = [
+        f"{100 * ci.confidence:g} % intervals ({ci.method}, {ci.resamples:,} video-level resamples stratified by "
+        f"seen/unseen, seed {ci.seed})",
+        f"{'':8} {'Acc.':>15} {'Seg.':>15} {'Eve.':>15} {'Avg.':>15}",
+    ]
     for group in GROUPS:
-        cells = [f"{100 * evaluation.intervals[group][m].low:6.2f}–{100 * evaluation.intervals[group][m].high:6.2f}"
-                 for m in METRICS]
+        cells = [
+            f"{100 * evaluation.intervals[group][m].low:6.2f}–{100 * evaluation.intervals[group][m].high:6.2f}"
+            for m in METRICS
+        ]
         lines.append(f"{group:8} " + " ".join(f"{c:>15}" for c in cells))
     return "\n".join(lines)
 
 
 def format_breakdown(frame: pd.DataFrame, key: str, title: str) -> str:
     """A breakdown table (per group, per event length) as text, in percent."""
-    lines = [title, f"{key:>16} {'videos':>7} {'seen':>6} {'unseen':>6} {'Acc.':>6} {'Seg.':>6} {'Eve.':>6} {'Avg.':>6}"]
+    lines = [
+        title,
+        f"{key:>16} {'videos':>7} {'seen':>6} {'unseen':>6} {'Acc.':>6} {'Seg.':>6} {'Eve.':>6} {'Avg.':>6}",
+    ]
     for row in frame.itertuples(index=False):
-        lines.append(f"{str(getattr(row, key)):>16} {row.videos:7,d} {row.seen_videos:6,d} {row.unseen_videos:6,d} "
-                     f"{_pct(row.acc)} {_pct(row.seg_f1)} {_pct(row.eve_f1)} {_pct(row.avg)}")
+        lines.append(
+            f"{str(getattr(row, key)):>16} {row.videos:7,d} {row.seen_videos:6,d} {row.unseen_videos:6,d} "
+            f"{_pct(row.acc)} {_pct(row.seg_f1)} {_pct(row.eve_f1)} {_pct(row.avg)}"
+        )
     return "\n".join(lines)
 
 
-def write_plots(evaluation: Evaluation, out_dir: str | os.PathLike, timelines: int = 0,
-                media: str | os.PathLike | None = None, title: str = "") -> list[Path]:
+def write_plots(
+    evaluation: Evaluation,
+    out_dir: str | os.PathLike,
+    timelines: int = 0,
+    media: str | os.PathLike | None = None,
+    title: str = "",
+) -> list[Path]:
     """The pictures: per-class Avg with intervals, seen vs unseen, and timelines of the ``timelines`` worst, best
     and random videos (with their frames when ``media`` is given)."""
     from .plots import per_class_plot, seen_unseen_plot, timeline_plot
@@ -141,12 +170,28 @@ def write_plots(evaluation: Evaluation, out_dir: str | os.PathLike, timelines: i
     seed = evaluation.ci.seed if evaluation.ci else 0
     resamples = evaluation.ci.resamples if evaluation.ci else 2000
     confidence = evaluation.ci.confidence if evaluation.ci else 0.95
-    paths = [per_class_plot(per_class_intervals(per_video, resamples, seed, confidence), out / "per_class.png",
-                            f"{title}: per-class Avg.".strip(": ")),
-             seen_unseen_plot(evaluation.result.to_dict(), evaluation.intervals, out / "seen_unseen.png",
-                              f"{title}: seen vs unseen".strip(": "))]
+    paths = [
+        per_class_plot(
+            per_class_intervals(per_video, resamples, seed, confidence),
+            out / "per_class.png",
+            f"{title}: per-class Avg.".strip(": "),
+        ),
+        seen_unseen_plot(
+            evaluation.result.to_dict(),
+            evaluation.intervals,
+            out / "seen_unseen.png",
+            f"{title}: seen vs unseen".strip(": "),
+        ),
+    ]
     if timelines:
         for kind, rows in pick_videos(per_video, timelines, seed).items():
-            paths.append(timeline_plot(per_video, rows, out / f"timelines_{kind}.png",
-                                       f"the {len(rows)} {kind} video(s) by Avg. ({title})", media))
+            paths.append(
+                timeline_plot(
+                    per_video,
+                    rows,
+                    out / f"timelines_{kind}.png",
+                    f"the {len(rows)} {kind} video(s) by Avg. ({title})",
+                    media,
+                )
+            )
     return paths

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -50,13 +50,20 @@ def per_class_plot(per_class: pd.DataFrame, path: str | os.PathLike, title: str)
     ax.grid(axis="x", alpha=0.3)
     from matplotlib.patches import Patch
 
-    ax.legend(handles=[Patch(color=SEEN_COLOUR, label="seen class"), Patch(color=UNSEEN_COLOUR, label="unseen class")],
-              loc="lower right", fontsize=8)
+    ax.legend(
+        handles=[Patch(color=SEEN_COLOUR, label="seen class"), Patch(color=UNSEEN_COLOUR, label="unseen class")],
+        loc="lower right",
+        fontsize=8,
+    )
     return _save(fig, Path(path))
 
 
-def seen_unseen_plot(scores: Mapping[str, Mapping[str, float]], intervals: Mapping[str, Mapping[str, Interval]] | None,
-                     path: str | os.PathLike, title: str) -> Path:
+def seen_unseen_plot(
+    scores: Mapping[str, Mapping[str, float]],
+    intervals: Mapping[str, Mapping[str, Interval]] | None,
+    path: str | os.PathLike,
+    title: str,
+) -> Path:
     """Grouped bars: the four metrics for seen, unseen and total, with interval whiskers when given."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 3.6))
@@ -66,8 +73,12 @@ def seen_unseen_plot(scores: Mapping[str, Mapping[str, float]], intervals: Mappi
         values = np.array([scores[group][m] for m in METRICS]) * 100
         err = None
         if intervals is not None:
-            err = np.vstack([values - np.array([intervals[group][m].low for m in METRICS]) * 100,
-                             np.array([intervals[group][m].high for m in METRICS]) * 100 - values])
+            err = np.vstack(
+                [
+                    values - np.array([intervals[group][m].low for m in METRICS]) * 100,
+                    np.array([intervals[group][m].high for m in METRICS]) * 100 - values,
+                ]
+            )
         bars = ax.bar(x + (k - 1) * width, values, width, yerr=err, color=colour, label=group, capsize=3)
         ax.bar_label(bars, fmt="%.1f", fontsize=7, padding=2)
     ax.set_xticks(x, [_METRIC_NAMES[m] for m in METRICS])
@@ -94,8 +105,9 @@ def _thumbnail(clips: dict[str, list[Path]], video_id: str, k: int) -> np.ndarra
         return np.asarray(image.convert("RGB"))
 
 
-def timeline_plot(per_video: PerVideo, rows: list[int], path: str | os.PathLike, title: str,
-                  media: str | os.PathLike | None = None) -> Path:
+def timeline_plot(
+    per_video: PerVideo, rows: list[int], path: str | os.PathLike, title: str, media: str | os.PathLike | None = None
+) -> Path:
     """Truth and prediction second by second for each chosen video, with its ten frames above when ``media`` is
     given: green = the video's class, grey = background, red = a wrong class (named in the cell)."""
     plt = _pyplot()
@@ -104,8 +116,9 @@ def timeline_plot(per_video: PerVideo, rows: list[int], path: str | os.PathLike,
 
     clips = clip_dirs_by_youtube_id(media_dir) if media_dir is not None else {}
     per_row = 3 if media_dir is not None else 2
-    fig, axes = plt.subplots(max(1, len(rows)), 1, figsize=(11, (1.9 if media_dir else 1.0) * max(1, len(rows)) + 0.6),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        max(1, len(rows)), 1, figsize=(11, (1.9 if media_dir else 1.0) * max(1, len(rows)) + 0.6), squeeze=False
+    )
     background = len(per_video.classes)
     for ax, row in zip(axes[:, 0], rows):
         vid, cls = per_video.video_ids[row], int(per_video.true_class[row])
@@ -113,8 +126,11 @@ def timeline_plot(per_video: PerVideo, rows: list[int], path: str | os.PathLike,
         pred = per_video.pred[row]
         ax.set_xlim(0, 10)
         ax.set_ylim(0, per_row)
-        ax.set_yticks(np.arange(per_row) + 0.5, (["prediction", "truth", "frames"] if media_dir else
-                                                  ["prediction", "truth"]), fontsize=8)
+        ax.set_yticks(
+            np.arange(per_row) + 0.5,
+            (["prediction", "truth", "frames"] if media_dir else ["prediction", "truth"]),
+            fontsize=8,
+        )
         ax.set_xticks(np.arange(10) + 0.5, [f"{k}s" for k in range(10)], fontsize=7)
         ax.tick_params(length=0)
         for spine in ax.spines.values():
@@ -124,22 +140,40 @@ def timeline_plot(per_video: PerVideo, rows: list[int], path: str | os.PathLike,
                 colour = BACKGROUND_COLOUR if value == background else TRUTH_COLOUR if value == cls else WRONG_COLOUR
                 ax.add_patch(plt.Rectangle((k + 0.03, level + 0.08), 0.94, 0.84, color=colour))
                 if value not in (background, cls):
-                    ax.text(k + 0.5, level + 0.5, per_video.classes[value][:14], ha="center", va="center", fontsize=5.5,
-                            color="white")
+                    ax.text(
+                        k + 0.5,
+                        level + 0.5,
+                        per_video.classes[value][:14],
+                        ha="center",
+                        va="center",
+                        fontsize=5.5,
+                        color="white",
+                    )
             image = _thumbnail(clips, vid, k) if media_dir else None
             if image is not None:
                 ax.imshow(image, extent=(k + 0.03, k + 0.97, 2.05, 2.95), aspect="auto")
         acc, seg, eve, avg = (100 * per_video.values[row]).tolist()
         kind = "seen" if per_video.seen[row] else "unseen"
-        ax.set_title(f"{vid} — {per_video.classes[cls]} ({kind}): Acc {acc:.0f}, Seg {seg:.0f}, Eve {eve:.0f}, "
-                     f"Avg {avg:.1f}", fontsize=8, loc="left")
-    for ax in axes[len(rows):, 0]:
+        ax.set_title(
+            f"{vid} — {per_video.classes[cls]} ({kind}): Acc {acc:.0f}, Seg {seg:.0f}, Eve {eve:.0f}, Avg {avg:.1f}",
+            fontsize=8,
+            loc="left",
+        )
+    for ax in axes[len(rows) :, 0]:
         ax.axis("off")
     from matplotlib.patches import Patch
 
-    fig.legend(handles=[Patch(color=TRUTH_COLOUR, label="the video's class"), Patch(color=BACKGROUND_COLOUR, label="background"),
-                        Patch(color=WRONG_COLOUR, label="another class (named)")],
-               loc="lower center", ncols=3, fontsize=8, frameon=False)
+    fig.legend(
+        handles=[
+            Patch(color=TRUTH_COLOUR, label="the video's class"),
+            Patch(color=BACKGROUND_COLOUR, label="background"),
+            Patch(color=WRONG_COLOUR, label="another class (named)"),
+        ],
+        loc="lower center",
+        ncols=3,
+        fontsize=8,
+        frameon=False,
+    )
     fig.suptitle(title, fontsize=10)
     fig.tight_layout(rect=(0, 0.06 if len(rows) < 3 else 0.03, 1, 1))
     return _save(fig, Path(path))

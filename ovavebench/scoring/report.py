@@ -12,9 +12,10 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .. import __version__
 from ..benchmark import find_benchmark_files
@@ -24,8 +25,16 @@ from .core import ScoreResult
 from .uncertainty import GROUPS, METRICS, Interval
 
 SCHEMA_VERSION = 2
-META_KEYS = ("method", "config", "encoder", "checkpoint_sha256", "hardware", "seed", "toolkit_version",
-             "benchmark_sha256")
+META_KEYS = (
+    "method",
+    "config",
+    "encoder",
+    "checkpoint_sha256",
+    "hardware",
+    "seed",
+    "toolkit_version",
+    "benchmark_sha256",
+)
 
 
 @dataclass(frozen=True)
@@ -39,10 +48,16 @@ class BenchmarkIdentity:
 def benchmark_identity(folder: str | os.PathLike) -> BenchmarkIdentity:
     """The identity of a benchmark folder: its meta, labels and category lists, by content."""
     found = find_benchmark_files(folder)
-    files = {role: {"name": path.name, "sha256": sha256_file(path)}
-             for role, path in (("meta", found.meta), ("labels", found.labels),
-                                ("total_categories", found.total_categories),
-                                ("train_categories", found.train_categories)) if path is not None}
+    files = {
+        role: {"name": path.name, "sha256": sha256_file(path)}
+        for role, path in (
+            ("meta", found.meta),
+            ("labels", found.labels),
+            ("total_categories", found.total_categories),
+            ("train_categories", found.train_categories),
+        )
+        if path is not None
+    }
     digest = hashlib.sha256("".join(f"{role}:{f['sha256']}\n" for role, f in sorted(files.items())).encode())
     return BenchmarkIdentity(digest.hexdigest(), files)
 
@@ -56,28 +71,42 @@ def check_predictions_benchmark(meta: Mapping[str, Any], identity: BenchmarkIden
     """Refuse predictions made on another benchmark, when their ``meta`` says which one."""
     made_on = meta.get("benchmark_sha256")
     if made_on is not None and made_on != identity.sha256:
-        raise InputFileError(source, f"predictions of benchmark {str(made_on)[:12]}…, but this benchmark is "
-                                     f"{identity.sha256[:12]}… (another rebuild or split): score them on their own")
+        raise InputFileError(
+            source,
+            f"predictions of benchmark {str(made_on)[:12]}…, but this benchmark is "
+            f"{identity.sha256[:12]}… (another rebuild or split): score them on their own",
+        )
 
 
 def intervals_to_dict(intervals: Mapping[str, Mapping[str, Interval]]) -> dict[str, dict[str, list[float | None]]]:
     """Low and high of each interval (null for a group without videos: JSON has no NaN)."""
+
     def bound(x: float) -> float | None:
         return None if x != x else x
 
     return {g: {m: [bound(intervals[g][m].low), bound(intervals[g][m].high)] for m in METRICS} for g in GROUPS}
 
 
-def score_document(result: ScoreResult, identity: BenchmarkIdentity, meta: Mapping[str, Any],
-                   intervals: Mapping[str, Mapping[str, Interval]] | None = None,
-                   ci_settings: Mapping[str, Any] | None = None,
-                   breakdowns: Mapping[str, list[dict[str, Any]]] | None = None) -> dict[str, Any]:
+def score_document(
+    result: ScoreResult,
+    identity: BenchmarkIdentity,
+    meta: Mapping[str, Any],
+    intervals: Mapping[str, Mapping[str, Interval]] | None = None,
+    ci_settings: Mapping[str, Any] | None = None,
+    breakdowns: Mapping[str, list[dict[str, Any]]] | None = None,
+) -> dict[str, Any]:
     """The score JSON of a result."""
-    doc: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "split": result.split, **result.to_dict(),
-                           "benchmark": asdict(identity),
-                           "meta": {**{k: meta.get(k) for k in META_KEYS if k != "toolkit_version"},
-                                    **{k: v for k, v in meta.items() if k not in META_KEYS},
-                                    "toolkit_version": __version__}}
+    doc: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "split": result.split,
+        **result.to_dict(),
+        "benchmark": asdict(identity),
+        "meta": {
+            **{k: meta.get(k) for k in META_KEYS if k != "toolkit_version"},
+            **{k: v for k, v in meta.items() if k not in META_KEYS},
+            "toolkit_version": __version__,
+        },
+    }
     if intervals is not None:
         doc["ci"] = {**dict(ci_settings or {}), "intervals": intervals_to_dict(intervals)}
     if breakdowns is not None:
@@ -110,8 +139,9 @@ def read_score_file(path: str | os.PathLike) -> ScoreFile:
         raise InputFileError(path, f"expected {what}")
     if data.get("schema_version") != SCHEMA_VERSION:
         found = data.get("schema_version")
-        raise InputFileError(path, f"schema_version {found!r}, expected {SCHEMA_VERSION} "
-                                   "(score the predictions again with this toolkit)")
+        raise InputFileError(
+            path, f"schema_version {found!r}, expected {SCHEMA_VERSION} (score the predictions again with this toolkit)"
+        )
     try:
         scores = {g: {m: float(data[g][m]) for m in METRICS if m in data[g]} for g in GROUPS}
         sha = str(data["benchmark"]["sha256"])
@@ -131,7 +161,9 @@ def check_same_benchmark(files: list[ScoreFile]) -> None:
     first = files[0]
     for other in files[1:]:
         if other.benchmark_sha256 != first.benchmark_sha256:
-            raise OvavebenchError(f"{other.path}: scored on benchmark {other.benchmark_sha256[:12]}…, but {first.path} "
-                                  f"on {first.benchmark_sha256[:12]}… (another rebuild or split): tabulate them apart")
+            raise OvavebenchError(
+                f"{other.path}: scored on benchmark {other.benchmark_sha256[:12]}…, but {first.path} "
+                f"on {first.benchmark_sha256[:12]}… (another rebuild or split): tabulate them apart"
+            )
         if other.split != first.split:
             raise OvavebenchError(f"{other.path}: the {other.split} split, but {first.path} is the {first.split} split")

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from ..errors import InputFileError
 from ..io import read_json
@@ -20,10 +21,18 @@ from .report import ScoreFile, check_same_benchmark, read_score_file
 
 START_MARK = "<!-- ovavebench results: start (written by `ovavebench results`; edit around it) -->"
 END_MARK = "<!-- ovavebench results: end -->"
-COLUMNS = (("seen", "avg"), ("unseen", "avg"), ("total", "acc"), ("total", "seg_f1"), ("total", "eve_f1"),
-           ("total", "avg"))
-HEADER = ("| config | | seen Avg. | unseen Avg. | total Acc. | total Seg. | total Eve. | total Avg. | "
-          "measured by / data / checkpoint / hardware / date |")
+COLUMNS = (
+    ("seen", "avg"),
+    ("unseen", "avg"),
+    ("total", "acc"),
+    ("total", "seg_f1"),
+    ("total", "eve_f1"),
+    ("total", "avg"),
+)
+HEADER = (
+    "| config | | seen Avg. | unseen Avg. | total Acc. | total Seg. | total Eve. | total Avg. | "
+    "measured by / data / checkpoint / hardware / date |"
+)
 
 
 @dataclass(frozen=True)
@@ -34,24 +43,37 @@ class Row:
 
 
 TABLES: tuple[tuple[str, tuple[Row, ...]], ...] = (
-    ("Table 2", (
-        Row("zero_shot.json", "ImageBind training-free"),
-        Row("zero_shot_clip_clap.json", "CLIP&CLAP training-free"),
-        Row("avllm.json", "audio-visual LLM, zero-shot; the paper's row is Video-LLaMA2"),
-        Row("finetune.json", "fine-tuning baseline, selected on val"),
-        Row("finetune_select_published.json", "selected as released"),
-        Row("finetune_ave.json", "AVE"),
-        Row("finetune_psp.json", "PSP"),
-        Row("finetune_cmra.json", "CMRA"),
-        Row("finetune_mm_pyramid.json", "MM-Pyramid"),
-    )),
-    ("Table 3", (Row("zero_shot_no_other.json", "training-free w/o other"),
-                 Row("finetune_no_other.json", "fine-tuning w/o other"))),
+    (
+        "Table 2",
+        (
+            Row("zero_shot.json", "ImageBind training-free"),
+            Row("zero_shot_clip_clap.json", "CLIP&CLAP training-free"),
+            Row("avllm.json", "audio-visual LLM, zero-shot; the paper's row is Video-LLaMA2"),
+            Row("finetune.json", "fine-tuning baseline, selected on val"),
+            Row("finetune_select_published.json", "selected as released"),
+            Row("finetune_ave.json", "AVE"),
+            Row("finetune_psp.json", "PSP"),
+            Row("finetune_cmra.json", "CMRA"),
+            Row("finetune_mm_pyramid.json", "MM-Pyramid"),
+        ),
+    ),
+    (
+        "Table 3",
+        (
+            Row("zero_shot_no_other.json", "training-free w/o other"),
+            Row("finetune_no_other.json", "fine-tuning w/o other"),
+        ),
+    ),
     ("Table 4", (Row("finetune_prob_avg.json", "Prob-avg"), Row("finetune_fea_avg.json", "Fea-avg"))),
     ("Table 5", (Row("finetune_linear.json", "linear temporal layers"),)),
-    ("Table 6", (Row("finetune_trainratio0.25.json", "25 % of the training data"),
-                 Row("finetune_trainratio0.5.json", "50 %"),
-                 Row("finetune_trainratio0.75.json", "75 %"))),
+    (
+        "Table 6",
+        (
+            Row("finetune_trainratio0.25.json", "25 % of the training data"),
+            Row("finetune_trainratio0.5.json", "50 %"),
+            Row("finetune_trainratio0.75.json", "75 %"),
+        ),
+    ),
 )
 
 
@@ -65,7 +87,7 @@ def default_published_path() -> Path:
 
 def read_published(path: str | os.PathLike) -> dict[str, dict[str, dict[str, float | None]]]:
     """``baselines/published.json``: config → group → metric → the paper's percent (or null)."""
-    what = "the paper's numbers: {\"rows\": {config: {seen|unseen|total: {acc|seg_f1|eve_f1|avg: percent or null}}}}"
+    what = 'the paper\'s numbers: {"rows": {config: {seen|unseen|total: {acc|seg_f1|eve_f1|avg: percent or null}}}}'
     data = read_json(path, what)
     rows = data.get("rows") if isinstance(data, dict) else None
     if not isinstance(rows, dict):
@@ -132,8 +154,11 @@ def _has_numbers(published: Mapping[str, Mapping[str, float | None]] | None) -> 
     return bool(published) and any(v is not None for g in published.values() for v in g.values())  # type: ignore[union-attr]
 
 
-def results_table(scores: Sequence[ScoreFile], published: Mapping[str, Mapping[str, Mapping[str, float | None]]],
-                  published_note: str = "") -> str:
+def results_table(
+    scores: Sequence[ScoreFile],
+    published: Mapping[str, Mapping[str, Mapping[str, float | None]]],
+    published_note: str = "",
+) -> str:
     """The Markdown table of every published row (measured or not) and of the other runs."""
     check_same_benchmark(list(scores))
     by_config: dict[str, list[ScoreFile]] = {}
@@ -151,7 +176,9 @@ def results_table(scores: Sequence[ScoreFile], published: Mapping[str, Mapping[s
             if not runs:
                 lines.append(f"| {name} | not measured {empty}| {row.note} |")
             for run in runs:
-                lines.append(f"| {name} | measured | " + " | ".join(_cell(run, g, m) for g, m in COLUMNS) + f" | {_who(run)} |")
+                lines.append(
+                    f"| {name} | measured | " + " | ".join(_cell(run, g, m) for g, m in COLUMNS) + f" | {_who(run)} |"
+                )
                 if _has_numbers(paper):
                     lines.append("| | Δ to the paper | " + " | ".join(_delta_cells(run, paper)) + " | |")  # type: ignore[arg-type]
             if _has_numbers(paper):
@@ -161,23 +188,32 @@ def results_table(scores: Sequence[ScoreFile], published: Mapping[str, Mapping[s
         lines.append("| **Other runs** | | | | | | | | |")
         for run in others:
             label = run.meta.get("method") or _config_name(run) or run.path.stem
-            lines.append(f"| {label} | measured | " + " | ".join(_cell(run, g, m) for g, m in COLUMNS) + f" | {_who(run)} |")
+            lines.append(
+                f"| {label} | measured | " + " | ".join(_cell(run, g, m) for g, m in COLUMNS) + f" | {_who(run)} |"
+            )
     split = scores[0].split if scores else "test"
     benchmark = f"benchmark `{scores[0].benchmark_sha256[:12]}`" if scores else "no run scored yet"
     lines.append("")
-    lines.append(f"{split.capitalize()} split, percent; measured cells show the 95 % bootstrap interval where the score "
-                 f"JSON has one (`score --ci`); {benchmark}; {len(scores)} run(s)." + (f" {published_note}" if published_note else ""))
+    lines.append(
+        f"{split.capitalize()} split, percent; measured cells show the 95 % bootstrap interval where the score "
+        f"JSON has one (`score --ci`); {benchmark}; {len(scores)} run(s)."
+        + (f" {published_note}" if published_note else "")
+    )
     return "\n".join(lines) + "\n"
 
 
-def write_results(score_paths: Sequence[str | os.PathLike], published_path: str | os.PathLike | None,
-                  out_text: str | None) -> str:
+def write_results(
+    score_paths: Sequence[str | os.PathLike], published_path: str | os.PathLike | None, out_text: str | None
+) -> str:
     """The results document: ``out_text`` with the part between the markers replaced (or the table alone)."""
     scores = [read_score_file(p) for p in score_paths]
     published = read_published(published_path or default_published_path())
     entered = sum(v is not None for row in published.values() for g in row.values() for v in g.values())
-    note = ("The paper's numbers: none entered yet in `baselines/published.json`." if not entered else
-            f"The paper's numbers: {entered} cell(s) entered in `baselines/published.json`.")
+    note = (
+        "The paper's numbers: none entered yet in `baselines/published.json`."
+        if not entered
+        else f"The paper's numbers: {entered} cell(s) entered in `baselines/published.json`."
+    )
     table = results_table(scores, published, note)
     block = f"{START_MARK}\n{table}{END_MARK}\n"
     if out_text is None or START_MARK not in out_text or END_MARK not in out_text:

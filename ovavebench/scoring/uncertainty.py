@@ -60,7 +60,7 @@ def bootstrap_means(values: np.ndarray, seen: np.ndarray, resamples: int, seed: 
         for start in range(0, resamples, _CHUNK):
             count = min(_CHUNK, resamples - start)
             picks = rng.integers(0, len(rows), size=(count, len(rows)))
-            sums[name][start:start + count] = stratum[picks].sum(axis=1)
+            sums[name][start : start + count] = stratum[picks].sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return {
             "seen": sums["seen"] / len(rows_seen) if len(rows_seen) else np.full((resamples, width), np.nan),
@@ -76,9 +76,11 @@ def group_means(values: np.ndarray, seen: np.ndarray) -> dict[str, np.ndarray]:
         values = values[:, None]
     seen = np.asarray(seen, dtype=bool)
     nan = np.full(values.shape[1], np.nan)
-    return {"seen": values[seen].mean(axis=0) if seen.any() else nan,
-            "unseen": values[~seen].mean(axis=0) if (~seen).any() else nan,
-            "total": values.mean(axis=0) if len(values) else nan}
+    return {
+        "seen": values[seen].mean(axis=0) if seen.any() else nan,
+        "unseen": values[~seen].mean(axis=0) if (~seen).any() else nan,
+        "total": values.mean(axis=0) if len(values) else nan,
+    }
 
 
 def percentile_interval(distribution: np.ndarray, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
@@ -91,8 +93,9 @@ def percentile_interval(distribution: np.ndarray, confidence: float = 0.95) -> t
     return low, high
 
 
-def bca_intervals(values: np.ndarray, seen: np.ndarray, resamples: int, seed: int,
-                  confidence: float = 0.95) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def bca_intervals(
+    values: np.ndarray, seen: np.ndarray, resamples: int, seed: int, confidence: float = 0.95
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Bias-corrected and accelerated intervals through :func:`scipy.stats.bootstrap` (its own resampling,
     stratified the same way: the seen and the unseen videos are its two independent samples)."""
     from scipy import stats
@@ -115,20 +118,42 @@ def bca_intervals(values: np.ndarray, seen: np.ndarray, resamples: int, seed: in
         if sample.shape[1] < 2:
             out[name] = (nan, nan)
             continue
-        res = stats.bootstrap((sample,), mean, n_resamples=resamples, confidence_level=confidence, method="BCa",
-                              vectorized=True, axis=-1, rng=rng)
+        res = stats.bootstrap(
+            (sample,),
+            mean,
+            n_resamples=resamples,
+            confidence_level=confidence,
+            method="BCa",
+            vectorized=True,
+            axis=-1,
+            rng=rng,
+        )
         out[name] = (np.asarray(res.confidence_interval.low), np.asarray(res.confidence_interval.high))
     if samples["seen"].shape[1] >= 2 and samples["unseen"].shape[1] >= 2:
-        res = stats.bootstrap((samples["seen"], samples["unseen"]), pooled, n_resamples=resamples,
-                              confidence_level=confidence, method="BCa", vectorized=True, axis=-1, rng=rng)
+        res = stats.bootstrap(
+            (samples["seen"], samples["unseen"]),
+            pooled,
+            n_resamples=resamples,
+            confidence_level=confidence,
+            method="BCa",
+            vectorized=True,
+            axis=-1,
+            rng=rng,
+        )
         out["total"] = (np.asarray(res.confidence_interval.low), np.asarray(res.confidence_interval.high))
     else:
         out["total"] = out["seen"] if samples["unseen"].shape[1] < 2 else out["unseen"]
     return out
 
 
-def bootstrap_intervals(values: np.ndarray, seen: np.ndarray, resamples: int = 2000, seed: int = 0,
-                        confidence: float = 0.95, method: str = "percentile") -> dict[str, dict[str, Interval]]:
+def bootstrap_intervals(
+    values: np.ndarray,
+    seen: np.ndarray,
+    resamples: int = 2000,
+    seed: int = 0,
+    confidence: float = 0.95,
+    method: str = "percentile",
+) -> dict[str, dict[str, Interval]]:
     """Confidence intervals of every score: ``{group: {metric: Interval}}`` for ``values`` [N, 4]
     (acc, seg_f1, eve_f1, avg per video)."""
     if method not in CI_METHODS:
@@ -136,9 +161,12 @@ def bootstrap_intervals(values: np.ndarray, seen: np.ndarray, resamples: int = 2
     if method == "bca":
         bounds = bca_intervals(values, seen, resamples, seed, confidence)
     else:
-        bounds = {g: percentile_interval(d, confidence) for g, d in bootstrap_means(values, seen, resamples, seed).items()}
-    return {g: {m: Interval(float(bounds[g][0][j]), float(bounds[g][1][j])) for j, m in enumerate(METRICS)}
-            for g in GROUPS}
+        bounds = {
+            g: percentile_interval(d, confidence) for g, d in bootstrap_means(values, seen, resamples, seed).items()
+        }
+    return {
+        g: {m: Interval(float(bounds[g][0][j]), float(bounds[g][1][j])) for j, m in enumerate(METRICS)} for g in GROUPS
+    }
 
 
 @dataclass(frozen=True)
@@ -151,8 +179,14 @@ class PairedTest:
     p_permutation: float
 
 
-def paired_tests(values_a: np.ndarray, values_b: np.ndarray, seen: np.ndarray, resamples: int = 2000, seed: int = 0,
-                 confidence: float = 0.95) -> dict[str, dict[str, PairedTest]]:
+def paired_tests(
+    values_a: np.ndarray,
+    values_b: np.ndarray,
+    seen: np.ndarray,
+    resamples: int = 2000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> dict[str, dict[str, PairedTest]]:
     """Paired bootstrap and approximate randomisation of a − b per group and metric (rows: the same videos).
 
     Bootstrap: the same resampled videos for both, the percentile interval of the differences, and
@@ -170,10 +204,15 @@ def paired_tests(values_a: np.ndarray, values_b: np.ndarray, seen: np.ndarray, r
         low, high = percentile_interval(resampled[group], confidence)
         boot = (1 + (np.abs(resampled[group] - delta) >= np.abs(delta)).sum(axis=0)) / (resamples + 1)
         perm = (1 + (np.abs(permuted[group]) >= np.abs(delta)).sum(axis=0)) / (resamples + 1)
-        out[group] = {m: PairedTest(float(delta[j]), Interval(float(low[j]), float(high[j])),
-                                    float(boot[j]) if delta[j] == delta[j] else float("nan"),
-                                    float(perm[j]) if delta[j] == delta[j] else float("nan"))
-                      for j, m in enumerate(METRICS)}
+        out[group] = {
+            m: PairedTest(
+                float(delta[j]),
+                Interval(float(low[j]), float(high[j])),
+                float(boot[j]) if delta[j] == delta[j] else float("nan"),
+                float(perm[j]) if delta[j] == delta[j] else float("nan"),
+            )
+            for j, m in enumerate(METRICS)
+        }
     return out
 
 
@@ -189,11 +228,11 @@ def _sign_flip_means(differences: np.ndarray, seen: np.ndarray, permutations: in
         flipped_seen = signs[:, rows_seen] @ differences[rows_seen]
         flipped_unseen = signs[:, rows_unseen] @ differences[rows_unseen]
         if len(rows_seen):
-            out["seen"][start:start + count] = flipped_seen / len(rows_seen)
+            out["seen"][start : start + count] = flipped_seen / len(rows_seen)
         if len(rows_unseen):
-            out["unseen"][start:start + count] = flipped_unseen / len(rows_unseen)
+            out["unseen"][start : start + count] = flipped_unseen / len(rows_unseen)
         if len(differences):
-            out["total"][start:start + count] = (flipped_seen + flipped_unseen) / len(differences)
+            out["total"][start : start + count] = (flipped_seen + flipped_unseen) / len(differences)
     return out
 
 

@@ -12,5 +12,19 @@ from .parse import LabelMatcher, ParsedAnswer, parse_answer
 from .prompts import PromptTemplate, load_prompt
 from .run import AvllmReport, answers_path, predict_avllm, video_inputs
 
-__all__ = ["MODEL_CLASSES", "AvLlm", "AvllmReport", "LabelMatcher", "ParsedAnswer", "PromptTemplate", "answer",
-           "answers_path", "load_avllm", "load_prompt", "model_inputs", "parse_answer", "predict_avllm", "video_inputs"]
+__all__ = [
+    "MODEL_CLASSES",
+    "AvLlm",
+    "AvllmReport",
+    "LabelMatcher",
+    "ParsedAnswer",
+    "PromptTemplate",
+    "answer",
+    "answers_path",
+    "load_avllm",
+    "load_prompt",
+    "model_inputs",
+    "parse_answer",
+    "predict_avllm",
+    "video_inputs",
+]

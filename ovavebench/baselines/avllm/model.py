@@ -8,10 +8,12 @@ ships that answer in text from frames and audio), its inputs from the checkpoint
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
+from ...constants import SAMPLE_RATE
 from ...errors import OvavebenchError
 
 # model_type → (class name in transformers, what to do after loading)
@@ -21,7 +23,6 @@ MODEL_CLASSES: dict[str, tuple[str, str | None]] = {
     "qwen3_omni_moe_thinker": ("Qwen3OmniMoeThinkerForConditionalGeneration", None),
     "qwen3_omni_moe": ("Qwen3OmniMoeForConditionalGeneration", "thinker"),
 }
-SAMPLE_RATE = 16000
 
 
 @dataclass
@@ -55,8 +56,9 @@ def _weights_sha256(folder: Path) -> str | None:
     return digest.hexdigest()
 
 
-def load_avllm(name_or_path: str, device: str | None = None, dtype: str | None = None,
-               trust_remote_code: bool = False) -> AvLlm:
+def load_avllm(
+    name_or_path: str, device: str | None = None, dtype: str | None = None, trust_remote_code: bool = False
+) -> AvLlm:
     """The model and processor of a Hub name or a local ``save_pretrained`` folder."""
     import torch
     import transformers
@@ -73,8 +75,9 @@ def load_avllm(name_or_path: str, device: str | None = None, dtype: str | None =
         config = AutoConfig.from_pretrained(name_or_path, trust_remote_code=trust_remote_code)
         processor = AutoProcessor.from_pretrained(name_or_path, trust_remote_code=trust_remote_code)
     except (OSError, ValueError) as exc:
-        raise OvavebenchError(f"--model {name_or_path}: cannot load its config and processor "
-                              f"({str(exc).splitlines()[0][:200]})") from None
+        raise OvavebenchError(
+            f"--model {name_or_path}: cannot load its config and processor ({str(exc).splitlines()[0][:200]})"
+        ) from None
     model_type = getattr(config, "model_type", "")
     if model_type in MODEL_CLASSES:
         class_name, part = MODEL_CLASSES[model_type]
@@ -84,9 +87,11 @@ def load_avllm(name_or_path: str, device: str | None = None, dtype: str | None =
 
         model_class, part = AutoModelForCausalLM, None
     else:
-        raise OvavebenchError(f"--model {name_or_path}: model type {model_type!r} is not an audio-visual LLM this "
-                              f"toolkit knows ({', '.join(MODEL_CLASSES)}); a model with its own code needs "
-                              "--trust-remote-code")
+        raise OvavebenchError(
+            f"--model {name_or_path}: model type {model_type!r} is not an audio-visual LLM this "
+            f"toolkit knows ({', '.join(MODEL_CLASSES)}); a model with its own code needs "
+            "--trust-remote-code"
+        )
     model = model_class.from_pretrained(name_or_path, dtype=_torch_dtype(dtype), trust_remote_code=trust_remote_code)
     if part == "thinker":
         if hasattr(model, "disable_talker"):
@@ -97,25 +102,43 @@ def load_avllm(name_or_path: str, device: str | None = None, dtype: str | None =
     if tokenizer is not None:
         tokenizer.padding_side = "left"  # generation continues every prompt of a batch from its end
     local = Path(name_or_path)
-    identity = {"model": name_or_path, "model_type": model_type, "class": type(model).__name__,
-                "revision": getattr(config, "_commit_hash", None),
-                "weights_sha256": _weights_sha256(local) if local.is_dir() else None}
+    identity = {
+        "model": name_or_path,
+        "model_type": model_type,
+        "class": type(model).__name__,
+        "revision": getattr(config, "_commit_hash", None),
+        "weights_sha256": _weights_sha256(local) if local.is_dir() else None,
+    }
     return AvLlm(name_or_path, processor, model, device, dtype, identity)
 
 
-def model_inputs(llm: AvLlm, messages: Sequence[list[dict[str, Any]]], images: Sequence[Sequence[Any]],
-                 audio: Sequence[Sequence[Any]]) -> Any:
+def model_inputs(
+    llm: AvLlm,
+    messages: Sequence[list[dict[str, Any]]],
+    images: Sequence[Sequence[Any]],
+    audio: Sequence[Sequence[Any]],
+) -> Any:
     """The processor's tensors for a batch: each video's chat with its 10 frames and 10 one-second audio arrays."""
     processor = llm.processor
     texts = [processor.apply_chat_template(m, add_generation_prompt=True, tokenize=False) for m in messages]
-    inputs = processor(text=texts, images=[i for video in images for i in video],
-                       audio=[a for video in audio for a in video], sampling_rate=SAMPLE_RATE,
-                       return_tensors="pt", padding=True)
+    inputs = processor(
+        text=texts,
+        images=[i for video in images for i in video],
+        audio=[a for video in audio for a in video],
+        sampling_rate=SAMPLE_RATE,
+        return_tensors="pt",
+        padding=True,
+    )
     return inputs.to(llm.device)
 
 
-def answer(llm: AvLlm, messages: Sequence[list[dict[str, Any]]], images: Sequence[Sequence[Any]],
-           audio: Sequence[Sequence[Any]], max_new_tokens: int) -> list[str]:
+def answer(
+    llm: AvLlm,
+    messages: Sequence[list[dict[str, Any]]],
+    images: Sequence[Sequence[Any]],
+    audio: Sequence[Sequence[Any]],
+    max_new_tokens: int,
+) -> list[str]:
     """Greedy answers, one per video of the batch (its chat, its 10 frames, its 10 one-second audio arrays)."""
     import torch
 
@@ -129,5 +152,5 @@ def answer(llm: AvLlm, messages: Sequence[list[dict[str, Any]]], images: Sequenc
         output = llm.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
     if isinstance(output, tuple):  # models that also return speech
         output = output[0]
-    new_tokens = output[:, inputs["input_ids"].shape[1]:]
+    new_tokens = output[:, inputs["input_ids"].shape[1] :]
     return [text.strip() for text in processor.batch_decode(new_tokens, skip_special_tokens=True)]

@@ -13,14 +13,28 @@ import difflib
 import json
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
-from ...taxonomy import BACKGROUND, OTHER
+from ...constants import BACKGROUND, OTHER, SEGMENTS
 
-SECONDS = 10
-NO_EVENT = {"other", "others", "none", "no", "background", "no event", "nothing", "silence", "silent", "n a", "na",
-            "unknown", "no audio visual event", "no audiovisual event", "not an event"}
+NO_EVENT = {
+    "other",
+    "others",
+    "none",
+    "no",
+    "background",
+    "no event",
+    "nothing",
+    "silence",
+    "silent",
+    "n a",
+    "na",
+    "unknown",
+    "no audio visual event",
+    "no audiovisual event",
+    "not an event",
+}
 # A numbered item: an optional "second"/"sec"/"s"/"秒" word around the number, then a separator.
 _NUMBERED = re.compile(
     r"""^\s*(?:[-*•>]\s*)?(?:\[|\()?\s*
@@ -28,7 +42,9 @@ _NUMBERED = re.compile(
         (?P<k>\d{1,2})
         \s*(?:s|sec|secs|seconds?|秒)?\s*(?:\]|\))?
         \s*(?:[:：\-–—=>)．.、,，|]+|\s)\s*
-        (?P<label>.+?)\s*$""", re.IGNORECASE | re.VERBOSE)
+        (?P<label>.+?)\s*$""",
+    re.IGNORECASE | re.VERBOSE,
+)
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
 
 
@@ -48,7 +64,9 @@ class ParsedAnswer:
 def fold(text: str) -> str:
     """Case, width, accents, punctuation and spacing folded away: ``Dog-Barking!`` → ``dog barking``."""
     text = unicodedata.normalize("NFKC", text).casefold()
-    text = "".join(c if c.isalnum() else " " for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    text = "".join(
+        c if c.isalnum() else " " for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)
+    )
     return " ".join(text.split())
 
 
@@ -63,8 +81,8 @@ class LabelMatcher:
     def __call__(self, label: str) -> str | None:
         key = fold(label.strip().strip("\"'`*_"))
         for prefix in ("the ", "a ", "an ", "event ", "class ", "label "):
-            if key.startswith(prefix) and key[len(prefix):] in self.by_fold:
-                key = key[len(prefix):]
+            if key.startswith(prefix) and key[len(prefix) :] in self.by_fold:
+                key = key[len(prefix) :]
         if not key:
             return None
         if key in NO_EVENT:
@@ -86,14 +104,14 @@ def _from_json(text: str) -> list[str] | None:
             continue
         end = max(candidate.rfind("]"), candidate.rfind("}"))
         try:
-            value = json.loads(candidate[start:end + 1])
+            value = json.loads(candidate[start : end + 1])
         except ValueError:
             continue
         if isinstance(value, dict):
             items = {str(k).strip().lower().removeprefix("second").strip(): v for k, v in value.items()}
-            if all(str(k) in items for k in range(SECONDS)):
-                value = [items[str(k)] for k in range(SECONDS)]
-        if isinstance(value, list) and len(value) == SECONDS and all(isinstance(v, (str, int, float)) for v in value):
+            if all(str(k) in items for k in range(SEGMENTS)):
+                value = [items[str(k)] for k in range(SEGMENTS)]
+        if isinstance(value, list) and len(value) == SEGMENTS and all(isinstance(v, (str, int, float)) for v in value):
             return [str(v) for v in value]
     return None
 
@@ -107,17 +125,20 @@ def parse_answer(text: str, classes: Sequence[str], matcher: LabelMatcher | None
         raw = dict(enumerate(listed))
     elif isinstance(text, str):
         for line in re.split(r"[\n;；]+", text):
-            for piece in re.split(r"(?<=\S)[,，、]\s*(?=(?:second|sec|s|第)?\s*\d{1,2}\s*(?:s|秒)?\s*[:：\-–—=)])", line,
-                                  flags=re.IGNORECASE):
+            for piece in re.split(
+                r"(?<=\S)[,，、]\s*(?=(?:second|sec|s|第)?\s*\d{1,2}\s*(?:s|秒)?\s*[:：\-–—=)])",
+                line,
+                flags=re.IGNORECASE,
+            ):
                 match = _NUMBERED.match(piece)
-                if match and int(match.group("k")) < SECONDS and int(match.group("k")) not in raw:
+                if match and int(match.group("k")) < SEGMENTS and int(match.group("k")) not in raw:
                     raw[int(match.group("k"))] = match.group("label")
         if not raw:
             items = [p for p in re.split(r"[\n,，;；、]+", text) if p.strip()]
-            if len(items) == SECONDS:
+            if len(items) == SEGMENTS:
                 raw = dict(enumerate(items))
     labels, problems = [], []
-    for k in range(SECONDS):
+    for k in range(SEGMENTS):
         label = matcher(raw[k]) if k in raw else None
         if label is None:
             problems.append(f"second {k}: " + (f"unknown label {raw[k][:40]!r}" if k in raw else "no answer"))

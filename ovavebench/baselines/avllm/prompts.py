@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from ...errors import InputFileError
 from ...io import read_json
@@ -29,11 +30,16 @@ class PromptTemplate:
         candidates = "\n".join(f"- {name}" for name in [*classes, OTHER])
         content: list[dict[str, Any]] = [{"type": "text", "text": self.intro.format(classes=candidates)}]
         for k, (image, clip) in enumerate(zip(images, audio)):
-            content += [{"type": "text", "text": self.per_second.format(k=k)}, {"type": "image", "image": image},
-                        {"type": "audio", "audio": clip}]
+            content += [
+                {"type": "text", "text": self.per_second.format(k=k)},
+                {"type": "image", "image": image},
+                {"type": "audio", "audio": clip},
+            ]
         content.append({"type": "text", "text": self.question})
-        return [{"role": "system", "content": [{"type": "text", "text": self.system}]},
-                {"role": "user", "content": content}]
+        return [
+            {"role": "system", "content": [{"type": "text", "text": self.system}]},
+            {"role": "user", "content": content},
+        ]
 
 
 def default_prompts_path() -> Path:
@@ -57,8 +63,11 @@ def load_prompt(name: str = "per-second", path: str | os.PathLike | None = None)
     spec = templates[name]
     if not isinstance(spec, dict) or set(spec) != set(TEMPLATE_KEYS):
         raise InputFileError(path, f"template {name!r}: expected exactly the keys {', '.join(TEMPLATE_KEYS)}")
-    if not all(isinstance(spec[k], str) for k in TEMPLATE_KEYS[:-1]) or type(spec["max_new_tokens"]) is not int \
-            or not 8 <= spec["max_new_tokens"] <= 4096:
+    if (
+        not all(isinstance(spec[k], str) for k in TEMPLATE_KEYS[:-1])
+        or type(spec["max_new_tokens"]) is not int
+        or not 8 <= spec["max_new_tokens"] <= 4096
+    ):
         raise InputFileError(path, f"template {name!r}: texts must be strings, max_new_tokens an integer in 8..4096")
     if "{classes}" not in spec["intro"] or "{k}" not in spec["per_second"]:
         raise InputFileError(path, f"template {name!r}: intro needs {{classes}} and per_second needs {{k}}")

@@ -12,16 +12,18 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from ...benchmark import load_benchmark
-from ...clips import benchmark_videos
+from ...constants import BACKGROUND, SAMPLE_RATE, SEGMENTS
 from ...errors import InputFileError, OvavebenchError
 from ...io import atomic_write_json
+from ...media.clips import benchmark_videos
 from .model import AvLlm, answer
 from .parse import LabelMatcher, parse_answer
 from .prompts import PromptTemplate
@@ -60,8 +62,11 @@ def _read_answers(path: Path, identity: dict[str, Any]) -> dict[str, dict[str, A
     except ValueError:
         header = None
     if not isinstance(header, dict) or header.get("identity") != identity:
-        raise InputFileError(path, "answers of another model, prompt or class list (or not an answers file); "
-                                   "remove it or choose another --out")
+        raise InputFileError(
+            path,
+            "answers of another model, prompt or class list (or not an answers file); "
+            "remove it or choose another --out",
+        )
     done = {}
     for line in lines[1:]:
         try:
@@ -81,15 +86,23 @@ def video_inputs(frames: list[Path], wav: Path) -> tuple[list[Any], list[np.ndar
     images = [Image.open(p).convert("RGB") for p in frames]
     samples, rate = soundfile.read(wav, dtype="float32", always_2d=True)
     mono = samples.mean(axis=1)
-    if rate != 16000:
+    if rate != SAMPLE_RATE:
         raise OvavebenchError(f"{wav}: {rate} Hz; expected the 16 kHz audio of `ovavebench download`")
-    return images, [mono[k * rate:(k + 1) * rate] for k in range(10)]
+    return images, [mono[k * rate : (k + 1) * rate] for k in range(10)]
 
 
 def predict_avllm(
-    llm: AvLlm, media: str | os.PathLike, benchmark: str | os.PathLike, split: str, out: str | os.PathLike,
-    prompt: PromptTemplate, batch_size: int = 1, layout: str = "toolkit", limit: int | None = None,
-    allow_missing: bool = False, on_batch: Callable[[int, int], None] | None = None,
+    llm: AvLlm,
+    media: str | os.PathLike,
+    benchmark: str | os.PathLike,
+    split: str,
+    out: str | os.PathLike,
+    prompt: PromptTemplate,
+    batch_size: int = 1,
+    layout: str = "toolkit",
+    limit: int | None = None,
+    allow_missing: bool = False,
+    on_batch: Callable[[int, int], None] | None = None,
     meta: dict[str, Any] | None = None,
 ) -> AvllmReport:
     """Ask the model about every video of ``split``; write the predictions JSON at ``out``."""
@@ -104,8 +117,10 @@ def predict_avllm(
     files = {vid: (frames, wav) for vid, frames, wav in found}
     without = [v for v in wanted if v not in files]
     if without and not allow_missing:
-        raise OvavebenchError(f"{media}: {len(without)} video(s) of the {split} split have no media there, e.g. "
-                              f"{', '.join(without[:5])}; pass --allow-missing to predict them as background")
+        raise OvavebenchError(
+            f"{media}: {len(without)} video(s) of the {split} split have no media there, e.g. "
+            f"{', '.join(without[:5])}; pass --allow-missing to predict them as background"
+        )
     classes = list(bench.classes)
     identity = _identity(llm, prompt, classes)
     path = answers_path(out)
@@ -119,7 +134,7 @@ def predict_avllm(
             handle.write(json.dumps({"identity": identity}, sort_keys=True) + "\n")
     with open(path, "a", encoding="utf-8") as handle:
         for begin in range(0, len(todo), batch_size):
-            batch = todo[begin:begin + batch_size]
+            batch = todo[begin : begin + batch_size]
             loaded = [video_inputs(*files[v]) for v in batch]
             messages = [prompt.messages(classes, images, audio) for images, audio in loaded]
             replies = answer(llm, messages, [x[0] for x in loaded], [x[1] for x in loaded], prompt.max_new_tokens)
@@ -136,15 +151,22 @@ def predict_avllm(
     predictions: dict[str, list[str]] = {}
     for vid in wanted:
         if vid not in done:
-            predictions[vid] = ["background"] * 10
+            predictions[vid] = [BACKGROUND] * SEGMENTS
             continue
         parsed = parse_answer(done[vid]["answer"], classes, matcher)
         predictions[vid] = parsed.labels
         report.unparsed_seconds += parsed.unparsed_seconds
         report.unparsed_videos += not parsed.fully_parsed
     report.seconds = time.perf_counter() - start
-    document_meta = {**(meta or {}), "avllm": {**identity, "unparsed_videos": report.unparsed_videos,
-                                               "unparsed_seconds": report.unparsed_seconds,
-                                               "without_media": len(without), "answers": path.name}}
+    document_meta = {
+        **(meta or {}),
+        "avllm": {
+            **identity,
+            "unparsed_videos": report.unparsed_videos,
+            "unparsed_seconds": report.unparsed_seconds,
+            "without_media": len(without),
+            "answers": path.name,
+        },
+    }
     atomic_write_json(out, {"predictions": predictions, "meta": document_meta}, indent=None)
     return report

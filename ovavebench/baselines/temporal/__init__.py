@@ -11,7 +11,8 @@ modules is tested on ``../shared/reference/temporal/``.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 TEMPORAL_NAMES = ("transformer", "linear", "ave", "psp", "cmra", "mm-pyramid")
 
@@ -24,8 +25,14 @@ def _registry() -> dict[str, Callable[..., Any]]:
     from .psp import PSP
     from .transformer import TemporalTransformer
 
-    return {"transformer": TemporalTransformer, "linear": TemporalLinear, "ave": AVEFusion, "psp": PSP,
-            "cmra": CMRA, "mm-pyramid": MMPyramid}
+    return {
+        "transformer": TemporalTransformer,
+        "linear": TemporalLinear,
+        "ave": AVEFusion,
+        "psp": PSP,
+        "cmra": CMRA,
+        "mm-pyramid": MMPyramid,
+    }
 
 
 def build_temporal(name: str, dim: int = 1024, **kwargs: Any):  # type: ignore[no-untyped-def]

@@ -17,6 +17,10 @@ class TemporalLinear(nn.Module):
         return self.audio(audio), self.visual(visual)
 
     def load_released_state_dict(self, state_dict) -> None:  # type: ignore[no-untyped-def]
-        names = {"a_sa_blocks.0.weight": "audio.weight", "a_sa_blocks.0.bias": "audio.bias",
-                 "v_sa_blocks.0.weight": "visual.weight", "v_sa_blocks.0.bias": "visual.bias"}
+        names = {
+            "a_sa_blocks.0.weight": "audio.weight",
+            "a_sa_blocks.0.bias": "audio.bias",
+            "v_sa_blocks.0.weight": "visual.weight",
+            "v_sa_blocks.0.bias": "visual.bias",
+        }
         load_released(self, state_dict, names.get)

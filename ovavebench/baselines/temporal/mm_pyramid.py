@@ -130,7 +130,7 @@ class MMPyramid(nn.Module):
         batch, seconds, dim = visual.shape
         levels_v, levels_a = [], []
         for level, (msa, vnet, anet) in enumerate(zip(self.capture.msa, self.capture.vnetwork, self.capture.anetwork)):
-            v_msa, a_msa = msa(visual, audio, band=2 ** level)  # masksize 2·dilation: |i − j| ≤ dilation
+            v_msa, a_msa = msa(visual, audio, band=2**level)  # masksize 2·dilation: |i − j| ≤ dilation
             levels_v.append(vnet(v_msa.transpose(1, 2)).transpose(1, 2))
             levels_a.append(anet(a_msa.transpose(1, 2)).transpose(1, 2))
         fusion = self.fusion

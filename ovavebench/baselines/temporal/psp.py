@@ -40,7 +40,9 @@ class PSP(nn.Module):
         drop = self.dropout
         v1, v2 = drop(F.relu(self.v_L1(visual))), drop(F.relu(self.v_L2(visual)))
         a1, a2 = drop(F.relu(self.a_L1(audio))), drop(F.relu(self.a_L2(audio)))
-        beta = F.relu(v2 @ a1.transpose(-2, -1) / torch.tensor(float(v2.shape[-1]), dtype=v2.dtype).sqrt())  # [B, i(v), j(a)]
+        beta = F.relu(
+            v2 @ a1.transpose(-2, -1) / torch.tensor(float(v2.shape[-1]), dtype=v2.dtype).sqrt()
+        )  # [B, i(v), j(a)]
         gamma_va = _propagation(beta, self.threshold)
         gamma_av = _propagation(beta.transpose(-2, -1), self.threshold)
         visual_plus = visual + gamma_va @ a2

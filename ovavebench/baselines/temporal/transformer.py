@@ -26,7 +26,7 @@ class ReleasedBlock(nn.Module):
         self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
         self.w_1, self.w_2 = nn.Linear(dim, ffn_width), nn.Linear(ffn_width, dim)
         self.dropout = nn.Dropout(dropout)
-        self.scale = attn_width ** -0.5
+        self.scale = attn_width**-0.5
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         weights = torch.softmax(self.q(x) @ self.k(x).transpose(-2, -1) * self.scale, dim=-1)
@@ -37,7 +37,9 @@ class ReleasedBlock(nn.Module):
 class TemporalTransformer(nn.Module):
     """Per modality ``layers`` released blocks (published: 1, width D, attention 256, FFN 512)."""
 
-    def __init__(self, dim: int = 1024, layers: int = 1, attn_width: int = 256, ffn_width: int = 512, dropout: float = 0.1):
+    def __init__(
+        self, dim: int = 1024, layers: int = 1, attn_width: int = 256, ffn_width: int = 512, dropout: float = 0.1
+    ):
         super().__init__()
         self.audio = nn.Sequential(*(ReleasedBlock(dim, attn_width, ffn_width, dropout) for _ in range(layers)))
         self.visual = nn.Sequential(*(ReleasedBlock(dim, attn_width, ffn_width, dropout) for _ in range(layers)))
@@ -47,7 +49,9 @@ class TemporalTransformer(nn.Module):
 
     def load_released_state_dict(self, state_dict) -> None:  # type: ignore[no-untyped-def]
         def rename(key: str) -> str | None:
-            match = re.fullmatch(r"([av])_sa_blocks\.(\d+)\.(?:self_attn|ffn)?\.?(q|k|v|o|w_1|w_2|norm1|norm2)\.(weight|bias)", key)
+            match = re.fullmatch(
+                r"([av])_sa_blocks\.(\d+)\.(?:self_attn|ffn)?\.?(q|k|v|o|w_1|w_2|norm1|norm2)\.(weight|bias)", key
+            )
             if not match:
                 return None  # the never-used cross-attention blocks, alpha, loc_adj
             side, index, name, kind = match.groups()

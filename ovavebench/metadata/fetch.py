@@ -13,14 +13,14 @@ import os
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from tqdm import tqdm
 
-from .errors import ChecksumError, InputFileError, OvavebenchError
-from .io import atomic_write_text, sha256_file
+from ..errors import ChecksumError, InputFileError, OvavebenchError
+from ..io import atomic_write_text, sha256_file
 
 CHUNK = 1 << 16
 
@@ -43,7 +43,9 @@ def _marker(path: Path) -> Path:
 ContentCheck = Callable[[Path, str], None]  # (file, url) → None, or raise InputFileError on wrong content
 
 
-def is_verified(path: Path, expected_sha256: str | None = None, check: ContentCheck | None = None, url: str = "") -> bool:
+def is_verified(
+    path: Path, expected_sha256: str | None = None, check: ContentCheck | None = None, url: str = ""
+) -> bool:
     """True if ``path`` exists, matches its marker (and ``expected_sha256``) and passes ``check``."""
     marker = _marker(path)
     if not path.is_file() or not marker.is_file():
@@ -119,10 +121,19 @@ def fetch_file(
         length = response.headers.get("Content-Length")
         total = offset + int(length) if length is not None else None
         mode = "ab" if offset else "wb"
-        with open(part, mode) as handle, tqdm(
-            total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
-            desc=dest.name, disable=None if progress else True, leave=False,  # None: only on a terminal
-        ) as bar:
+        with (
+            open(part, mode) as handle,
+            tqdm(
+                total=total,
+                initial=offset,
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1024,
+                desc=dest.name,
+                disable=None if progress else True,
+                leave=False,  # None: only on a terminal
+            ) as bar,
+        ):
             try:
                 while True:
                     chunk = response.read(CHUNK)
@@ -132,17 +143,14 @@ def fetch_file(
                     bar.update(len(chunk))
             except (OSError, urllib.error.URLError) as exc:
                 raise OvavebenchError(
-                    f"downloading {url}: connection lost after {handle.tell()} bytes ({exc}); "
-                    "run again to resume"
+                    f"downloading {url}: connection lost after {handle.tell()} bytes ({exc}); run again to resume"
                 ) from None
             handle.flush()
             os.fsync(handle.fileno())
 
     size = part.stat().st_size
     if total is not None and size != total:
-        raise OvavebenchError(
-            f"downloading {url}: got {size} of {total} bytes; run again to resume"
-        )
+        raise OvavebenchError(f"downloading {url}: got {size} of {total} bytes; run again to resume")
     digest = sha256_file(part)
     if expected_sha256 is not None and digest != expected_sha256:
         part.unlink()

@@ -28,9 +28,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 _CONTENT_TYPES = {
-    ".mp4": "video/mp4", ".webm": "video/webm", ".json": "application/json",
-    ".csv": "text/csv", ".html": "text/html; charset=utf-8", ".txt": "text/plain",
-    ".wav": "audio/wav", ".png": "image/png", ".gz": "application/gzip",
+    ".mp4": "video/mp4",
+    ".webm": "video/webm",
+    ".json": "application/json",
+    ".csv": "text/csv",
+    ".html": "text/html; charset=utf-8",
+    ".txt": "text/plain",
+    ".wav": "audio/wav",
+    ".png": "image/png",
+    ".gz": "application/gzip",
 }
 
 
@@ -66,7 +72,7 @@ class Quota:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server: "_Server"
+    server: _Server
     protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
@@ -135,7 +141,7 @@ class _Handler(BaseHTTPRequestHandler):
         range_header = self.headers.get("Range")
         partial = False
         if range_header and range_header.startswith("bytes="):
-            spec = range_header[len("bytes="):].split(",")[0].strip()
+            spec = range_header[len("bytes=") :].split(",")[0].strip()
             first, _, last = spec.partition("-")
             try:
                 if first:
@@ -290,7 +296,7 @@ class LocalServer:
     def request_count(self, relative_path: str) -> int:
         return self._server.requests.get("/" + urllib.parse.quote(relative_path.lstrip("/")), 0)
 
-    def start(self) -> "LocalServer":
+    def start(self) -> LocalServer:
         self._thread.start()
         return self
 
@@ -299,7 +305,7 @@ class LocalServer:
         self._server.server_close()
         self._thread.join(timeout=5)
 
-    def __enter__(self) -> "LocalServer":
+    def __enter__(self) -> LocalServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -307,10 +313,18 @@ class LocalServer:
 
 
 class _ProxyHandler(BaseHTTPRequestHandler):
-    server: "_ProxyServer"
+    server: _ProxyServer
     protocol_version = "HTTP/1.1"
-    _HOP = {"connection", "proxy-connection", "keep-alive", "te", "trailers", "transfer-encoding", "upgrade",
-            "proxy-authorization"}
+    _HOP = {
+        "connection",
+        "proxy-connection",
+        "keep-alive",
+        "te",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+        "proxy-authorization",
+    }
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
         return
@@ -326,10 +340,13 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             self.send_error(403, "this test proxy forwards only to http://127.0.0.1")
             return
         headers = {k: v for k, v in self.headers.items() if k.lower() not in self._HOP}
-        connection = http.client.HTTPConnection(target.hostname, target.port or 80, timeout=60,
-                                                source_address=(self.server.egress, 0))
+        connection = http.client.HTTPConnection(
+            target.hostname, target.port or 80, timeout=60, source_address=(self.server.egress, 0)
+        )
         try:
-            connection.request(self.command, target.path + (f"?{target.query}" if target.query else ""), headers=headers)
+            connection.request(
+                self.command, target.path + (f"?{target.query}" if target.query else ""), headers=headers
+            )
             response = connection.getresponse()
             self.send_response(response.status, response.reason)
             for key, value in response.getheaders():
@@ -375,7 +392,7 @@ class ForwardingProxy:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def __enter__(self) -> "ForwardingProxy":
+    def __enter__(self) -> ForwardingProxy:
         self._thread.start()
         return self
 

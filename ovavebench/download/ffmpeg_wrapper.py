@@ -15,7 +15,7 @@ import shutil
 import threading
 from pathlib import Path
 
-from .errors import OvavebenchError
+from ..errors import OvavebenchError
 
 _lock = threading.Lock()
 LOG_SUFFIX = ".ffmpeg.log"
@@ -45,7 +45,7 @@ def ffmpeg_wrapper_dir(cache: str | os.PathLike) -> Path:
     script = (
         "#!/bin/sh\n"
         "# Written by ovavebench: run ffmpeg, keeping its stderr beside the output file.\n"
-        'for last; do :; done\n'
+        "for last; do :; done\n"
         'case "$last" in\n'
         f'  -*|"") exec {shlex.quote(binary)} "$@" ;;\n'
         f'  *) exec {shlex.quote(binary)} "$@" 2>>"${{last#file:}}{LOG_SUFFIX}" ;;\n'

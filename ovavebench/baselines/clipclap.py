@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
-from .errors import OvavebenchError
+from ..errors import OvavebenchError
 
 DEFAULT_CLIP_MODEL = "openai/clip-vit-base-patch32"
 DEFAULT_CLAP_MODEL = "laion/clap-htsat-unfused"
@@ -52,7 +53,7 @@ def model_identity(name_or_path: str) -> str:
     """What identifies a model's weights: sha256 of a local folder's weight files, else the hub name."""
     folder = Path(name_or_path)
     if folder.is_dir():
-        from .features.checkpoints import checkpoint_sha256
+        from ..features.checkpoints import checkpoint_sha256
 
         files = sorted(p for p in folder.iterdir() if p.suffix in (".safetensors", ".bin", ".pt", ".pth"))
         if not files:
@@ -73,8 +74,10 @@ def _load(name_or_path: str, kind: str):  # type: ignore[no-untyped-def]
         processor = AutoProcessor.from_pretrained(name_or_path)
     except (OSError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise OvavebenchError(f"--{kind}-model {name_or_path!r}: cannot load it with transformers ({first}); give a "
-                              "local save_pretrained folder or a hub name reachable from here") from None
+        raise OvavebenchError(
+            f"--{kind}-model {name_or_path!r}: cannot load it with transformers ({first}); give a "
+            "local save_pretrained folder or a hub name reachable from here"
+        ) from None
     expected = {"clip": "CLIPModel", "clap": "ClapModel"}[kind]
     if type(model).__name__ != expected:
         raise OvavebenchError(f"--{kind}-model {name_or_path!r}: a {type(model).__name__}, expected a {expected}")
@@ -93,13 +96,13 @@ class ClipClap:
     clap_name: str
 
     @classmethod
-    def load(cls, clip_model: str | None = None, clap_model: str | None = None) -> "ClipClap":
+    def load(cls, clip_model: str | None = None, clap_model: str | None = None) -> ClipClap:
         clip_name, clap_name = clip_model or DEFAULT_CLIP_MODEL, clap_model or DEFAULT_CLAP_MODEL
         clip, clip_processor = _load(clip_name, "clip")
         clap, clap_processor = _load(clap_name, "clap")
         return cls(clip, clip_processor, clap, clap_processor, clip_name, clap_name)
 
-    def to(self, device: str) -> "ClipClap":
+    def to(self, device: str) -> ClipClap:
         self.clip.to(device)
         self.clap.to(device)
         return self
@@ -109,10 +112,16 @@ class ClipClap:
         return int(self.clap_processor.feature_extractor.sampling_rate)
 
     def identity(self) -> dict[str, Any]:
-        return {"encoder": "clip-clap", "clip_model": self.clip_name, "clip_sha256": model_identity(self.clip_name),
-                "clap_model": self.clap_name, "clap_sha256": model_identity(self.clap_name),
-                "preprocessing": PREPROCESSING_VERSION, "embed_dim": int(self.clip.config.projection_dim),
-                "audio_embed_dim": int(self.clap.config.projection_dim)}
+        return {
+            "encoder": "clip-clap",
+            "clip_model": self.clip_name,
+            "clip_sha256": model_identity(self.clip_name),
+            "clap_model": self.clap_name,
+            "clap_sha256": model_identity(self.clap_name),
+            "preprocessing": PREPROCESSING_VERSION,
+            "embed_dim": int(self.clip.config.projection_dim),
+            "audio_embed_dim": int(self.clap.config.projection_dim),
+        }
 
     # ------------------------------------------------------------- inputs (run in DataLoader workers)
 
@@ -127,8 +136,9 @@ class ClipClap:
 
     def audio_inputs(self, wav: Path) -> dict[str, Any]:
         pieces = one_second_pieces(wav, self.audio_rate)
-        features = self.clap_processor.feature_extractor(list(pieces), sampling_rate=self.audio_rate, return_tensors="pt",
-                                                         padding="repeatpad")
+        features = self.clap_processor.feature_extractor(
+            list(pieces), sampling_rate=self.audio_rate, return_tensors="pt", padding="repeatpad"
+        )
         return dict(features)
 
     # ------------------------------------------------------------- embeddings

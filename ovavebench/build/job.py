@@ -8,22 +8,36 @@ rebuilt benchmark is from the published one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 
-from .benchmark import (REPLACED_IN_OFFICIAL_MEDIA, Labels, find_benchmark_files, read_category_list, read_labels, read_meta,
-                        write_benchmark)
-from .download import DownloadOptions, RunSummary, download_clips, export_layout, open_state
-from .io import atomic_write_json
-from .manifest import build_rebuild_manifest, write_manifest
-from .metadata import (cached_vggsound_labels, fetch_metadata, fetch_ovave_files, ovave_dir, read_vggsound_csv,
-                       vggsound_csv_path)
-from .scoring import AVAILABILITY_FILE
+from ..benchmark import (
+    REPLACED_IN_OFFICIAL_MEDIA,
+    Labels,
+    find_benchmark_files,
+    read_category_list,
+    read_labels,
+    read_meta,
+    write_benchmark,
+)
+from ..download import DownloadOptions, RunSummary, download_clips, export_layout, open_state
+from ..io import atomic_write_json
+from ..manifest import build_rebuild_manifest, write_manifest
+from ..metadata.published import (
+    cached_vggsound_labels,
+    fetch_metadata,
+    fetch_ovave_files,
+    ovave_dir,
+    read_vggsound_csv,
+    vggsound_csv_path,
+)
+from ..scoring import AVAILABILITY_FILE
+from ..taxonomy import OTHER, load_taxonomy
 from .stats import write_stats
-from .taxonomy import OTHER, load_taxonomy
 
 Log = Callable[[str], None]
 
@@ -55,8 +69,9 @@ class BuildReport:
 REPLACED_IDS = frozenset(v for ids in REPLACED_IN_OFFICIAL_MEDIA.values() for v in ids)
 
 
-def availability_report(meta: pd.DataFrame, manifest: pd.DataFrame, obtained: set[str], failures: pd.DataFrame,
-                        not_attempted: int = 0) -> dict[str, Any]:
+def availability_report(
+    meta: pd.DataFrame, manifest: pd.DataFrame, obtained: set[str], failures: pd.DataFrame, not_attempted: int = 0
+) -> dict[str, Any]:
     """How many published videos were obtained, per class / split / seen-unseen, and why the rest were not."""
     frame = meta.assign(obtained=meta["vid_name"].isin(obtained))
 
@@ -82,19 +97,27 @@ def availability_report(meta: pd.DataFrame, manifest: pd.DataFrame, obtained: se
         "comparable": missing == 0,
         # Their official preprocessed media are other videos: a rebuild from YouTube gets different media here.
         "replaced_in_official_media": sorted(set(meta["vid_name"]) & REPLACED_IDS),
-        "replaced_note": ("the official preprocessed download replaced the media of these videos (their raw files were "
-                          "empty; OV-AVEL issue #6) and 11 of the 12 label edits of the released labels fall on them: "
-                          "this rebuild's media for them come from YouTube and may differ from the official ones"),
-        "caveat": ("all published clips were obtained: scores are comparable to the published ones" if missing == 0 else
-                   f"{missing:,} of {total['published']:,} published clips ({100 * missing / max(1, total['published']):.1f} %) "
-                   "could not be obtained; scores on this rebuild are computed on the clips that exist and are NOT "
-                   "directly comparable to the paper's (per-class weights and difficulty differ)"),
+        "replaced_note": (
+            "the official preprocessed download replaced the media of these videos (their raw files were "
+            "empty; OV-AVEL issue #6) and 11 of the 12 label edits of the released labels fall on them: "
+            "this rebuild's media for them come from YouTube and may differ from the official ones"
+        ),
+        "caveat": (
+            "all published clips were obtained: scores are comparable to the published ones"
+            if missing == 0
+            else f"{missing:,} of {total['published']:,} published clips ({100 * missing / max(1, total['published']):.1f} %) "
+            "could not be obtained; scores on this rebuild are computed on the clips that exist and are NOT "
+            "directly comparable to the paper's (per-class weights and difficulty differ)"
+        ),
     }
 
 
-def build(options: BuildOptions, log: Log = lambda _: None,
-          on_result: Callable[[Any, RunSummary], None] | None = None,
-          on_state: Callable[[RunSummary], None] | None = None) -> BuildReport:
+def build(
+    options: BuildOptions,
+    log: Log = lambda _: None,
+    on_result: Callable[[Any, RunSummary], None] | None = None,
+    on_state: Callable[[RunSummary], None] | None = None,
+) -> BuildReport:
     """Run the whole pipeline into ``options.out`` (running it again continues where it stopped).
 
     ``log`` receives one line per step; ``on_result`` each downloaded clip and ``on_state``
@@ -108,26 +131,43 @@ def build(options: BuildOptions, log: Log = lambda _: None,
     log("1/6 metadata: VGGSound CSV and the benchmark's published files")
     if options.verify_published:
         published = ovave_dir(options.cache)
-        fetch_metadata(options.cache, options.vggsound_url, options.ovave_base_url, progress=True,
-                       vggsound_stat_url=options.vggsound_stat_url)
+        fetch_metadata(
+            options.cache,
+            options.vggsound_url,
+            options.ovave_base_url,
+            progress=True,
+            vggsound_stat_url=options.vggsound_stat_url,
+        )
     else:
         published = out / "published"
         fetch_ovave_files(options.cache, options.ovave_base_url, progress=True, verify=False, target=published)
-        fetch_metadata(options.cache, options.vggsound_url, progress=True, vggsound_stat_url=options.vggsound_stat_url,
-                       include_ovave=False)
+        fetch_metadata(
+            options.cache,
+            options.vggsound_url,
+            progress=True,
+            vggsound_stat_url=options.vggsound_stat_url,
+            include_ovave=False,
+        )
     vgg_path = vggsound_csv_path(options.cache)
     files = find_benchmark_files(published)
     meta = read_meta(files.meta)
 
     log("2/6 manifest: YouTube id + start time for every clip")
-    table = read_vggsound_csv(vgg_path, taxonomy, skip_bad_rows=True, known_labels=cached_vggsound_labels(options.cache))
+    table = read_vggsound_csv(
+        vgg_path, taxonomy, skip_bad_rows=True, known_labels=cached_vggsound_labels(options.cache)
+    )
     result = build_rebuild_manifest(table, taxonomy, meta, str(files.meta))
     manifest_path = write_manifest(result, out / "manifest.csv")
-    log(f"    {result.summary['rows']:,} clips: " + ", ".join(f"{k} {v:,}" for k, v in result.summary["by_status"].items()))
+    log(
+        f"    {result.summary['rows']:,} clips: "
+        + ", ".join(f"{k} {v:,}" for k, v in result.summary["by_status"].items())
+    )
 
     log("3/6 download: each clip's 10 s window, 10 frames and 16 kHz audio")
     media = out / "media"
-    summary = download_clips(result.frame, media, options.download, on_result=on_result or _progress(log), on_state=on_state)
+    summary = download_clips(
+        result.frame, media, options.download, on_result=on_result or _progress(log), on_state=on_state
+    )
     log(f"    {summary.done:,} done now, {summary.skipped_done:,} already done, {summary.failed:,} failed")
 
     log("4/6 benchmark folder: published-format metadata and labels of the obtained clips")
@@ -143,14 +183,24 @@ def build(options: BuildOptions, log: Log = lambda _: None,
     rows = [index[v] for v in kept["vid_name"]]
     subset = Labels(list(kept["vid_name"]), [labels.categories[i] for i in rows], labels.flags[rows])
     blocks = published / "ovave_categories.csv"
-    classes = (read_category_list(blocks) if blocks.exists() else
-               read_category_list(files.total_categories) if files.total_categories else sorted(set(meta["cls_name"])))
-    seen = [c for c in read_category_list(files.train_categories)] if files.train_categories else sorted(set(meta.loc[meta["seen"], "cls_name"]))
+    classes = (
+        read_category_list(blocks)
+        if blocks.exists()
+        else read_category_list(files.total_categories)
+        if files.total_categories
+        else sorted(set(meta["cls_name"]))
+    )
+    seen = (
+        [c for c in read_category_list(files.train_categories)]
+        if files.train_categories
+        else sorted(set(meta.loc[meta["seen"], "cls_name"]))
+    )
     bench_dir = out / "benchmark"
     write_benchmark(bench_dir, kept, subset, [c for c in classes if c != OTHER], [c for c in seen if c != OTHER])
     failures = states[states["status"] == "failed"]
-    availability = availability_report(meta, result.frame, obtained, failures,
-                                       not_attempted=int((states["status"] == "pending").sum()))
+    availability = availability_report(
+        meta, result.frame, obtained, failures, not_attempted=int((states["status"] == "pending").sum())
+    )
     atomic_write_json(out / AVAILABILITY_FILE, availability)
     atomic_write_json(bench_dir / AVAILABILITY_FILE, availability)  # `ovavebench score` reads it and says so
     log(f"    {availability['obtained']:,} of {availability['published']:,} published clips obtained")

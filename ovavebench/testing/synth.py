@@ -69,8 +69,14 @@ def render_video(
     with av.open(str(tmp), "w", options={"movflags": "+faststart"}) as container:
         video = container.add_stream("libx264", rate=fps)
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-        video.options = {"preset": "ultrafast", "crf": "18", "g": str(max(1, int(round(keyframe_interval_s * fps)))),
-                         "keyint_min": str(max(1, int(round(keyframe_interval_s * fps)))), "sc_threshold": "0", "bf": "0"}
+        video.options = {
+            "preset": "ultrafast",
+            "crf": "18",
+            "g": str(max(1, int(round(keyframe_interval_s * fps)))),
+            "keyint_min": str(max(1, int(round(keyframe_interval_s * fps)))),
+            "sc_threshold": "0",
+            "bf": "0",
+        }
         audio_stream = None
         if audio:
             audio_stream = container.add_stream("aac", rate=sample_rate)
@@ -82,7 +88,7 @@ def render_video(
             if spec.object_colour is not None:
                 side = height // 3
                 top, left = (height - side) // 2, (width - side) // 2
-                image[top:top + side, left:left + side] = spec.object_colour
+                image[top : top + side, left : left + side] = spec.object_colour
             frame = av.VideoFrame.from_ndarray(image, format="rgb24")
             for _ in range(fps):
                 frame.pts = frame_index
@@ -125,8 +131,15 @@ def nearest_second(colour: np.ndarray, candidates: list[tuple[int, int, int]]) -
     return int(np.argmin(distances))
 
 
-def linked_window_source(root: str | Path, youtube_ids: list[str], seconds: int = 12, width: int = 64, height: int = 48,
-                         seed: int = 0, start_s: int = 1) -> Path:
+def linked_window_source(
+    root: str | Path,
+    youtube_ids: list[str],
+    seconds: int = 12,
+    width: int = 64,
+    height: int = 48,
+    seed: int = 0,
+    start_s: int = 1,
+) -> Path:
     """Many small source videos (hard links of one rendering) under ``root/videos`` and a manifest of their
     10-second windows from ``start_s``; returns the manifest. For scheduling tests and benchmarks, where
     the clips' content does not matter and fetching and cutting should cost little."""
@@ -138,6 +151,17 @@ def linked_window_source(root: str | Path, youtube_ids: list[str], seconds: int 
     for youtube_id in youtube_ids:
         os.link(template, root / "videos" / f"{youtube_id}.mp4")
     manifest = root / "manifest.csv"
-    pd.DataFrame([{"clip_id": f"{y}_{start_s:06d}", "youtube_id": y, "start_s": start_s, "end_s": start_s + 10,
-                   "class_name": "dog barking", "split": "test"} for y in youtube_ids]).to_csv(manifest, index=False)
+    pd.DataFrame(
+        [
+            {
+                "clip_id": f"{y}_{start_s:06d}",
+                "youtube_id": y,
+                "start_s": start_s,
+                "end_s": start_s + 10,
+                "class_name": "dog barking",
+                "split": "test",
+            }
+            for y in youtube_ids
+        ]
+    ).to_csv(manifest, index=False)
     return manifest

@@ -13,18 +13,17 @@ import difflib
 import io
 import itertools
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import pandas as pd
 
-from .errors import InputFileError, OvavebenchError
+from ..errors import InputFileError, OvavebenchError
+from ..ids import MAX_START_S, is_youtube_id
+from ..io import read_text
+from ..taxonomy import Taxonomy
 from .fetch import FetchResult, check_url, fetch_file
-from .ids import is_youtube_id
-from .io import read_text
-from .ids import MAX_START_S
-from .taxonomy import Taxonomy
 
 DEFAULT_VGGSOUND_URL = "https://www.robots.ox.ac.uk/~vgg/data/vggsound/vggsound.csv"
 DEFAULT_OVAVE_BASE_URL = "https://raw.githubusercontent.com/jasongief/OV-AVEL/main/meta_anno_files/"
@@ -133,8 +132,12 @@ class FetchReport:
 
 
 def fetch_ovave_files(
-    cache: str | os.PathLike | None = None, base_url: str | None = None, progress: bool = False,
-    verify: bool = True, target: str | os.PathLike | None = None, force: bool = False,
+    cache: str | os.PathLike | None = None,
+    base_url: str | None = None,
+    progress: bool = False,
+    verify: bool = True,
+    target: str | os.PathLike | None = None,
+    force: bool = False,
 ) -> list[FetchResult]:
     """Fetch the five published OV-AVEBench files into the cache, verified by sha256.
 
@@ -149,7 +152,9 @@ def fetch_ovave_files(
         raise OvavebenchError("unverified benchmark files need their own folder (not the published cache)")
     folder = Path(target) if target is not None else ovave_dir(cache)
     return [
-        fetch_file(base + name, folder / name, expected_sha256=digest if verify else None, progress=progress, force=force)
+        fetch_file(
+            base + name, folder / name, expected_sha256=digest if verify else None, progress=progress, force=force
+        )
         for name, digest in OVAVE_FILES.items()
     ]
 
@@ -179,15 +184,18 @@ def fetch_metadata(
     if include_ovave:
         report.files.extend(fetch_ovave_files(cache, ovave_base_url, progress, force=force))
     if include_vggsound:
-        report.files.append(fetch_file(url, vggsound_csv_path(cache), progress=progress, check=check_vggsound_csv, force=force))
-        report.files.append(fetch_file(stat_url, vggsound_stat_path(cache), progress=progress, check=check_vggsound_stat,
-                                       force=force))
+        report.files.append(
+            fetch_file(url, vggsound_csv_path(cache), progress=progress, check=check_vggsound_csv, force=force)
+        )
+        report.files.append(
+            fetch_file(stat_url, vggsound_stat_path(cache), progress=progress, check=check_vggsound_stat, force=force)
+        )
     return report
 
 
 def _head_text(path: Path, what: str, limit: int = 1 << 16) -> list[str]:
     """The first complete lines of a downloaded text file (its first ``limit`` bytes)."""
-    from .io import decode_text
+    from ..io import decode_text
 
     with open(path, "rb") as handle:
         data = handle.read(limit)
@@ -323,8 +331,7 @@ def read_vggsound_csv(
     if not ids and not bad:
         raise InputFileError(path, "no rows; expected VGGSound's CSV (youtube_id,start_seconds,label,split rows)")
     frame = pd.DataFrame(
-        {"youtube_id": ids, "start_s": starts, "vggsound_label": row_labels,
-         "vggsound_split": splits, "line": lines},
+        {"youtube_id": ids, "start_s": starts, "vggsound_label": row_labels, "vggsound_split": splits, "line": lines},
         columns=VGGSOUND_COLUMNS,
     )
     return VGGSoundTable(frame, bad, str(path))

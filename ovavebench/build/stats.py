@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .benchmark import Benchmark, load_benchmark
-from .io import atomic_open, atomic_write_json
-from .taxonomy import GROUPS, Taxonomy
+from ..benchmark import Benchmark, load_benchmark
+from ..io import atomic_open, atomic_write_json
+from ..taxonomy import GROUPS, Taxonomy
 
 PLOT_FILES = ("videos_per_class.png", "event_length.png", "seen_unseen.png", "split_counts.png")
 
@@ -73,7 +73,7 @@ def compute_stats(bench: Benchmark, taxonomy: Taxonomy | None = None) -> Benchma
     )
 
 
-def _save(fig: "object", path: Path) -> None:
+def _save(fig: object, path: Path) -> None:
     with atomic_open(path, "wb") as handle:
         fig.savefig(handle, format="png", dpi=110, bbox_inches="tight")  # type: ignore[attr-defined]
 
@@ -105,9 +105,15 @@ def plot_stats(stats: BenchmarkStats, out: str | os.PathLike) -> list[Path]:
             ax.axvline(start - 0.5, color="grey", lw=0.8, ls="--")
         ax.text(start + count / 2 - 0.5, ax.get_ylim()[1] * 0.97, group, ha="center", va="top", fontsize=9)
         start += count
-    ax.legend(handles=[plt.Rectangle((0, 0), 1, 1, color=c) for c in colours.values()], labels=list(colours),
-              loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    ax.set_title(f"Videos per class ({stats.classes} classes: {stats.seen_classes} seen, {stats.unseen_classes} unseen)")
+    ax.legend(
+        handles=[plt.Rectangle((0, 0), 1, 1, color=c) for c in colours.values()],
+        labels=list(colours),
+        loc="upper left",
+        bbox_to_anchor=(1.0, 1.0),
+    )
+    ax.set_title(
+        f"Videos per class ({stats.classes} classes: {stats.seen_classes} seen, {stats.unseen_classes} unseen)"
+    )
     _save(fig, paths[0])
     plt.close(fig)
 
@@ -118,7 +124,9 @@ def plot_stats(stats: BenchmarkStats, out: str | os.PathLike) -> list[Path]:
     ax.set_xticks(np.arange(len(counts)))
     ax.set_xlabel("seconds with an audio-visual event")
     ax.set_ylabel("% of videos")
-    ax.set_title(f"Event length: {100 * stats.all_event_fraction:.2f} % all 10 s, {100 * stats.no_event_fraction:.2f} % none")
+    ax.set_title(
+        f"Event length: {100 * stats.all_event_fraction:.2f} % all 10 s, {100 * stats.no_event_fraction:.2f} % none"
+    )
     _save(fig, paths[1])
     plt.close(fig)
 
@@ -128,8 +136,13 @@ def plot_stats(stats: BenchmarkStats, out: str | os.PathLike) -> list[Path]:
         (axes[0], (stats.seen_classes, stats.unseen_classes), "classes"),
         (axes[1], (stats.seen_videos, stats.unseen_videos), "videos"),
     ):
-        ax.pie(values, labels=[f"seen\n{values[0]:,}", f"unseen\n{values[1]:,}"], colors=list(colours.values()),
-               autopct="%1.1f%%", startangle=90)
+        ax.pie(
+            values,
+            labels=[f"seen\n{values[0]:,}", f"unseen\n{values[1]:,}"],
+            colors=list(colours.values()),
+            autopct="%1.1f%%",
+            startangle=90,
+        )
         ax.set_title(title)
     _save(fig, paths[2])
     plt.close(fig)
@@ -152,7 +165,9 @@ def plot_stats(stats: BenchmarkStats, out: str | os.PathLike) -> list[Path]:
     return paths
 
 
-def write_stats(folder: str | os.PathLike, out: str | os.PathLike, taxonomy: Taxonomy | None = None) -> tuple[BenchmarkStats, list[Path]]:
+def write_stats(
+    folder: str | os.PathLike, out: str | os.PathLike, taxonomy: Taxonomy | None = None
+) -> tuple[BenchmarkStats, list[Path]]:
     """Compute the stats of a benchmark folder, write ``stats.json`` and the plots into ``out``."""
     stats = compute_stats(load_benchmark(folder), taxonomy)
     paths = plot_stats(stats, out)

@@ -44,10 +44,33 @@ NO_AUDIO = ErrorClass("no_audio", False)
 UNDECODABLE = ErrorClass("undecodable", False)
 UNKNOWN = ErrorClass("unknown", True)  # no evidence about the video: retried (by later runs too), never permanent
 
-ALL_CLASSES = {c.name: c for c in (
-    RATE_LIMITED, BOT_CHECK, SIGN_IN, JS_CHALLENGE, NO_FORMATS, SERVER_ERROR, TIMEOUT, CONNECTION, FORBIDDEN, UNAVAILABLE, PRIVATE, REMOVED,
-    ACCOUNT_TERMINATED, COPYRIGHT, GEO_BLOCKED, AGE_RESTRICTED, MEMBERS_ONLY, NOT_FOUND, TOO_SHORT, NO_AUDIO,
-    UNDECODABLE, UNKNOWN)}
+ALL_CLASSES = {
+    c.name: c
+    for c in (
+        RATE_LIMITED,
+        BOT_CHECK,
+        SIGN_IN,
+        JS_CHALLENGE,
+        NO_FORMATS,
+        SERVER_ERROR,
+        TIMEOUT,
+        CONNECTION,
+        FORBIDDEN,
+        UNAVAILABLE,
+        PRIVATE,
+        REMOVED,
+        ACCOUNT_TERMINATED,
+        COPYRIGHT,
+        GEO_BLOCKED,
+        AGE_RESTRICTED,
+        MEMBERS_ONLY,
+        NOT_FOUND,
+        TOO_SHORT,
+        NO_AUDIO,
+        UNDECODABLE,
+        UNKNOWN,
+    )
+}
 TRANSIENT_CLASSES = frozenset(c.name for c in ALL_CLASSES.values() if c.transient)
 RUN_LEVEL_CLASSES = frozenset(c.name for c in ALL_CLASSES.values() if c.run_level)
 
@@ -56,8 +79,11 @@ _PATTERNS: list[tuple[str, ErrorClass]] = [
     (r"confirm you[’']re not a bot|not a bot", BOT_CHECK),
     (r"http error 429|too many requests|rate[- ]limit", RATE_LIMITED),
     (r"confirm your age|age[- ]restricted|inappropriate for some users", AGE_RESTRICTED),
-    (r"no supported javascript runtime|challenge solv|n challenge|signature (?:extraction|solving|decipher)"
-     r"|nsig extraction|unable to extract (?:initial )?player", JS_CHALLENGE),
+    (
+        r"no supported javascript runtime|challenge solv|n challenge|signature (?:extraction|solving|decipher)"
+        r"|nsig extraction|unable to extract (?:initial )?player",
+        JS_CHALLENGE,
+    ),
     (r"no video formats found|requested format is not available|only images are available", NO_FORMATS),
     (r"private video|video is private", PRIVATE),
     (r"account associated with this video has been terminated|account .*terminated", ACCOUNT_TERMINATED),
@@ -70,16 +96,25 @@ _PATTERNS: list[tuple[str, ErrorClass]] = [
     (r"sign in to confirm|please sign in|requires? (?:a )?log ?in|login required", SIGN_IN),
     (r"http error 40[4]|http error 410|404 not found|410 gone|server returned 404|server returned 410", NOT_FOUND),
     (r"http error 403|server returned 403|403 forbidden", FORBIDDEN),
-    (r"http error 5\d\d|server returned 5\d\d|5\d\d (?:internal server error|bad gateway|service unavailable)", SERVER_ERROR),
+    (
+        r"http error 5\d\d|server returned 5\d\d|5\d\d (?:internal server error|bad gateway|service unavailable)",
+        SERVER_ERROR,
+    ),
     (r"timed out|timeout", TIMEOUT),
     # A body cut short in transit ("Stream ends prematurely", a reset) is the network's fault and retried; corrupt
     # packets in a body that arrived whole are the file's ("Invalid data found", below) and are not.
-    (r"connection (?:reset|refused|aborted)|remote end closed|incompleteread|broken pipe|stream ends prematurely"
-     r"|end of file|unexpected eof|eof occurred|i/o error|network is unreachable", CONNECTION),
+    (
+        r"connection (?:reset|refused|aborted)|remote end closed|incompleteread|broken pipe|stream ends prematurely"
+        r"|end of file|unexpected eof|eof occurred|i/o error|network is unreachable",
+        CONNECTION,
+    ),
     (r"no audio stream|does not contain any stream|no audio", NO_AUDIO),
     (r"too short|ends after|ends \d", TOO_SHORT),
-    (r"invalid data found|error opening input|moov atom not found|cannot open as media|no video stream"
-     r"|unsupported url|no decodable frame|decoding failed", UNDECODABLE),
+    (
+        r"invalid data found|error opening input|moov atom not found|cannot open as media|no video stream"
+        r"|unsupported url|no decodable frame|decoding failed",
+        UNDECODABLE,
+    ),
 ]
 _COMPILED = [(re.compile(p, re.IGNORECASE), c) for p, c in _PATTERNS]
 

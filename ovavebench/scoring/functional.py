@@ -56,7 +56,9 @@ def _pattern_tables(segments: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     # Event level: a pattern's events are its maximal runs, each one of the K intervals.
     iv = _intervals(segments)
     starts, ends = iv[:, 0], iv[:, 1]
-    inside = (np.arange(segments)[None, :] >= starts[:, None]) & (np.arange(segments)[None, :] < ends[:, None])  # [K, T]
+    inside = (np.arange(segments)[None, :] >= starts[:, None]) & (
+        np.arange(segments)[None, :] < ends[:, None]
+    )  # [K, T]
     all_ones = (bits[:, None, :] | ~inside[None, :, :]).all(-1)  # [P, K]
     padded = np.concatenate([np.zeros((n_patterns, 1), np.int64), bits, np.zeros((n_patterns, 1), np.int64)], 1)
     left_zero = padded[:, starts] == 0  # bit at s-1 (padded index s)
@@ -96,7 +98,9 @@ def event_f1(pred: np.ndarray, true_class: np.ndarray, flags: np.ndarray, backgr
     return per_video_metrics(pred, true_class, flags, background)[2]
 
 
-def _candidate_codes(pred: np.ndarray, true: np.ndarray, true_class: np.ndarray, background: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _candidate_codes(
+    pred: np.ndarray, true: np.ndarray, true_class: np.ndarray, background: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Codes of the only rows that can be active: the T predicted rows, the class, background.
 
     Returns pred codes, true codes [N, T+2] and a mask of first occurrences

@@ -24,10 +24,9 @@ import numpy as np
 import soundfile
 from av.video.reformatter import VideoReformatter
 
-from .errors import OvavebenchError
+from ..constants import SAMPLE_RATE, SEGMENTS
+from ..errors import OvavebenchError
 
-SEGMENTS = 10
-SAMPLE_RATE = 16_000
 PNG_COMPRESS_LEVEL = 1  # lossless either way; level 1 is the fast end
 MAX_AUDIO_GAP_S = 0.25  # a shorter audio tail is zero-padded; a longer one is "too short"
 
@@ -67,8 +66,12 @@ def encode_png(rgb: np.ndarray, level: int = PNG_COMPRESS_LEVEL) -> bytes:
     filtered[:, 1:4] = rows[:, :3]
     np.subtract(rows[:, 3:], rows[:, :-3], out=filtered[:, 4:])  # modulo 256, as PNG defines it
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB, not interlaced
-    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header)
-            + _png_chunk(b"IDAT", _deflate(filtered.tobytes(), level)) + _png_chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", _deflate(filtered.tobytes(), level))
+        + _png_chunk(b"IEND", b"")
+    )
 
 
 def _deflate(data: bytes, level: int) -> bytes:
@@ -194,8 +197,13 @@ def segment_clip(
     audio_path = out_dir / "audio.wav"
     soundfile.write(audio_path, samples, sample_rate, subtype="PCM_16")
     first = best[0]
-    return SegmentedClip(frame_paths, audio_path, first.width, first.height,  # type: ignore[union-attr]
-                         [float(f.time) for f in best])  # type: ignore[union-attr]
+    return SegmentedClip(
+        frame_paths,
+        audio_path,
+        first.width,
+        first.height,  # type: ignore[union-attr]
+        [float(f.time) for f in best],
+    )  # type: ignore[union-attr]
 
 
 def segmenter_process_init(parent_pid: int) -> None:
@@ -213,7 +221,7 @@ def segmenter_process_init(parent_pid: int) -> None:
 def serve_segmenter() -> None:
     """Segment clips on request: the loop of a segmenter process (see ``download.SegmenterProcesses``).
 
-    Started as ``python -c "from ovavebench.media import serve_segmenter; serve_segmenter()" PARENT_PID``,
+    Started as ``python -c "from ovavebench.media.decode import serve_segmenter; serve_segmenter()" PARENT_PID``,
     so the process imports only this module. Requests arrive on stdin, one JSON
     object per line (``{"clip": ..., "out": ...}``); each gets one JSON line back:
     ``{"ok": true}`` or ``{"ok": false, "kind": "media"|"os"|"bug", ...}``.

@@ -6,7 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .errors import OvavebenchError
+from ..constants import SEGMENTS
+from ..errors import OvavebenchError
 
 LAYOUTS = ("toolkit", "official")
 FRAME_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -18,16 +19,19 @@ def _natural(path: Path) -> tuple:
     return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path.name))
 
 
-def benchmark_videos(media: str | os.PathLike, benchmark: str | os.PathLike, layout: str = "toolkit",
-                     ) -> tuple[list[tuple[str, list[Path], Path]], list[str], list[str]]:
+def benchmark_videos(
+    media: str | os.PathLike,
+    benchmark: str | os.PathLike,
+    layout: str = "toolkit",
+) -> tuple[list[tuple[str, list[Path], Path]], list[str], list[str]]:
     """(video id, its 10 frames, its wav) of every benchmark video with media; the ids without; why, by name.
 
     ``toolkit``: the folders of ``ovavebench download`` (``DIR/<clip_id>/frames/0..9.png``, ``audio.wav``).
     ``official``: the official preprocessed download as it is (``<split>/video/<class>/<vid>/`` with 10
     frames, ``<split>/audio/<class>/<vid>.wav``).
     """
-    from .benchmark import find_benchmark_files, read_meta
-    from .download.layout import clip_dirs_by_youtube_id, resolve_clip_dir
+    from ..benchmark import find_benchmark_files, read_meta
+    from ..download.layout import clip_dirs_by_youtube_id, resolve_clip_dir
 
     if layout not in LAYOUTS:
         raise OvavebenchError(f"--layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
@@ -42,7 +46,7 @@ def benchmark_videos(media: str | os.PathLike, benchmark: str | os.PathLike, lay
         index = clip_dirs_by_youtube_id(media)
         for video in meta["vid_name"]:
             folder = resolve_clip_dir(video, index)  # an id matching two folders is an error naming them
-            frames = [folder / "frames" / f"{k}.png" for k in range(10)] if folder is not None else []
+            frames = [folder / "frames" / f"{k}.png" for k in range(SEGMENTS)] if folder is not None else []
             if folder is None or not all(p.exists() for p in frames):
                 missing.append(video)
             else:
@@ -51,13 +55,16 @@ def benchmark_videos(media: str | os.PathLike, benchmark: str | os.PathLike, lay
     for row in meta.itertuples(index=False):
         frames_dir = media / row.split / "video" / row.cls_name / row.vid_name
         wav = media / row.split / "audio" / row.cls_name / f"{row.vid_name}.wav"
-        frames = sorted((p for p in frames_dir.iterdir() if p.suffix.lower() in FRAME_SUFFIXES), key=_natural) \
-            if frames_dir.is_dir() else []
+        frames = (
+            sorted((p for p in frames_dir.iterdir() if p.suffix.lower() in FRAME_SUFFIXES), key=_natural)
+            if frames_dir.is_dir()
+            else []
+        )
         if not frames_dir.is_dir() and not wav.exists():
             missing.append(row.vid_name)
             continue
-        if len(frames) != 10:
-            problems.append(f"{row.vid_name}: {len(frames)} frame(s) in {frames_dir} (expected 10)")
+        if len(frames) != SEGMENTS:
+            problems.append(f"{row.vid_name}: {len(frames)} frame(s) in {frames_dir} (expected {SEGMENTS})")
         elif not wav.is_file():
             problems.append(f"{row.vid_name}: no audio (expected {wav})")
         else:

@@ -1,0 +1,1 @@
+"""Metadata stage: fetch and parse VGGSound's CSV and the published OV-AVEBench files."""

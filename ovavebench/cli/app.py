@@ -140,3 +140,7 @@ def save_traceback(exc: BaseException, argv: list[str] | None) -> str:
 def main() -> None:
     """Console-script entry point."""
     sys.exit(run())
+
+
+cli = typer.main.get_command(app)
+"""The click command behind ``app``: what the docs' CLI reference (mkdocs-click) renders."""

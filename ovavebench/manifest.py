@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from .constants import CLIP_SECONDS
 from .errors import InputFileError, OvavebenchError
 from .ids import MAX_START_S
 from .io import atomic_open, atomic_write_json
@@ -41,7 +42,6 @@ MANIFEST_COLUMNS = [
     "note",
 ]
 STATUSES = ("resolved", "ambiguous", "unresolved")
-CLIP_SECONDS = 10
 
 
 @dataclass

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import typer
-from .cli_runner import CliRunner
+from typer.testing import CliRunner  # help text only: typer's own runner, as when the golden was frozen
 
 
 def command_paths(command: object, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:

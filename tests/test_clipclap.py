@@ -12,7 +12,7 @@ import pytest
 import soundfile
 import torch
 
-from ovavebench.baselines.clipclap import ClipClap, one_second_pieces
+from ovavebench.features.clipclap import ClipClap, one_second_pieces
 from ovavebench.benchmark import REPLACED_IN_OFFICIAL_MEDIA
 from ovavebench.build.job import availability_report
 from ovavebench.features import FeatureStore

@@ -53,7 +53,7 @@ def extract_features(
     """Embed every benchmark video's 10 frames and 10 audio seconds, and the class names; skip stored videos.
 
     ``encoder="imagebind"`` (the paper's) or ``"clip-clap"`` (CLIP frames, CLAP audio, each with its own
-    text tower; see :mod:`ovavebench.baselines.clipclap`). ``layout="official"`` reads the official preprocessed
+    text tower; see :mod:`ovavebench.features.clipclap`). ``layout="official"`` reads the official preprocessed
     download as it is.
     """
     import torch
@@ -108,7 +108,7 @@ def extract_features(
                 model.encode_vision(frames.to(device, non_blocking=True)).float().cpu().numpy(),
             )
     else:
-        from ..baselines.clipclap import ClipClap
+        from .clipclap import ClipClap
 
         pair = ClipClap.load(clip_model, clap_model).to(device)
         identity = {**pair.identity(), "dtype": dtype}

@@ -83,7 +83,7 @@ def main() -> None:
             tasks = build_tasks(conn, 1, plan["everyone"], root / "media", root / "media", "/data/local-files/?d=")
             conn.close()
             project = client.create_project(
-                "server-only bulk import", open(REPO / "annotation" / "label_config.xml").read()
+                "server-only bulk import", open(REPO / "ovavebench" / "annotate" / "assets" / "label_config.xml").read()
             )
             t = time.perf_counter()
             client.import_tasks(project, tasks)

@@ -1,4 +1,4 @@
-"""The class taxonomy: ``manifests/classes.csv``.
+"""The class taxonomy: ``ovavebench/classes.csv``, shipped inside the package.
 
 One row per class: ``name, vggsound_label, group, seen``. The published
 benchmark has 67 classes in 5 groups (17/15/17/9/9), 46 seen and 21 unseen.
@@ -65,11 +65,8 @@ class Taxonomy:
 
 
 def default_classes_path() -> Path:
-    """The taxonomy shipped with the package (wheel) or in the checkout."""
-    packaged = Path(__file__).parent / "_data" / "classes.csv"
-    if packaged.exists():
-        return packaged
-    return Path(__file__).resolve().parent.parent / "manifests" / "classes.csv"
+    """The taxonomy shipped inside the package (``ovavebench/classes.csv``; the same file in a wheel and a checkout)."""
+    return Path(__file__).resolve().parent / "classes.csv"
 
 
 def load_taxonomy(path: str | os.PathLike | None = None, expected_classes: int | None = None) -> Taxonomy:

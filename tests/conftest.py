@@ -53,7 +53,7 @@ def reference_server(reference: Path):
 
 @pytest.fixture()
 def classes_csv() -> Path:
-    return REPO / "manifests" / "classes.csv"
+    return REPO / "ovavebench" / "classes.csv"
 
 
 @pytest.fixture(scope="session")

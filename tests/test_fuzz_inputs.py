@@ -593,11 +593,13 @@ def test_fuzzed_side_files_never_crash(base, data):
     """The smaller inputs: a taxonomy CSV, a cookies file, a proxies list, yt-dlp options, a fine-tuning config."""
     kind = data.draw(st.sampled_from(["classes", "cookies", "proxies", "ytdlp", "config"]))
     valid = {
-        "classes": (Path(__file__).resolve().parent.parent / "manifests" / "classes.csv").read_bytes(),
+        "classes": (Path(__file__).resolve().parent.parent / "ovavebench" / "classes.csv").read_bytes(),
         "cookies": b"# Netscape HTTP Cookie File\n.youtube.com\tTRUE\t/\tTRUE\t1999999999\tPREF\tf1=1\n",
         "proxies": b"# egress\nsocks5://127.0.0.1:1080\nhttp://127.0.0.1:3128\n",
         "ytdlp": b'{"sleep_interval_requests": 1.5, "extractor_args": {"youtube": {"player_client": ["web"]}}}',
-        "config": (Path(__file__).resolve().parent.parent / "baselines" / "finetune.json").read_bytes(),
+        "config": (
+            Path(__file__).resolve().parent.parent / "ovavebench" / "baselines" / "configs" / "finetune.json"
+        ).read_bytes(),
     }[kind]
     content = data.draw(_json_inputs(json.loads(valid)) if kind in ("ytdlp", "config") else _mutations(valid))
     with scratch() as folder:

@@ -38,7 +38,7 @@ def test_committed_results_file_is_what_the_command_writes_with_no_runs(tmp_path
     copy = tmp_path / "RESULTS.md"
     copy.write_bytes(committed.read_bytes())
     result = runner.invoke(
-        app, ["results", "--out", str(copy), "--published", str(REPO / "baselines" / "published.json")]
+        app, ["results", "--out", str(copy), "--published", str(REPO / "ovavebench" / "baselines" / "published.json")]
     )
     assert result.exit_code == 0, result.output
     assert copy.read_bytes() == committed.read_bytes()
@@ -88,7 +88,7 @@ def test_results_of_different_benchmarks_or_old_files_are_refused_in_one_line(tm
                 "--out",
                 str(tmp_path / "R.md"),
                 "--published",
-                str(REPO / "baselines" / "published.json"),
+                str(REPO / "ovavebench" / "baselines" / "published.json"),
             ],
         )
         assert result.exit_code == 2 and needle in result.output and len(result.output.strip().splitlines()) == 1

@@ -15,6 +15,20 @@ app = typer.Typer(
 )
 
 
+def _recorded_config(config: str | None) -> str | None:
+    """What the predictions' meta records for ``--config``: a shipped config by its file name (the key of the
+    results table's rows), anything else as given (a path of one's own, or a label)."""
+    if config is None:
+        return None
+    from ..baselines.configs import CONFIG_DIR, resolve_config
+
+    try:
+        path = resolve_config(config)
+    except OvavebenchError:
+        return config
+    return path.name if path.parent == CONFIG_DIR else config
+
+
 @app.command("zero-shot")
 def baseline_zero_shot_cmd(
     features: Path = typer.Option(..., help="Feature store of `ovavebench features extract`."),
@@ -23,7 +37,7 @@ def baseline_zero_shot_cmd(
     out: Path = typer.Option(..., help="Predictions JSON to write (what `ovavebench score` reads)."),
     no_other: bool = typer.Option(False, "--no-other", help="Without the `other` class (paper Table 3)."),
     config: str | None = typer.Option(
-        None, help="The row's config (e.g. baselines/zero_shot.json), recorded in the predictions' meta."
+        None, help="The row's config (a shipped name, e.g. zero_shot, or a path), recorded in the predictions' meta."
     ),
 ) -> None:
     """Training-free baseline: audio and visual argmax classes must agree, second by second."""
@@ -33,7 +47,7 @@ def baseline_zero_shot_cmd(
     predictions, disagreeing = zero_shot_with_uncertainty(features, benchmark, split, with_other=not no_other)
     method = "training-free" + (" w/o other" if no_other else "")
     meta = {
-        **predictions_meta(features, benchmark, method, config),
+        **predictions_meta(features, benchmark, method, _recorded_config(config)),
         "uncertainty": disagreeing,
         "uncertainty_means": "seconds whose audio and visual classes disagree",
     }
@@ -64,7 +78,9 @@ def baseline_finetune_cmd(
         "val",
         help="What picks the epoch: val, or published (the released rule: the seen part of test, Seg/Eve averaged per batch).",
     ),
-    config: Path | None = typer.Option(None, help="A JSON config from baselines/ (options given here override it)."),
+    config: str | None = typer.Option(
+        None, help="A row's config: a shipped name (e.g. finetune_psp) or a JSON file (options given here override it)."
+    ),
     device: str = typer.Option("cpu", help="cpu (deterministic for a seed) or cuda."),
 ) -> None:
     """Fine-tune temporal layers on the frozen per-second embeddings (seen classes), as released; select on val."""
@@ -72,18 +88,20 @@ def baseline_finetune_cmd(
 
     base: dict[str, Any] = {}
     if config:
+        from ..baselines.configs import resolve_config
         from ..errors import InputFileError
         from ..io import read_json
 
-        what = "a fine-tuning config (a JSON object of FinetuneConfig fields, as in baselines/)"
-        base = read_json(config, what)
+        what = "a fine-tuning config (a JSON object of FinetuneConfig fields, as the shipped finetune*.json)"
+        config_path = resolve_config(config)
+        base = read_json(config_path, what)
         if not isinstance(base, dict):
-            raise InputFileError(config, f"expected {what}")
+            raise InputFileError(config_path, f"expected {what}")
         known = set(FinetuneConfig.__dataclass_fields__) | {"description", "command"}
         unknown = sorted(set(base) - known)
         if unknown:
             raise InputFileError(
-                config,
+                config_path,
                 f"unknown key(s) {', '.join(map(repr, unknown[:5]))}; expected FinetuneConfig fields "
                 f"({', '.join(FinetuneConfig.__dataclass_fields__)})",
             )
@@ -91,7 +109,7 @@ def baseline_finetune_cmd(
         try:
             FinetuneConfig(**base).validate()
         except OvavebenchError as exc:
-            raise InputFileError(config, str(exc)) from None
+            raise InputFileError(config_path, str(exc)) from None
     given = {
         "temporal": temporal,
         "layers": layers,
@@ -119,7 +137,7 @@ def baseline_predict_cmd(
     split: str = typer.Option("test", help="test or val."),
     out: Path = typer.Option(..., help="Predictions JSON to write."),
     config: str | None = typer.Option(
-        None, help="The row's config (e.g. baselines/finetune.json), recorded in the predictions' meta."
+        None, help="The row's config (a shipped name, e.g. finetune, or a path), recorded in the predictions' meta."
     ),
 ) -> None:
     """Predictions of a fine-tuned run (all classes + other) for a split."""
@@ -130,7 +148,9 @@ def baseline_predict_cmd(
     method = (
         f"fine-tuning ({run_config.temporal}, {run_config.fusion}{', w/o other' if not run_config.with_other else ''})"
     )
-    write_predictions(predictions, out, predictions_meta(features, benchmark, method, config, run_config.seed))
+    write_predictions(
+        predictions, out, predictions_meta(features, benchmark, method, _recorded_config(config), run_config.seed)
+    )
     typer.echo(f"wrote {out}: {len(predictions):,} video(s) of the {split} split")
 
 
@@ -148,7 +168,7 @@ def baseline_avllm_cmd(
         ..., help="Hub name or local save_pretrained folder of an audio-visual LLM (e.g. Qwen/Qwen2.5-Omni-7B)."
     ),
     prompt: str = typer.Option("per-second", help="Prompt template name in --prompts."),
-    prompts: Path | None = typer.Option(None, help="Prompt templates JSON (default: baselines/avllm_prompts.json)."),
+    prompts: Path | None = typer.Option(None, help="Prompt templates JSON (default: the shipped ones)."),
     device: str | None = typer.Option(None, help="cuda or cpu (default: cuda if available)."),
     dtype: str | None = typer.Option(None, help="bf16, fp16 or fp32 (default: bf16 on GPU, fp32 on CPU)."),
     batch_size: int = typer.Option(1, min=1, max=256, help="Videos per generate call."),
@@ -182,7 +202,7 @@ def baseline_avllm_cmd(
 
     meta = {
         "method": f"audio-visual LLM zero-shot ({model}, prompt {template.name})",
-        "config": config or "avllm.json",
+        "config": _recorded_config(config) or "avllm.json",
         "encoder": model,
         "checkpoint_sha256": llm.identity.get("weights_sha256"),
         "hardware": hardware() + f", {llm.device} ({llm.dtype})",

@@ -21,7 +21,7 @@ def manifest_cmd(
     ),
     benchmark: str = typer.Option("ovavebench", help="Benchmark to rebuild (its published meta gives the video ids)."),
     pool: bool = typer.Option(False, "--pool", help="Build a candidate pool: every VGGSound row of a taxonomy class."),
-    classes: Path | None = typer.Option(None, help="Class taxonomy CSV (default manifests/classes.csv)."),
+    classes: Path | None = typer.Option(None, help="Class taxonomy CSV (default: the shipped one)."),
     skip_bad_rows: bool = typer.Option(
         False, help="Skip malformed VGGSound rows (counted in the summary) instead of stopping."
     ),

@@ -16,7 +16,7 @@ def results_cmd(
     ),
     published: Path | None = typer.Option(
         None,
-        help="The paper's numbers (percent) per config (default: baselines/published.json, shipped with the package).",
+        help="The paper's numbers (percent) per config (default: the ones shipped with the package).",
     ),
 ) -> None:
     """Collect score JSONs into the Table 2-6 layout, with the paper's numbers and the difference beside each row."""

@@ -64,7 +64,7 @@ def score_cmd(
         None, help="Write the per-event-length table (0, 1-3, 4-6, 7-9, 10 s) to this CSV."
     ),
     classes: Path | None = typer.Option(
-        None, help="Class taxonomy CSV, for the groups (default manifests/classes.csv)."
+        None, help="Class taxonomy CSV, for the groups (default: the shipped one)."
     ),
     plots: Path | None = typer.Option(
         None, help="Folder for PNGs: per-class Avg. with intervals, seen vs unseen, timelines."
@@ -79,7 +79,7 @@ def score_cmd(
         None, help="Name of the method, recorded in the score JSON (default: the predictions' meta)."
     ),
     config: str | None = typer.Option(
-        None, help="Config of the run (e.g. baselines/finetune.json), recorded in the score JSON."
+        None, help="Config of the run (e.g. finetune.json), recorded in the score JSON."
     ),
 ) -> None:
     """Score predictions with the published OV-AVEL metrics (Acc., Seg. F1, Eve. F1, Avg.).

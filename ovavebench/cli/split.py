@@ -12,7 +12,7 @@ from .common import fail, floats
 def split_cmd(
     labels: Path = typer.Option(..., help="Labels JSON in the published format {vid: {category, label}}."),
     out: Path = typer.Option(..., help="Benchmark folder to write (published format)."),
-    classes: Path | None = typer.Option(None, help="Class taxonomy CSV (default manifests/classes.csv)."),
+    classes: Path | None = typer.Option(None, help="Class taxonomy CSV (default: the shipped one)."),
     unseen: str = typer.Option("official", help="official, auto, or a file with one class name per line."),
     num_unseen: int = typer.Option(21, min=1, help="With --unseen auto: how many classes to hold out."),
     unseen_share: float = typer.Option(

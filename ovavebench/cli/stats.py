@@ -11,7 +11,7 @@ def stats_cmd(
     benchmark: Path = typer.Option(..., help="Benchmark folder (published format)."),
     out: Path = typer.Option(..., help="Folder for the PNG plots and stats.json."),
     classes: Path | None = typer.Option(
-        None, help="Class taxonomy CSV, for the groups (default manifests/classes.csv)."
+        None, help="Class taxonomy CSV, for the groups (default: the shipped one)."
     ),
 ) -> None:
     """Headline numbers and Fig. 2-style plots of a benchmark folder."""

@@ -78,15 +78,13 @@ TABLES: tuple[tuple[str, tuple[Row, ...]], ...] = (
 
 
 def default_published_path() -> Path:
-    """The paper's numbers shipped with the package (wheel) or in the checkout (``baselines/published.json``)."""
-    packaged = Path(__file__).resolve().parent.parent / "_data" / "published.json"
-    if packaged.exists():
-        return packaged
-    return Path(__file__).resolve().parents[2] / "baselines" / "published.json"
+    """The paper's numbers shipped inside the package (``ovavebench/baselines/published.json``)."""
+    return Path(__file__).resolve().parents[1] / "baselines" / "published.json"
 
 
 def read_published(path: str | os.PathLike) -> dict[str, dict[str, dict[str, float | None]]]:
-    """``baselines/published.json``: config → group → metric → the paper's percent (or null)."""
+    """The paper's numbers (shipped: ``ovavebench/baselines/published.json``): config → group → metric → percent
+    (or null)."""
     what = 'the paper\'s numbers: {"rows": {config: {seen|unseen|total: {acc|seg_f1|eve_f1|avg: percent or null}}}}'
     data = read_json(path, what)
     rows = data.get("rows") if isinstance(data, dict) else None

@@ -1,7 +1,7 @@
 """Table 2's audio-visual LLM row: a model that ``transformers`` ships (Qwen2.5-Omni's thinker, say) gets each
 second's frame and audio and a prompt listing the candidate classes, and names the event of every second.
 
-One module per concern: :mod:`.prompts` (templates from ``baselines/avllm_prompts.json``), :mod:`.model` (loading
+One module per concern: :mod:`.prompts` (templates from the shipped ``prompts.json``), :mod:`.model` (loading
 and generation), :mod:`.parse` (answers → labels) and :mod:`.run` (the split, resumable).
 """
 

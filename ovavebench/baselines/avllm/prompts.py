@@ -1,4 +1,4 @@
-"""Prompt templates of the AV-LLM baseline (``baselines/avllm_prompts.json``), and the chat messages they make."""
+"""Prompt templates of the AV-LLM baseline (the shipped ``prompts.json`` beside this module), and their messages."""
 
 from __future__ import annotations
 
@@ -43,11 +43,8 @@ class PromptTemplate:
 
 
 def default_prompts_path() -> Path:
-    """The templates shipped with the package (wheel) or in the checkout."""
-    packaged = Path(__file__).resolve().parents[2] / "_data" / "avllm_prompts.json"
-    if packaged.exists():
-        return packaged
-    return Path(__file__).resolve().parents[3] / "baselines" / "avllm_prompts.json"
+    """The templates shipped inside the package (``ovavebench/baselines/avllm/prompts.json``)."""
+    return Path(__file__).resolve().parent / "prompts.json"
 
 
 def load_prompt(name: str = "per-second", path: str | os.PathLike | None = None) -> PromptTemplate:

@@ -32,6 +32,7 @@ from ovavebench.download import (
     verify_downloads,
 )
 from ovavebench.download.failures import classify_error
+from ovavebench.download.ytdlp import CUT_TIMELINE_S
 from ovavebench.errors import OvavebenchError
 from ovavebench.media.decode import MediaError, encode_png, write_png
 from ovavebench.testing.localserver import LocalServer
@@ -187,8 +188,10 @@ def test_frames_and_audio_come_from_the_right_seconds(source, tmp_path):
 
         with av.open(str(clip / "clip.mp4")) as container:
             assert container.streams.audio and container.streams.video
-            times = [f.time for f in container.decode(video=0)]
-        assert times[0] == pytest.approx(0.0, abs=0.05) and times[-1] < 10.0 and len(times) == 250
+            times = [f.time - CUT_TIMELINE_S for f in container.decode(video=0)]
+        # The cut starts at the keyframe before the window; the window itself starts at CUT_TIMELINE_S.
+        window = [t for t in times if 0 <= t < 10]
+        assert window[0] == pytest.approx(0.0, abs=0.05) and len(window) == 250 and times[-1] < 10.0
 
 
 def test_rerun_skips_done_clips_and_retries_permanent_failures_only_when_asked(source, tmp_path):

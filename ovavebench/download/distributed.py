@@ -30,11 +30,10 @@ from ..errors import OvavebenchError
 from .ffmpeg_wrapper import ffmpeg_wrapper_dir
 from .options import DownloadOptions
 from .records import ClipJob, ClipResult
-from .state import CLIP_FILES
 from .worker import process_clip
 
 
-def _ray():  # type: ignore[no-untyped-def]
+def _ray():
     try:
         import ray
     except ImportError:
@@ -92,7 +91,7 @@ class ClipWorker:
         if result.status != "done" or self.shared:
             return result, None
         folder = self.out / job.clip_id
-        files = {name: (folder / name).read_bytes() for name in CLIP_FILES}
+        files = {name: (folder / name).read_bytes() for name in result.checksums or {}}
         shutil.rmtree(folder, ignore_errors=True)
         return result, files
 

@@ -42,6 +42,9 @@ NOT_FOUND = ErrorClass("not_found", False)
 TOO_SHORT = ErrorClass("too_short", False)
 NO_AUDIO = ErrorClass("no_audio", False)
 UNDECODABLE = ErrorClass("undecodable", False)
+EMPTY_FILE = ErrorClass("empty_file", False)  # an archive file of 0 bytes
+VIDEO_GAP = ErrorClass("video_gap", False)  # no frame shown at some second's middle (the video starts late)
+AUDIO_GAP = ErrorClass("audio_gap", False)  # audio missing for > 0.25 s of the window (starts late, ends early, hole)
 UNKNOWN = ErrorClass("unknown", True)  # no evidence about the video: retried (by later runs too), never permanent
 
 ALL_CLASSES = {
@@ -68,6 +71,9 @@ ALL_CLASSES = {
         TOO_SHORT,
         NO_AUDIO,
         UNDECODABLE,
+        EMPTY_FILE,
+        VIDEO_GAP,
+        AUDIO_GAP,
         UNKNOWN,
     )
 }

@@ -49,6 +49,9 @@ class DownloadOptions:
     # Ray (the `distributed` extra): None for this machine alone; "auto", an address, or "local" (start one here).
     ray: str | None = None
     shared_out: bool = False  # with ray: actors write into the output folder (a shared filesystem)
+    # A local archive of the raw videos (a folder or a .zip of <youtube_id>.<ext>), read before any URL.
+    archive: str | None = None
+    archive_fallback: bool = False  # a clip not in the archive is fetched from url_template (else: left pending)
 
     @property
     def is_youtube(self) -> bool:
@@ -112,6 +115,10 @@ class DownloadOptions:
             )
         if self.ytdlp_params_json:
             parse_ytdlp_params(self.ytdlp_params, "yt-dlp options")
+        if self.archive is not None:
+            from ..media.archive import check_archive
+
+            check_archive(self.archive)
         if self.shared_out and self.ray is None:
             raise OvavebenchError("--shared-out goes with --ray")
         if self.ray is not None and (not isinstance(self.ray, str) or not self.ray.strip()):

@@ -39,6 +39,8 @@ class ClipResult:
     egress: str | None = None
     run_level: bool = False  # failed for a reason about this machine's access, not about the video
     stop_run: str | None = None  # why the whole run must stop (no JS runtime), in one line
+    # Where the media came from: {"source": "archive", member, size, sha256, ...} or {"source": "url", url, format}
+    provenance: dict | None = None
 
 
 @dataclass
@@ -57,3 +59,5 @@ class RunSummary:
     block_cause: str = ""
     stopped: str | None = None  # the run stopped early for this reason (e.g. no JavaScript runtime)
     egress_states: dict[str, str] = field(default_factory=dict)
+    by_source: dict[str, int] = field(default_factory=dict)  # done clips of this run per source (archive, url)
+    not_in_archive: int = 0  # clips left pending: not in --archive, and no URL to fall back on

@@ -32,6 +32,7 @@ import pandas as pd
 
 from ..errors import OvavebenchError
 from ..manifest import read_manifest
+from ..media.archive import archive_index
 from .ffmpeg_wrapper import ffmpeg_wrapper_dir
 from .options import DownloadOptions
 from .records import ClipJob, ClipResult, RunSummary
@@ -43,6 +44,7 @@ from .state import (
     load_budget,
     manifest_records,
     open_state,
+    park_not_in_archive,
     register_records,
     save_budgets,
     select_jobs,
@@ -208,7 +210,7 @@ def _exclusive(out_dir: Path) -> Iterator[None]:
         yield
 
 
-def _egresses(options: DownloadOptions, conn, remote: RemoteWorkers | None) -> list[Egress]:  # type: ignore[no-untyped-def]
+def _egresses(options: DownloadOptions, conn, remote: RemoteWorkers | None) -> list[Egress]:
     if remote is not None and not options.proxies:
         names = remote.egress_names()  # one egress per machine of the cluster
         proxies: list[str | None] = [options.proxy] * len(names)
@@ -280,6 +282,18 @@ def run_download(
                     )
             jobs, summary.skipped_done = select_jobs(conn, options)
             summary.selected = len(jobs)
+            if options.archive is not None:
+                # The archive's clips first, on this machine and outside any request budget (no network);
+                # the rest from the URL when one was given, else left pending: "not in archive".
+                index = archive_index(options.archive)
+                local = [job for job in jobs if job.youtube_id in index]
+                jobs = [job for job in jobs if job.youtube_id not in index]
+                if not options.archive_fallback:
+                    park_not_in_archive(conn, jobs)
+                    summary.not_in_archive, jobs = len(jobs), []
+                offline = dataclasses.replace(options, max_clips_per_hour=0, proxies=(), proxy=None, ray=None)
+                _run(local, _egresses(offline, conn, None), out_dir, offline, wrapper, conn, summary, start,
+                     on_result, on_state)  # fmt: skip
             egresses = _egresses(options, conn, remote)
             started = remote is not None and bool(jobs)
             if started:
@@ -289,6 +303,7 @@ def run_download(
             finally:
                 if started:
                     remote.close()
+            summary.pending_left += summary.not_in_archive
         finally:
             conn.close()
             shutil.rmtree(out_dir / TMP_DIR, ignore_errors=True)
@@ -304,7 +319,7 @@ def _run(
     wrapper: Path,
     conn,
     summary: RunSummary,
-    start: float,  # type: ignore[no-untyped-def]
+    start: float,
     on_result: Callable[[ClipResult, RunSummary], None] | None,
     on_state: Callable[[RunSummary], None] | None,
 ) -> None:
@@ -382,6 +397,8 @@ def _run(
                     commit_result(conn, result, [budget] if budget else [])
                     if result.status == "done":
                         summary.done += 1
+                        source = (result.provenance or {}).get("source", "url")
+                        summary.by_source[source] = summary.by_source.get(source, 0) + 1
                     elif result.status == "failed":
                         summary.failed += 1
                         key = result.error_class or "unknown"
@@ -407,5 +424,5 @@ def _run(
             if rows:
                 with contextlib.suppress(Exception):
                     save_budgets(conn, rows)
-    summary.pending_left = len(queue) + sum(1 for _ in in_flight)
+    summary.pending_left += len(queue) + sum(1 for _ in in_flight)
     summary.egress_states = {e.name: e.state(time.time()) for e in egresses}

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 from ..media.decode import MediaError
 
@@ -52,12 +53,17 @@ class SegmenterProcesses:
             self._all.append(process)
         return process
 
-    def segment(self, clip: Path, out_dir: Path) -> None:
-        """:func:`ovavebench.media.decode.segment_clip` in one of the processes; its errors are raised here."""
+    def segment(self, request: dict[str, Any] | Path, out_dir: Path | None = None) -> dict[str, Any]:
+        """:func:`ovavebench.media.decode.segment_request` in one of the processes; its errors are raised here.
+
+        ``request`` is the request (a dict), or a clip's path with ``out_dir`` (its window at its start)."""
+        if not isinstance(request, dict):
+            request = {"clip": str(request), "out": str(out_dir)}
+        clip = Path(str(request.get("clip") or request.get("member")))
         process = self._idle.get()
         try:
             assert process.stdin is not None and process.stdout is not None
-            process.stdin.write(json.dumps({"clip": str(clip), "out": str(out_dir)}) + "\n")
+            process.stdin.write(json.dumps(request) + "\n")
             process.stdin.flush()
             line = process.stdout.readline()
         except (OSError, ValueError):  # a dead process, or its pipe closed by close()
@@ -73,9 +79,9 @@ class SegmenterProcesses:
         self._idle.put(process)
         reply = json.loads(line)
         if reply["ok"]:
-            return
+            return {k: v for k, v in reply.items() if k != "ok"}
         if reply["kind"] == "media":
-            raise MediaError(reply["error_class"], reply["message"])
+            raise MediaError(reply["error_class"], reply["message"], reply.get("duration_s"))
         if reply["kind"] == "os":
             raise OSError(reply["message"])
         raise RuntimeError(f"segmenter process failed on {clip}:\n{reply['message']}")

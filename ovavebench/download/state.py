@@ -72,7 +72,10 @@ CREATE INDEX IF NOT EXISTS attempts_clip ON attempts (clip_id);
 
 
 # Columns added after the first release: added in place to an existing database.
-_MIGRATIONS = {"attempts": {"warnings": "TEXT", "egress": "TEXT"}}
+_MIGRATIONS = {
+    "attempts": {"warnings": "TEXT", "egress": "TEXT"},
+    "clips": {"source": "TEXT", "provenance": "TEXT"},  # where the media came from (archive, url) and its details
+}
 _SCHEMA += """
 CREATE TABLE IF NOT EXISTS budget (
     egress TEXT PRIMARY KEY,
@@ -170,6 +173,16 @@ def _shard_of(clip_id: str, n: int) -> int:
     return zlib.crc32(clip_id.encode()) % n
 
 
+def park_not_in_archive(conn: sqlite3.Connection, jobs: list[ClipJob]) -> None:
+    """Leave clips pending with the reason "not in archive" (no URL was given to fetch them from)."""
+    with conn:
+        conn.executemany(
+            "UPDATE clips SET status = 'pending', error_class = 'not_in_archive', error_message = 'not in archive' "
+            "WHERE clip_id = ?",
+            [(job.clip_id,) for job in jobs],
+        )
+
+
 def select_jobs(conn: sqlite3.Connection, options: DownloadOptions) -> tuple[list[ClipJob], int]:
     """Clips to work on now, and how many are already done (skipped)."""
     rows = conn.execute("SELECT * FROM clips ORDER BY clip_id").fetchall()
@@ -219,7 +232,8 @@ def commit_result(conn: sqlite3.Connection, result: ClipResult, budgets: list[tu
         conn.execute(
             """UPDATE clips SET status = ?, error_class = ?, error_message = ?, attempts = attempts + ?,
                first_attempt_at = COALESCE(first_attempt_at, ?), last_attempt_at = ?, finished_at = ?,
-               download_s = ?, segment_s = ?, bytes = ?, checksums = ? WHERE clip_id = ?""",
+               download_s = ?, segment_s = ?, bytes = ?, checksums = ?,
+               source = COALESCE(?, source), provenance = COALESCE(?, provenance) WHERE clip_id = ?""",
             (
                 result.status,
                 result.error_class,
@@ -232,6 +246,8 @@ def commit_result(conn: sqlite3.Connection, result: ClipResult, budgets: list[tu
                 result.segment_s,
                 result.bytes,
                 json.dumps(result.checksums, sort_keys=True) if result.checksums else None,
+                (result.provenance or {}).get("source"),
+                json.dumps(result.provenance, sort_keys=True) if result.provenance else None,
                 result.job.clip_id,
             ),
         )
@@ -259,10 +275,14 @@ class StatusReport:
     by_error_class: dict[str, int]
     failed_by_class_name: dict[str, int]
     warnings: dict[str, int] = field(default_factory=dict)  # yt-dlp warning (ids removed) → attempts that got it
+    by_source: dict[str, dict[str, int]] = field(default_factory=dict)  # source → status → clips
+    pending_reasons: dict[str, int] = field(default_factory=dict)  # why pending clips wait (e.g. not in archive)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "by_status": self.by_status,
+            "by_source": self.by_source,
+            "pending_reasons": self.pending_reasons,
             "by_error_class": self.by_error_class,
             "failed_by_class_name": self.failed_by_class_name,
             "warnings": self.warnings,
@@ -295,11 +315,23 @@ def download_status(out_dir: str | os.PathLike) -> StatusReport:
                 "SELECT class_name, COUNT(*) FROM clips WHERE status = 'failed' GROUP BY class_name ORDER BY 2 DESC"
             )
         }
+        by_source: dict[str, dict[str, int]] = {}
+        for source, status, count in conn.execute(
+            "SELECT COALESCE(source, 'none'), status, COUNT(*) FROM clips GROUP BY 1, 2 ORDER BY 1, 2"
+        ):
+            by_source.setdefault(source, {})[status] = count
+        pending = {
+            r[0]: r[1]
+            for r in conn.execute(
+                "SELECT error_message, COUNT(*) FROM clips WHERE status = 'pending' AND error_class = 'not_in_archive' "
+                "GROUP BY 1"
+            )
+        }
         warnings: Counter[str] = Counter()
         for (text,) in conn.execute("SELECT warnings FROM attempts WHERE warnings IS NOT NULL"):
             with contextlib.suppress(ValueError, TypeError):
                 warnings.update({_warning_key(w) for w in json.loads(text) if isinstance(w, str)})
-    return StatusReport(by_status, by_error, by_class, dict(warnings.most_common()))
+    return StatusReport(by_status, by_error, by_class, dict(warnings.most_common()), by_source, pending)
 
 
 def _existing_state(out_dir: str | os.PathLike) -> sqlite3.Connection:
@@ -313,15 +345,19 @@ def write_failures(out_dir: str | os.PathLike, path: str | os.PathLike) -> int:
     conn = _existing_state(out_dir)
     with contextlib.closing(conn):
         rows = conn.execute(
-            "SELECT clip_id, youtube_id, start_s, class_name, split, error_class, attempts, error_message "
-            "FROM clips WHERE status = 'failed' ORDER BY error_class, clip_id"
+            "SELECT clip_id, youtube_id, start_s, class_name, split, error_class, attempts, error_message, "
+            "source, provenance FROM clips WHERE status = 'failed' ORDER BY error_class, clip_id"
         ).fetchall()
     with atomic_open(path, "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(
             ["clip_id", "youtube_id", "start_s", "class_name", "split", "error_class", "attempts", "error_message"]
+            + ["source", "source_file", "duration_s"]
         )
-        writer.writerows([tuple(r) for r in rows])
+        for r in rows:
+            details = json.loads(r["provenance"] or "{}")
+            where = details.get("member") or details.get("url") or ""
+            writer.writerow([*tuple(r)[:8], r["source"] or "", where, details.get("duration_s", "")])
     return len(rows)
 
 
@@ -348,7 +384,7 @@ def verify_downloads(out_dir: str | os.PathLike, reset_bad: bool = False) -> Ver
             report.checked += 1
             expected = json.loads(row["checksums"] or "{}")
             problem = None
-            for name in CLIP_FILES:
+            for name in sorted(expected) or CLIP_FILES:
                 path = out_dir / row["clip_id"] / name
                 if not path.exists():
                     problem = f"{name} missing"

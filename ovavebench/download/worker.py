@@ -10,16 +10,19 @@ import shutil
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
+from ..constants import SEGMENTS
 from ..errors import OvavebenchError
 from ..io import sha256_file
-from ..media.decode import MediaError, segment_clip
+from ..media.archive import ArchiveEntry, archive_index, member_sha256
+from ..media.decode import MediaError, segment_request
 from .failures import ALL_CLASSES, classify_error
 from .options import DownloadOptions
 from .records import Attempt, ClipJob, ClipResult
 from .segmenter import SegmenterProcesses
-from .state import CLIP_FILES, TMP_DIR
-from .ytdlp import RUNTIME_WARNINGS, _Failure, _fetch
+from .state import TMP_DIR
+from .ytdlp import CUT_TIMELINE_S, RUNTIME_WARNINGS, _Failure, _fetch
 
 
 class BackoffGate:
@@ -68,26 +71,35 @@ def process_clip(
         work.mkdir(parents=True)
         started = time.time()
         warnings: list[str] = []
+        provenance: dict[str, Any] = {}
         try:
             t0 = time.perf_counter()
-            clip = _fetch(job, work, options, wrapper, warnings)
-            t1 = time.perf_counter()
             staged = work / "staged"
             staged.mkdir()
-            os.replace(clip, staged / "clip.mp4")
-            if segmenter is None:
-                segment_clip(staged / "clip.mp4", staged)
+            entry = archive_index(options.archive).get(job.youtube_id) if options.archive else None
+            if entry is not None:
+                request = _archive_request(job, entry, staged, options, provenance)
             else:
-                segmenter.segment(staged / "clip.mp4", staged)
+                clip = _fetch(job, work, options, wrapper, warnings, provenance)
+                os.replace(clip, staged / clip.name)
+                request = {"clip": str(staged / clip.name), "out": str(staged)}
+                request.update(start_s=float(CUT_TIMELINE_S), absolute=True)
+            t1 = time.perf_counter()
+            done = segment_request(request) if segmenter is None else segmenter.segment(request)
+            if done.get("duration_s") is not None and entry is not None:
+                provenance["duration_s"] = round(float(done["duration_s"]), 3)
             t2 = time.perf_counter()
         except (_Failure, MediaError) as exc:
             message = str(exc).replace(str(work / "staged") + os.sep, "")  # name the file, not the temp folder
             error_class = ALL_CLASSES.get(getattr(exc, "error_class", ""), None) or classify_error(message)
+            if getattr(exc, "duration_s", None) is not None:
+                provenance["duration_s"] = round(float(exc.duration_s), 3)  # type: ignore[union-attr]
         except OSError as exc:  # the local disk, not the network: report it plainly
             message, error_class = f"local I/O error: {exc}", classify_error(str(exc))
         else:
-            checksums = {name: sha256_file(staged / name) for name in CLIP_FILES}
-            size = sum((staged / name).stat().st_size for name in CLIP_FILES)
+            names = clip_files(staged)
+            checksums = {name: sha256_file(staged / name) for name in names}
+            size = sum((staged / name).stat().st_size for name in names)
             final = out_dir / job.clip_id
             if final.exists():  # left by a run killed between rename and commit
                 shutil.rmtree(final)
@@ -96,11 +108,13 @@ def process_clip(
             result.attempts.append(Attempt(started, time.time(), "done", warnings=warnings))
             result.status, result.error_class, result.error_message = "done", None, None
             result.download_s, result.segment_s, result.bytes, result.checksums = t1 - t0, t2 - t1, size, checksums
+            result.provenance = provenance
             _check_runtime_warnings(result, warnings, options)
             return result
         shutil.rmtree(work, ignore_errors=True)
         result.attempts.append(Attempt(started, time.time(), "failed", error_class.name, message, warnings))
         result.error_class, result.error_message = error_class.name, message
+        result.provenance = provenance or None
         if _check_runtime_warnings(result, warnings, options) or error_class.run_level:
             result.status, result.run_level = "pending", True
             return result
@@ -109,6 +123,35 @@ def process_clip(
         delay = min(options.backoff_max_s, options.backoff_s * 2 ** (attempt_no - 1)) * random.uniform(0.5, 1.5)
         stop.wait(delay)
     return result
+
+
+ARCHIVE_TOLERANCE_S = 0.5  # a file of 10 s give or take this is the window itself
+
+
+def _archive_request(
+    job: ClipJob, entry: ArchiveEntry, staged: Path, options: DownloadOptions, provenance: dict[str, Any]
+) -> dict[str, Any]:
+    """The segmenting request of a clip whose video is in the archive; its provenance (member, size, SHA-256)."""
+    assert options.archive is not None
+    provenance.update(
+        {"source": "archive", "archive": str(options.archive), "member": entry.member, "size": entry.size}
+    )
+    if entry.size == 0:
+        raise MediaError("empty_file", f"{entry.member}: the archive's file is empty (0 bytes)", 0.0)
+    provenance["sha256"] = member_sha256(options.archive, entry.member)
+    request: dict[str, Any] = {"out": str(staged), "start_s": float(job.start_s)}
+    request["archive_tolerance_s"] = ARCHIVE_TOLERANCE_S
+    if Path(options.archive).is_dir():
+        request["clip"] = str(Path(options.archive) / entry.member)
+    else:
+        request.update(archive=str(options.archive), member=entry.member)
+    return request
+
+
+def clip_files(folder: Path) -> list[str]:
+    """The files of a segmented clip: its cut (``clip.<ext>``, none for an archive's clip), frames, audio."""
+    cuts = sorted(p.name for p in folder.glob("clip.*"))
+    return [*cuts, *(f"frames/{k}.png" for k in range(SEGMENTS)), "audio.wav"]
 
 
 def _check_runtime_warnings(result: ClipResult, warnings: list[str], options: DownloadOptions) -> bool:
@@ -132,7 +175,10 @@ def place_files(out_dir: Path, result: ClipResult, files: dict[str, bytes]) -> N
     staged = out_dir / TMP_DIR / f"{result.job.clip_id}.remote"
     shutil.rmtree(staged, ignore_errors=True)
     (staged / "frames").mkdir(parents=True)
-    for name in CLIP_FILES:
+    if set(files) != set(expected):
+        shutil.rmtree(staged, ignore_errors=True)
+        raise OvavebenchError(f"clip {result.job.clip_id}: the actor sent other files than it checksummed")
+    for name in sorted(expected):
         data = files[name]
         if hashlib.sha256(data).hexdigest() != expected.get(name):
             shutil.rmtree(staged, ignore_errors=True)

@@ -22,6 +22,13 @@ from .ffmpeg_wrapper import LOG_SUFFIX, read_ffmpeg_log
 from .options import YOUTUBE_HOSTS, DownloadOptions
 from .records import ClipJob
 
+# The cut's window starts at this time on the cut file's timeline. ffmpeg's range cut by stream copy starts at the
+# keyframe before the window, so the packets before the window have negative times: MP4 hides them behind an edit
+# list, but WebM/Matroska cannot store negative times and shifts the whole file so that it starts at 0 (the window
+# then comes out up to a keyframe interval early). Shifted by this offset, no time is negative in any container,
+# nothing is shifted, and the segmenter finds the window where the cutter put it.
+CUT_TIMELINE_S = 1000
+
 
 class _YtdlpLog:
     """yt-dlp logger: keeps warnings (each attempt's are stored), prints nothing."""
@@ -88,6 +95,8 @@ def _ytdlp_options(
         "ffmpeg_location": str(wrapper / "ffmpeg"),
         "external_downloader_args": {
             "ffmpeg": ["-loglevel", "warning", "-nostats"],
+            # Output arguments: a timeline on which the window starts at CUT_TIMELINE_S (see there).
+            "ffmpeg_o": ["-loglevel", "warning", "-nostats", "-output_ts_offset", str(CUT_TIMELINE_S)],
             "ffmpeg_i": ["-xerror", "-rw_timeout", str(int(options.socket_timeout_s * 1_000_000))],
         },
     }
@@ -105,7 +114,7 @@ _thread_state = threading.local()
 _youtube_dl_class: type | None = None
 
 
-def _youtube_dl():  # type: ignore[no-untyped-def]
+def _youtube_dl():
     """yt-dlp's ``YoutubeDL``, minus work whose result it throws away.
 
     Before each processing step (four per clip) ``YoutubeDL._forceprint`` renders
@@ -117,8 +126,8 @@ def _youtube_dl():  # type: ignore[no-untyped-def]
     if _youtube_dl_class is None:
         import yt_dlp
 
-        class YoutubeDL(yt_dlp.YoutubeDL):  # type: ignore[misc]
-            def _forceprint(self, key, info_dict):  # type: ignore[no-untyped-def]
+        class YoutubeDL(yt_dlp.YoutubeDL):
+            def _forceprint(self, key, info_dict):
                 params = self.params
                 if (
                     key != "video"
@@ -132,7 +141,7 @@ def _youtube_dl():  # type: ignore[no-untyped-def]
     return _youtube_dl_class
 
 
-def _downloader(options: DownloadOptions, wrapper: Path):  # type: ignore[no-untyped-def]
+def _downloader(options: DownloadOptions, wrapper: Path):
     """This worker thread's YoutubeDL, built once, with no extractor registered yet.
 
     Registering yt-dlp's ~1,800 extractors costs ~85 ms of GIL-held CPU per
@@ -150,7 +159,7 @@ def _downloader(options: DownloadOptions, wrapper: Path):  # type: ignore[no-unt
     return cached[1], cached[2], cached[3]
 
 
-def _register_extractor(ydl, registered: set[str | None], ie_key: str | None) -> None:  # type: ignore[no-untyped-def]
+def _register_extractor(ydl, registered: set[str | None], ie_key: str | None) -> None:
     if ie_key in registered or None in registered:
         return
     if ie_key is None:
@@ -163,9 +172,16 @@ def _register_extractor(ydl, registered: set[str | None], ie_key: str | None) ->
 
 
 def _fetch(
-    job: ClipJob, work: Path, options: DownloadOptions, wrapper: Path, warnings: list[str] | None = None
+    job: ClipJob,
+    work: Path,
+    options: DownloadOptions,
+    wrapper: Path,
+    warnings: list[str] | None = None,
+    provenance: dict[str, Any] | None = None,
 ) -> Path:
-    """Download the clip's window into ``work``; return the media file. yt-dlp's warnings go to ``warnings``."""
+    """Download the clip's window into ``work``; return the media file, named by what it holds
+    (``clip.mp4``, ``clip.webm``, ``clip.mkv``), whose window starts at :data:`CUT_TIMELINE_S`.
+    yt-dlp's warnings go to ``warnings``, the URL and format fetched to ``provenance``."""
     import yt_dlp
     from yt_dlp.utils import download_range_func
 
@@ -200,8 +216,19 @@ def _fetch(
     if not files:
         raise _Failure("yt-dlp reported success but wrote no media file")
     media = files[0]
+    target = work / f"clip{media.suffix}"
     if media != target:
         os.replace(media, target)
+    if provenance is not None:
+        provenance.update(
+            {
+                "source": "url",
+                "url": url,
+                "format": (info or {}).get("format_id"),
+                "ext": media.suffix.lstrip("."),
+                "timeline_start_s": CUT_TIMELINE_S,
+            }
+        )
     if duration is None and _media_seconds(target) < (job.end_s - job.start_s) - 0.5:
         # A short window from a source whose length yt-dlp did not report (a direct file): if the source
         # ends before the clip does, that is a fact about the video (too short), not an undecodable file.

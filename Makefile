@@ -1,10 +1,13 @@
 # The two commands of the README:  `make demo` (main job)  and  `make test` (whole test suite).
+# `make check` is the quick lane for contributors (lint, format, types, workflows, quick tests: < 4 min on 2 cores);
+# `.ci/run` runs `make lint`, `make docs` and `make test`.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+QUICK := not slow and not browser and not live and not distributed
 
-.PHONY: demo test install clean
+.PHONY: demo test check lint docs install clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,5 +23,16 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+check: lint
+	$(PY) -m pytest -q -m "$(QUICK)"
+
+docs: $(STAMP)
+	$(VENV)/bin/mkdocs build --strict --site-dir site
+
 clean:
-	rm -rf $(VENV) demo-out
+	rm -rf $(VENV) demo-out site

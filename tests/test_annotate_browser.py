@@ -35,6 +35,7 @@ from .browser import (
 )
 from .stream import STREAM_RECORDER, label_stream, summary
 
+pytestmark = [pytest.mark.browser, pytest.mark.live, pytest.mark.slow]
 runner = CliRunner()
 # The goals, on this 2-core machine with the server on it too: best of three loads.
 STREAM_TTI_LIMIT_MS = 2000  # the labelling stream ("Label All Tasks"), first task

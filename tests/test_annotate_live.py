@@ -19,6 +19,9 @@ from .annotation_helpers import make_media, parse_label
 runner = CliRunner()
 
 
+pytestmark = [pytest.mark.live, pytest.mark.slow]
+
+
 @pytest.fixture(scope="module")
 def client(label_studio):
     return LabelStudioClient(label_studio.url, label_studio.token)

@@ -22,6 +22,9 @@ from ovavebench.testing.localserver import ForwardingProxy, LocalServer, Quota  
 from ovavebench.testing.synth import linked_window_source  # noqa: E402
 
 
+pytestmark = [pytest.mark.distributed, pytest.mark.slow]
+
+
 @pytest.fixture(scope="module")
 def cluster():
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)

@@ -7,12 +7,12 @@ import sqlite3
 import xml.dom.minidom
 
 import pytest
-from .cli_runner import CliRunner
 
 from ovavebench.annotate import AnnotationError, answers_to_result, label_config, parse_result
 from ovavebench.cli import app
 
 from .annotation_helpers import make_media, parse_label, simulated_export
+from .cli_runner import CliRunner
 from .conftest import REPO
 
 runner = CliRunner()
@@ -47,20 +47,21 @@ def test_label_config_has_the_published_names_and_a_regular_keyboard():
     choices = {c.getAttribute("name"): c for c in dom.getElementsByTagName("Choices")}
     for k in range(10):
         group = choices[f"av_{k}"]
-        assert group.getAttribute("toName") == f"second_{k}" and f"$second_{k}" in config
+        assert group.getAttribute("toName") == f"second_{k}" and f"$frame_{k}" in config
         # checkbox-style: radio inputs would share names across seconds (arrow keys moving answers between them)
         assert group.getAttribute("choice") == "single" and group.getAttribute("required") == "true"
         assert group.getAttribute("requiredMessage").startswith(f"Second {k}:")
         keys = {c.getAttribute("value"): c.getAttribute("hotkey") for c in group.getElementsByTagName("Choice")}
         assert keys == {"yes": str(k), "no": f"shift+{k}"}
-    assert 'name="clip_flag"' in config and "$class_name" in config and "$clip_player" in config
+    assert 'name="clip_flag"' in config and "$class_name" in config and 'name="clip_player"' in config
     assert not dom.getElementsByTagName("Image") and not dom.getElementsByTagName("Audio")  # no canvases, no waveforms
     shipped = REPO / "ovavebench" / "annotate" / "assets" / "label_config.xml"
     assert shipped.read_text() == config  # the file a file-mode user imports
 
 
-def test_tasks_show_each_seconds_own_frame_and_audio(tmp_path):
+def test_tasks_show_each_seconds_own_frame_and_the_clips_own_audio_without_copies(tmp_path):
     manifest = make_media(tmp_path / "media", {"abcdefghijk": "dog barking", "bcdefghijkl": "cat purring"})
+    before = sorted(p.relative_to(tmp_path) for p in (tmp_path / "media").rglob("*"))
     _invoke(
         "annotate",
         "export",
@@ -77,18 +78,152 @@ def test_tasks_show_each_seconds_own_frame_and_audio(tmp_path):
         "--out",
         tmp_path / "tasks",
     )
+    # nothing written into the media folder: no per-second copies of the audio
+    assert sorted(p.relative_to(tmp_path) for p in (tmp_path / "media").rglob("*")) == before
     (tasks,) = [json.loads(p.read_text()) for p in (tmp_path / "tasks").glob("round1_*.json")]
-    assert (tmp_path / "tasks" / "label_config.xml").read_text() == label_config()  # file mode: the same view
+    config = label_config()
+    assert (tmp_path / "tasks" / "label_config.xml").read_text() == config  # file mode: the same view
+    dom = xml.dom.minidom.parseString(config)
+    views = {t.getAttribute("name"): t.getAttribute("value") for t in dom.getElementsByTagName("HyperText")}
+    for k in range(10):  # each second: its frame, and the clip's single audio from k to k + 1 s
+        assert f'src="$frame_{k}"' in views[f"second_{k}"] and f'src="$audio#t={k},{k + 1}"' in views[f"second_{k}"]
+    assert 'src="$audio"' in views["clip_player"]
+    first, last = tasks
     for task in tasks:
         data = task["data"]
-        assert data["audio"].endswith("/audio.wav") and f'src="{data["audio"]}"' in data["clip_player"]
+        assert all(isinstance(v, str | int) and "<" not in str(v) for v in data.values())  # URLs only, no HTML
+        assert data["audio"].endswith(f"{data['clip_id']}/audio.wav")
+        assert [data[f"frame_{k}"] for k in range(10)] == [
+            f"/data/local-files/?d={data['clip_id']}/frames/{k}.png" for k in range(10)
+        ]
+    assert [first["data"][f"next_frame_{k}"] for k in range(10)] == [last["data"][f"frame_{k}"] for k in range(10)]
+    assert {last["data"][f"next_frame_{k}"] for k in range(10)} == {""}
+    assert len(json.dumps(first)) < 2000  # a task is its URLs: ~1.5 KB, not 10 seconds of HTML
+
+
+def _many_clips(media, count):
+    """``count`` clips sharing one set of media files (hard links: cheap at any size)."""
+    make_media(media, {"aaaaaaaaaaa": "dog barking"})
+    source = media / "aaaaaaaaaaa_000000"
+    rows = []
+    for i in range(count):
+        clip = f"v{i:010d}_000000"
+        (media / clip / "frames").mkdir(parents=True)
         for k in range(10):
-            assert f'src="{data[f"frame_{k}"]}"' in data[f"second_{k}"] and data[f"frame_{k}"].endswith(
-                f"frames/{k}.png"
-            )
-            assert f'src="{data[f"audio_{k}"]}"' in data[f"second_{k}"] and data[f"audio_{k}"].endswith(
-                f"seconds/{k}.wav"
-            )
+            (media / clip / "frames" / f"{k}.png").hardlink_to(source / "frames" / f"{k}.png")
+        (media / clip / "audio.wav").hardlink_to(source / "audio.wav")
+        rows.append(f"{clip},v{i:010d},0,10,{('dog barking', 'cat purring', 'car horn')[i % 3]}")
+    manifest = media.parent / "many.csv"
+    manifest.write_text("clip_id,youtube_id,start_s,end_s,class_name\n" + "\n".join(rows) + "\n")
+    return manifest
+
+
+def test_a_rounds_tasks_come_in_bounded_files_each_importable_on_its_own(tmp_path):
+    from ovavebench.annotate import export_round
+    from ovavebench.annotate.importing import ROUND_FILE_RE
+    from ovavebench.manifest import read_manifest
+
+    manifest = _many_clips(tmp_path / "media", 250)
+    work, out = tmp_path / "work", tmp_path / "tasks"
+    report = export_round(
+        read_manifest(manifest), tmp_path / "media", 1, ["ann1", "ann2"], work, out, tasks_per_file=40
+    )
+    names = sorted(p.name for p in out.glob("round1_*.json"))
+    assert names == [f"round1_{a}+{i:03d}.json" for a in ("ann1", "ann2") for i in range(1, 5)]
+    seen = []
+    for name in names:
+        tasks = json.loads((out / name).read_text())  # each file a complete task list of its own
+        assert 0 < len(tasks) <= 40 and all(t["data"]["clip_id"] for t in tasks)
+        assert ROUND_FILE_RE.match(name).group("annotator") == name.split("_")[1].split("+")[0]
+        seen += [t["data"]["clip_id"] for t in tasks]
+    assert sorted(seen) == sorted(f"v{i:010d}_000000" for i in range(250))  # every clip once, none twice
+    assert report.tasks == {"ann1": 125, "ann2": 125} and len(report.chunks["ann1"]) == 4
+    # the next task's frames cross file boundaries as the stream does: the last of one file, the first of the next
+    part1, part2 = (json.loads((out / f"round1_ann1+00{i}.json").read_text()) for i in (1, 2))
+    assert part1[-1]["data"]["next_frame_0"] == part2[0]["data"]["frame_0"]
+    # exported again with one file per annotator: the parts of the earlier export go, nothing else does
+    (out / "notes.json").write_text("{}")
+    export_round(read_manifest(manifest), tmp_path / "media", 1, ["ann1", "ann2"], work, out, tasks_per_file=1000)
+    assert sorted(p.name for p in out.iterdir()) == [
+        "label_config.xml",
+        "notes.json",
+        "round1_ann1.json",
+        "round1_ann2.json",
+    ]
+
+
+def test_an_export_killed_earlier_leaves_no_temporary_file_and_no_partial_file(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    manifest = _many_clips(tmp_path / "media", 600)
+    work, out = tmp_path / "work", tmp_path / "tasks"
+    script = (
+        "import sys; from ovavebench.annotate import export_round; from ovavebench.manifest import read_manifest; "
+        f"export_round(read_manifest({str(manifest)!r}), {str(tmp_path / 'media')!r}, 1, ['ann1', 'ann2'], "
+        f"{str(work)!r}, {str(out)!r}, tasks_per_file=20)"
+    )
+    process = subprocess.Popen([sys.executable, "-c", script], cwd=REPO)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        if out.is_dir() and any(p.name.endswith(".tmp") for p in out.iterdir()):
+            break
+        time.sleep(0.002)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    # a killed export's leftovers: a temporary file as an earlier crash left it, beside complete files only
+    out.mkdir(exist_ok=True)
+    (out / ".round1_ann1+007.json.k1ll3d.tmp").write_text('[\n{"data": {"clip_id": "half')
+    (out / ".someone-elses.tmp").write_text("not ours")
+    for path in out.glob("round1_*.json"):
+        json.loads(path.read_text())  # never a half-written file under its final name
+    _invoke(
+        "annotate",
+        "export",
+        "--manifest",
+        manifest,
+        "--media",
+        tmp_path / "media",
+        "--round",
+        1,
+        "--annotators",
+        "ann1,ann2",
+        "--work",
+        work,
+        "--out",
+        out,
+    )
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == [".someone-elses.tmp"]
+    assert not [p for p in work.rglob("*.tmp")]
+
+
+def test_a_work_folder_inside_the_media_or_the_document_root_is_refused(tmp_path):
+    manifest = make_media(tmp_path / "root" / "media", {"abcdefghijk": "dog barking"})
+    export = [
+        "annotate",
+        "export",
+        "--manifest",
+        manifest,
+        "--media",
+        tmp_path / "root" / "media",
+        "--round",
+        1,
+        "--annotators",
+        "ann1",
+    ]
+    for work, extra in (
+        (tmp_path / "root" / "media" / "work", []),
+        (tmp_path / "root" / "work", ["--document-root", tmp_path / "root"]),
+    ):
+        result = runner.invoke(app, [str(a) for a in (*export, "--work", work, *extra)])
+        assert result.exit_code == 2, result.output
+        (line,) = result.stderr.strip().splitlines()
+        assert f"--work {work}" in line and "outside" in line
+        assert not work.exists()  # refused before anything was written
+    _invoke(*export, "--work", tmp_path / "work", "--document-root", tmp_path / "root")
 
 
 def test_annotation_validation_rejects_what_label_studio_accepts():
@@ -130,11 +265,9 @@ def test_two_rounds_exchange_adjudication_and_final_labels_in_file_mode(tmp_path
         "clip_id",
         "class_name",
         *(f"frame_{k}" for k in range(10)),
-        *(f"audio_{k}" for k in range(10)),
+        "audio",
     }
     assert task["data"]["frame_3"].startswith("/data/local-files/?d=")
-    clip = task["data"]["clip_id"]
-    assert (tmp_path / "media" / clip / "seconds" / "9.wav").exists()  # one short file per second
     # Round 1: the earlier revision, answered by whoever the plan named.
     exports1 = []
     for name in ("alice", "bob"):

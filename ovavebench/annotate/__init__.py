@@ -6,10 +6,11 @@ round 3 holds the clips on which rounds 1 and 2 disagree, with both answers
 pre-filled as predictions, for adjudication. ``finalize`` writes the labels in
 the published format.
 
-Tasks use Label Studio's import format. Data fields: ``clip_id``, ``class_name``,
-``frame_0``…``frame_9``, ``audio_0``…``audio_9`` (media URLs), ``audio`` (the whole
-clip), and the HTML the task view shows (``second_0``…``second_9``, ``clip_player``);
-controls ``av_0``…``av_9`` (``yes``/``no``, one per second) and ``clip_flag`` (``broken``). The plan and
+Tasks use Label Studio's import format. Data fields: ``clip_id``, ``class_name``, ``round``,
+``frame_0``…``frame_9`` and ``audio`` (media URLs: the clip's own files, no copies) and
+``next_frame_0``…``next_frame_9`` (the next task's frames, prefetched); the view's HTML is in the labelling
+config, where each second's player plays ``audio#t=k,k+1``. Controls ``av_0``…``av_9`` (``yes``/``no``,
+one per second) and ``clip_flag`` (``broken``). The plan and
 every imported annotation (with its history) live in ``W/annotate.sqlite``.
 
 One module per concern: :mod:`.design` (labelling config, task HTML, answers ↔ results), :mod:`.store` (the
@@ -32,20 +33,23 @@ from .design import (
     YES,
     AnnotationError,
     answers_to_result,
-    clip_player_html,
     label_config,
     parse_result,
-    second_html,
+    second_view,
 )
 from .export import (
     DEFAULT_MEDIA_URL_PREFIX,
+    TASKS_PER_FILE,
     ExportReport,
     MediaUrls,
     build_tasks,
     check_media_served,
     export_round,
     find_document_root,
-    second_audio_paths,
+    iter_tasks,
+    refuse_work_below_root,
+    remove_stale_temp_files,
+    task_file_names,
 )
 from .finalize import FinalizeReport, finalize
 from .importing import (
@@ -68,6 +72,7 @@ __all__ = [
     "GUIDE_SUMMARY",
     "NO",
     "ROUND_FILE_RE",
+    "TASKS_PER_FILE",
     "YES",
     "AgreementReport",
     "AnnotationError",
@@ -86,7 +91,6 @@ __all__ = [
     "archive_path",
     "build_tasks",
     "check_media_served",
-    "clip_player_html",
     "close_earlier_rounds",
     "cohen_kappa",
     "create_annotator_accounts",
@@ -96,6 +100,7 @@ __all__ = [
     "find_disagreements",
     "find_document_root",
     "import_annotations",
+    "iter_tasks",
     "label_config",
     "open_work",
     "parse_result",
@@ -103,6 +108,8 @@ __all__ = [
     "read_export_files",
     "register_clips",
     "round_exports",
-    "second_audio_paths",
-    "second_html",
+    "refuse_work_below_root",
+    "remove_stale_temp_files",
+    "second_view",
+    "task_file_names",
 ]

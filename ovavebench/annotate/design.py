@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -29,26 +28,54 @@ _TASK_CSS = """
 .ovave-clip audio { width: 100%; height: 32px; display: block; }
 .ovave-grid { display: grid; grid-template-columns: repeat(5, minmax(0, 1fr)); gap: 6px; margin-top: 4px; }
 .ovave-card { border: 1px solid #c8c8c8; border-radius: 4px; padding: 2px 4px 0; min-width: 0; }
-.ovave-card h4, .ovave-card h5, .ovave-card h6 { margin: 0 !important; font-size: 13px !important; line-height: 18px !important; }
+.ovave-card h4, .ovave-card h5, .ovave-card h6 {
+  margin: 0 !important; font-size: 13px !important; line-height: 18px !important; }
 .ovave-card img { display: block; width: 100%; aspect-ratio: 4 / 3; object-fit: contain; background: #000; }
 .ovave-card audio { display: block; width: 100%; height: 26px; }
 .ovave-card .lsf-choices { display: flex; flex-wrap: wrap; gap: 0 8px; margin: 0 !important; min-width: 0; }
 .ovave-card .lsf-choice { margin: 0 !important; }
 .ovave-flag { margin-top: 4px; }
-.ovave-prefetch { display: none; }
+.ovave-prefetch {
+  position: fixed; left: 0; bottom: 0; width: 1px; height: 1px; overflow: hidden; opacity: 0.01; pointer-events: none; }
+.ovave-prefetch-box { width: 1px; height: 1px; animation: ovave-prefetch 0s linear 3s forwards; }
+@keyframes ovave-prefetch { to { background-image: var(--ovave-next); } }
 """
 GUIDE_SUMMARY = (
     "**yes** = in this second you *hear* the class and *see* what makes the sound. **no** = off-screen source, "
-    "silent object, music or voice-over over pictures, another class. The player below plays the whole clip, for context. "
-    "**Keys**: `0`–`9` answer second 0–9 *yes*, `Shift`+`0`–`9` answer it *no*; `b` flags the clip broken; `Ctrl`+`Enter` submits. "
+    "silent object, music or voice-over over pictures, another class. The player below plays the whole clip, "
+    "for context. **Keys**: `0`–`9` answer second 0–9 *yes*, `Shift`+`0`–`9` answer it *no*; `b` flags the clip "
+    "broken; `Ctrl`+`Enter` submits. "
     "Full guide: GUIDELINES.md."
 )
 YES_HOTKEY, NO_HOTKEY = "{k}", "shift+{k}"
 
 
+def second_view(k: int) -> str:
+    """One second's card content, a template Label Studio fills from the task's URLs (``$frame_k``, ``$audio``):
+    the second's middle frame and the clip's own audio from k to k + 1 s (a media fragment: the player starts at k
+    and pauses at k + 1; no per-second copy of the audio exists)."""
+    return (
+        f'<img src="$frame_{k}" alt="second {k}" loading="eager">'
+        f'<audio controls preload="none" src="$audio#t={k},{k + 1}" title="second {k}: {k}-{k + 1} s"></audio>'
+    )
+
+
+CLIP_VIEW = '<audio controls preload="metadata" src="$audio" title="whole clip, 10 s"></audio>'
+# The next task's frames (``$next_frame_k``; empty for the last task): CSS background images of a 1-pixel box whose
+# style sets them only after a delay (an animation), so that the request and the image decode come after this task
+# is interactive, and Submit finds the next frames in the page's image cache.
+PREFETCH_DELAY_S = 3
+
+
+def _prefetch_view(segments: int) -> str:
+    layers = ", ".join(f"url('$next_frame_{k}')" for k in range(segments))
+    return f'<div class="ovave-prefetch-box" style="--ovave-next: {layers}"></div>'
+
+
 def label_config(segments: int = SEGMENTS) -> str:
     """The Label Studio labelling config: the class, the whole clip's audio, then per second a frame, its audio
-    and a yes/no question (``av_k``), on one screen at 1366×768."""
+    and a yes/no question (``av_k``), on one screen at 1366×768. The task view's HTML lives here; a task's data
+    holds only its URLs."""
     lines = [
         '<View className="ovave">',
         "  <Style>" + _TASK_CSS.replace("\n", "\n    ") + "</Style>",
@@ -57,14 +84,15 @@ def label_config(segments: int = SEGMENTS) -> str:
         '    <Text name="clip" value="$clip_id"/>',
         "  </View>",
         f'  <View className="ovave-guide"><Markdown value={quoteattr(GUIDE_SUMMARY)}/></View>',
-        '  <View className="ovave-clip"><HyperText name="clip_player" value="$clip_player" inline="true"/></View>',
+        '  <View className="ovave-clip">'
+        f'<HyperText name="clip_player" value={quoteattr(CLIP_VIEW)} inline="true"/></View>',
         '  <View className="ovave-grid">',
     ]
     for k in range(segments):
         lines += [
             '    <View className="ovave-card">',
             f'      <Header size="6" value="Second {k}"/>',
-            f'      <HyperText name="second_{k}" value="$second_{k}" inline="true"/>',
+            f'      <HyperText name="second_{k}" value={quoteattr(second_view(k))} inline="true"/>',
             f'      <Choices name="av_{k}" toName="second_{k}" choice="single" showInline="true" required="true" '
             f'requiredMessage="Second {k}: answer yes or no">',
             f"        <Choice value={quoteattr(YES)} hotkey={quoteattr(YES_HOTKEY.format(k=k))}/>",
@@ -74,35 +102,17 @@ def label_config(segments: int = SEGMENTS) -> str:
         ]
     lines += [
         "  </View>",
-        '  <View className="ovave-prefetch"><HyperText name="prefetch" value="$prefetch" inline="true"/></View>',
+        f'  <View className="ovave-prefetch"><HyperText name="prefetch" value={quoteattr(_prefetch_view(segments))} '
+        'inline="true"/></View>',
         '  <View className="ovave-flag">',
         f'    <Choices name="{FLAG_CONTROL}" toName="clip" choice="multiple" showInline="true">',
-        f'      <Choice value="{BROKEN}" hotkey="b" hint="The clip never shows or sounds like its class, or is broken throughout"/>',
+        f'      <Choice value="{BROKEN}" hotkey="b" '
+        'hint="The clip never shows or sounds like its class, or is broken throughout"/>',
         "    </Choices>",
         "  </View>",
         "</View>",
     ]
     return "\n".join(lines) + "\n"
-
-
-def second_html(frame_url: str, audio_url: str, k: int) -> str:
-    """One second's card content: its middle frame and its audio (the whole second: plain HTML5 audio)."""
-    return (
-        f'<img src="{html.escape(frame_url)}" alt="second {k}" loading="eager">'
-        f'<audio controls preload="none" src="{html.escape(audio_url)}"></audio>'
-    )
-
-
-def clip_player_html(audio_url: str) -> str:
-    """The whole clip's audio; the player's clock (0:00–0:10) names the second being heard."""
-    return f'<audio controls preload="metadata" src="{html.escape(audio_url)}" title="whole clip, 10 s"></audio>'
-
-
-def prefetch_html(frame_urls: Sequence[str]) -> str:
-    """The next task's frames, in a hidden view after this task's own: requested after them, at low priority, and
-    in the page's image cache when Submit brings that task (Label Studio's local files are not HTTP-cacheable, so a
-    ``<link rel="prefetch">`` would be fetched twice)."""
-    return "".join(f'<img alt="" fetchpriority="low" decoding="async" src="{html.escape(url)}">' for url in frame_urls)
 
 
 def answers_to_result(answers: Sequence[int], broken: bool) -> list[dict[str, Any]]:
@@ -130,7 +140,7 @@ def parse_result(result: Any, segments: int = SEGMENTS) -> tuple[list[int], bool
         if not isinstance(item, dict):
             raise AnnotationError("a result item is not an object")
         name = item.get("from_name")
-        value = item.get("value") if isinstance(item.get("value"), dict) else {}
+        value = item["value"] if isinstance(item.get("value"), dict) else {}
         choices = value.get("choices")
         if item.get("type") != "choices" or not isinstance(choices, list):
             raise AnnotationError(f"control {name!r}: expected a choices result")

@@ -3,46 +3,32 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
+import json
 import os
+import re
 import sqlite3
 import time
 import urllib.parse
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import soundfile
 
 from ..constants import SEGMENTS
 from ..errors import OvavebenchError
-from ..io import atomic_open, atomic_write_json, atomic_write_text
-from .design import answers_to_result, clip_player_html, label_config, prefetch_html, second_html
+from ..io import atomic_open, atomic_write_text
+from .design import answers_to_result, label_config
 from .gold import gold_assigned, mix_in, plan_gold, read_gold, store_gold
 from .plan import plan_round
 from .prefill import order_clips, read_model_answers, store_model_answers, store_prefills
 from .rounds import ArchivedProject, close_earlier_rounds
-from .store import clips_with_media, current_answers, open_work, register_clips
+from .store import clips_with_media, open_work, register_clips
 
 DEFAULT_MEDIA_URL_PREFIX = "/data/local-files/?d="
-
-
-def second_audio_paths(media: Path, clip_id: str) -> list[Path]:
-    """Each second's audio as its own short wav beside the clip (written once).
-
-    The files are written in order, each atomically: the last one existing means all do.
-    """
-    folder = media / clip_id / "seconds"
-    paths = [folder / f"{k}.wav" for k in range(SEGMENTS)]
-    if paths[-1].exists():
-        return paths
-    audio, rate = soundfile.read(media / clip_id / "audio.wav", dtype="int16")
-    folder.mkdir(exist_ok=True)
-    for k, path in enumerate(paths):
-        with atomic_open(path, "wb") as handle:
-            soundfile.write(handle, audio[k * rate : (k + 1) * rate], rate, format="WAV", subtype="PCM_16")
-    return paths
+TASKS_PER_FILE = 1000  # tasks per import file (file mode) and per import request (live): ~1.6 MB each
 
 
 class MediaUrls:
@@ -57,6 +43,70 @@ class MediaUrls:
         return self.prefix + urllib.parse.quote(f"{self.base}{clip_id}/{relative}")
 
 
+def _earlier_answers(conn: sqlite3.Connection) -> dict[int, dict[str, tuple[str, str, int]]]:
+    """Round 1 and 2 answers for round 3's predictions: clip → (annotator, answers, flag), only those columns."""
+    return {
+        r: {
+            row[0]: (row[1], row[2], row[3])
+            for row in conn.execute(
+                "SELECT clip_id, annotator, answers, clip_flag FROM annotations "
+                "WHERE round = ? AND superseded_at IS NULL",
+                (r,),
+            )
+        }
+        for r in (1, 2)
+    }
+
+
+def iter_tasks(
+    conn: sqlite3.Connection,
+    round_no: int,
+    clip_ids: Sequence[str],
+    media: Path,
+    document_root: Path,
+    url_prefix: str,
+    prefill: tuple[str, dict[str, str]] | None = None,
+    classes: dict[str, str] | None = None,
+    earlier: dict[int, dict[str, tuple[str, str, int]]] | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Label Studio import tasks for ``clip_ids``, one at a time (round 3: with the earlier answers as predictions;
+    with ``prefill`` = (model version, clip → answers): the model's answers, pre-filled).
+
+    A task's data holds its URLs only: the view's HTML is in the labelling config (:func:`.design.label_config`).
+    Nothing is read from or written to the media folder.
+    """
+    if classes is None:
+        classes = {r[0]: r[1] for r in conn.execute("SELECT clip_id, class_name FROM clips")}
+    if round_no == 3 and earlier is None:
+        earlier = _earlier_answers(conn)
+    url = MediaUrls(media, document_root, url_prefix)
+    frames = [f"frames/{k}.png" for k in range(SEGMENTS)]
+    # Label Studio's stream serves a project's tasks in import order: each task prefetches the next one's frames.
+    for position, clip in enumerate(clip_ids):
+        data: dict[str, Any] = {"clip_id": clip, "class_name": classes[clip], "round": round_no}
+        for k, frame in enumerate(frames):
+            data[f"frame_{k}"] = url(clip, frame)
+        data["audio"] = url(clip, "audio.wav")
+        after = clip_ids[position + 1] if position + 1 < len(clip_ids) else None
+        for k, frame in enumerate(frames):
+            data[f"next_frame_{k}"] = url(after, frame) if after else ""
+        task: dict[str, Any] = {"data": data}
+        if round_no == 3:
+            assert earlier is not None
+            task["predictions"] = [
+                {
+                    "model_version": f"round{r}:{earlier[r][clip][0]}",
+                    "result": answers_to_result([int(c) for c in earlier[r][clip][1]], bool(earlier[r][clip][2])),
+                }
+                for r in (1, 2)
+            ]
+        elif prefill is not None and clip in prefill[1]:
+            task["predictions"] = [
+                {"model_version": prefill[0], "result": answers_to_result([int(c) for c in prefill[1][clip]], False)}
+            ]
+        yield task
+
+
 def build_tasks(
     conn: sqlite3.Connection,
     round_no: int,
@@ -66,45 +116,72 @@ def build_tasks(
     url_prefix: str,
     prefill: tuple[str, dict[str, str]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Label Studio import tasks for ``clip_ids`` (round 3: with the earlier answers as predictions; with
-    ``prefill`` = (model version, clip → answers): the model's answers, pre-filled)."""
-    classes = {r["clip_id"]: r["class_name"] for r in conn.execute("SELECT clip_id, class_name FROM clips")}
-    earlier = {1: current_answers(conn, 1), 2: current_answers(conn, 2)} if round_no == 3 else {}
-    url = MediaUrls(media, document_root, url_prefix)
-    tasks = []
-    clip_ids = list(clip_ids)
-    # Label Studio's stream serves a project's tasks in import order: each task prefetches the next one's frames.
-    following = dict(zip(clip_ids, clip_ids[1:]))
-    for clip in clip_ids:
-        data: dict[str, Any] = {"clip_id": clip, "class_name": classes[clip], "round": round_no}
-        for k in range(SEGMENTS):
-            data[f"frame_{k}"] = url(clip, f"frames/{k}.png")
-        second_audio_paths(media, clip)
-        for k in range(SEGMENTS):
-            data[f"audio_{k}"] = url(clip, f"seconds/{k}.wav")
-        data["audio"] = url(clip, "audio.wav")
-        data["clip_player"] = clip_player_html(data["audio"])
-        after = following.get(clip)
-        data["prefetch"] = prefetch_html([url(after, f"frames/{k}.png") for k in range(SEGMENTS)] if after else [])
-        for k in range(SEGMENTS):
-            data[f"second_{k}"] = second_html(data[f"frame_{k}"], data[f"audio_{k}"], k)
-        task: dict[str, Any] = {"data": data}
-        if round_no == 3:
-            task["predictions"] = [
-                {
-                    "model_version": f"round{r}:{earlier[r][clip]['annotator']}",
-                    "result": answers_to_result(
-                        [int(c) for c in earlier[r][clip]["answers"]], bool(earlier[r][clip]["clip_flag"])
-                    ),
-                }
-                for r in (1, 2)
-            ]
-        elif prefill is not None and clip in prefill[1]:
-            task["predictions"] = [
-                {"model_version": prefill[0], "result": answers_to_result([int(c) for c in prefill[1][clip]], False)}
-            ]
-        tasks.append(task)
-    return tasks
+    """:func:`iter_tasks` as a list (for a few tasks; an export streams them)."""
+    return list(iter_tasks(conn, round_no, list(clip_ids), media, document_root, url_prefix, prefill))
+
+
+def task_file_names(round_no: int, annotator: str, tasks: int, per_file: int) -> list[str]:
+    """The import files of an annotator's round: ``round{N}_{annotator}.json`` when the tasks fit one file, else
+    ``round{N}_{annotator}+001.json``… (``+`` is no character of an annotator name), each importable on its own."""
+    count = max(1, -(-tasks // per_file))
+    if count == 1:
+        return [f"round{round_no}_{annotator}.json"]
+    return [f"round{round_no}_{annotator}+{i + 1:03d}.json" for i in range(count)]
+
+
+def write_task_file(path: Path, tasks: Iterable[dict[str, Any]]) -> int:
+    """A JSON list of tasks written one task at a time (atomic: complete under its name, or not there)."""
+    count = 0
+    with atomic_open(path, "w", encoding="utf-8", newline="") as handle:
+        handle.write("[")
+        for task in tasks:
+            handle.write(("\n" if count == 0 else ",\n") + json.dumps(task, ensure_ascii=False, allow_nan=False))
+            count += 1
+        handle.write("\n]\n")
+    return count
+
+
+_OWN_TEMP_RE = re.compile(r"^\.(round[123]_[^/]+\.json|label_config\.xml)\.[^/.]+\.tmp$")
+
+
+def remove_stale_temp_files(*folders: Path) -> list[Path]:
+    """Temporary files an earlier, killed export left in its own output folders (``.NAME.XXXX.tmp`` of the files
+    it writes), removed; the files under their final names are complete (atomic writes) and left as they are."""
+    removed = []
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for entry in os.scandir(folder):
+            if _OWN_TEMP_RE.match(entry.name) and entry.is_file(follow_symlinks=False):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+                    removed.append(Path(entry.path))
+    return removed
+
+
+def _remove_stale_chunks(folder: Path, round_no: int, annotator: str, keep: Sequence[str]) -> None:
+    """Import files of this round and annotator from an earlier export with another file count (never others)."""
+    if not folder.is_dir():
+        return
+    pattern = re.compile(rf"^round{round_no}_{re.escape(annotator)}(\+\d{{3,}})?\.json$")
+    for entry in os.scandir(folder):
+        if pattern.match(entry.name) and entry.name not in keep and entry.is_file(follow_symlinks=False):
+            os.unlink(entry.path)
+
+
+def _below(path: Path, root: Path) -> bool:
+    path, root = path.resolve(), root.resolve()
+    return path == root or root in path.parents
+
+
+def refuse_work_below_root(work: Path, root: Path, what: str) -> None:
+    """The answers stay out of the annotators' reach: any Label Studio user may attach a local-files storage
+    anywhere below the server's document root and read what lies there (``annotate.sqlite``, the archives)."""
+    if _below(work, root):
+        raise OvavebenchError(
+            f"--work {work} is inside {what} {root}: every Label Studio user could read the answers there "
+            "through a local-files storage; put the work folder outside it"
+        )
 
 
 def find_document_root(client: Any, media: Path, given: Path | None, clip_id: str, url_prefix: str) -> Path:
@@ -134,7 +211,7 @@ def find_document_root(client: Any, media: Path, given: Path | None, clip_id: st
 
 def check_media_served(client: Any, task: dict[str, Any]) -> None:
     """Fetch one frame and one audio URL of a task through the server; anything but 200/206 is an error."""
-    for key in ("frame_0", "audio_0"):
+    for key in ("frame_0", "audio"):
         status = client.media_status(task["data"][key])
         if status not in (200, 206):
             raise OvavebenchError(
@@ -153,6 +230,7 @@ class ExportReport:
     archived: list[ArchivedProject] = field(default_factory=list)
     seconds: float = 0.0
     gold: dict[str, int] = field(default_factory=dict)  # annotator → gold tasks among their tasks
+    chunks: dict[str, list[Path]] = field(default_factory=dict)  # annotator → all their import files (file mode)
 
 
 def export_round(
@@ -170,6 +248,7 @@ def export_round(
     gold_rate: float = 0.05,
     predictions: str | os.PathLike | None = None,
     order: str = "plan",
+    tasks_per_file: int = TASKS_PER_FILE,
 ) -> ExportReport:
     """Plan a round and write its tasks: import files (``out``) or projects on a live server (``client``).
 
@@ -181,6 +260,11 @@ def export_round(
     ``predictions``: a model's predictions, pre-filled in every task (opt-in); ``order="uncertain"``: the clips
     where the model's audio and visual sides disagree most come first. Both files are checked before anything is
     written.
+
+    Tasks are streamed, ``tasks_per_file`` at a time (one import file each, or one import request live): memory
+    stays bounded whatever the round's size. Temporary files a killed export left are removed first; a file under
+    its final name is always complete. A ``work`` folder inside the media folder or the server's document root is
+    refused: any Label Studio user could read the answers there.
     """
     start = time.perf_counter()
     media, work = Path(media), Path(work)
@@ -188,11 +272,18 @@ def export_round(
         raise OvavebenchError("--gold and --predictions are for rounds 1 and 2 (round 3 shows both earlier answers)")
     if not 0 < gold_rate <= 1:
         raise OvavebenchError(f"--gold-rate must be in (0, 1], got {gold_rate}")
+    if not isinstance(tasks_per_file, int) or tasks_per_file < 1:
+        raise OvavebenchError(f"tasks per file must be a positive whole number, got {tasks_per_file!r}")
+    refuse_work_below_root(work, media, "the media folder")  # the server's document root is above the media
+    if document_root is not None:
+        refuse_work_below_root(work, Path(document_root), "--document-root")
     media_clips = clips_with_media(manifest, media)
     gold_labels = read_gold(gold, manifest, media_clips) if gold is not None else None
     model = read_model_answers(predictions, manifest, media_clips) if predictions is not None else None
     if order != "plan":
         order_clips([], model, order)  # refuses --order uncertain without a model's uncertainty, before writing
+    folder = Path(out) if out else work / "tasks"
+    remove_stale_temp_files(work, folder)
     conn = open_work(work, create=True)
     report = ExportReport(round_no)
     with contextlib.closing(conn):
@@ -211,6 +302,7 @@ def export_round(
         if client is not None and round_no > 1 and not keep_earlier_rounds:
             report.archived = close_earlier_rounds(client, work, round_no)
         if client is not None:
+            before = set(client.project_ids(conn, round_no).values())
             projects = {
                 a: client.ensure_project(conn, round_no, a, config, media if local_files else None) for a in plan
             }
@@ -219,29 +311,44 @@ def export_round(
                 root = find_document_root(
                     client, media, Path(document_root) if document_root else None, sample, url_prefix
                 )
+                if _below(work, root):  # take back the empty projects this call made, then refuse
+                    for project_id in set(projects.values()) - before:
+                        client.delete_project(project_id)
+                    with conn:
+                        conn.execute(
+                            f"DELETE FROM projects WHERE ls_project_id IN ({','.join('?' * len(projects))})",
+                            [p for p in projects.values() if p not in before],
+                        )
+                    refuse_work_below_root(work, root, "the server's LOCAL_FILES_DOCUMENT_ROOT")
+        classes = {r[0]: r[1] for r in conn.execute("SELECT clip_id, class_name FROM clips")}
+        earlier = _earlier_answers(conn) if round_no == 3 else None
         checked = False
         for annotator, clips in plan.items():
             ordered = mix_in(order_clips(clips, model, order), gold_plan.get(annotator, []), round_no, annotator)
             prefill = (
                 (model.model_version, store_prefills(conn, round_no, annotator, ordered, model)) if model else None
             )
-            tasks = build_tasks(conn, round_no, ordered, media, root, url_prefix, prefill)
+            tasks = iter_tasks(conn, round_no, ordered, media, root, url_prefix, prefill, classes, earlier)
             report.gold[annotator] = len(gold_plan.get(annotator, []))
-            report.tasks[annotator] = len(tasks)
+            report.tasks[annotator] = len(ordered)
+            # A bounded number of tasks at a time, whatever the round's size: one file, or one import request, each.
             if client is None:
-                folder = Path(out) if out else work / "tasks"
-                path = folder / f"round{round_no}_{annotator}.json"
-                atomic_write_json(path, tasks, indent=None)
-                report.files[annotator] = path
+                names = task_file_names(round_no, annotator, len(ordered), tasks_per_file)
+                for name in names:
+                    write_task_file(folder / name, itertools.islice(tasks, tasks_per_file))
+                _remove_stale_chunks(folder, round_no, annotator, names)
+                report.files[annotator] = folder / names[0]
+                report.chunks[annotator] = [folder / name for name in names]
             else:
-                if tasks and not checked:  # one frame and one audio file, through the server, before any import
-                    check_media_served(client, tasks[0])
-                    checked = True
-                client.import_tasks(projects[annotator], tasks)
+                while chunk := list(itertools.islice(tasks, tasks_per_file)):
+                    if not checked:  # one frame and the audio, through the server, before any import
+                        check_media_served(client, chunk[0])
+                        checked = True
+                    client.import_tasks(projects[annotator], chunk)
                 if model is not None:  # Label Studio accepts the model version once its predictions are in
                     client.show_predictions(projects[annotator], model.model_version)
                 report.projects[annotator] = projects[annotator]
         if client is None:
-            atomic_write_text((Path(out) if out else work / "tasks") / "label_config.xml", config)
+            atomic_write_text(folder / "label_config.xml", config)
     report.seconds = time.perf_counter() - start
     return report

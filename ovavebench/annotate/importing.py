@@ -17,7 +17,8 @@ from ..io import read_json
 from .design import AnnotationError, parse_result
 from .store import current_answers, open_work
 
-ROUND_FILE_RE = re.compile(r"^round(?P<round>[123])_(?P<annotator>[^/]+)\.json$")
+# round{N}_{annotator}.json, or one of its parts round{N}_{annotator}+001.json ('+' is in no annotator name)
+ROUND_FILE_RE = re.compile(r"^round(?P<round>[123])_(?P<annotator>[^/+]+)(?:\+\d{3,})?\.json$")
 
 
 @dataclass
@@ -156,6 +157,7 @@ def import_annotations(
                         ImportProblem(task_id, str(file_annotator), "", f"{source}: {shape_problem}")
                     )
                     continue
+                assert isinstance(data, dict)  # checked above
                 clip = data["clip_id"]
                 for annotation in annotations or []:
                     if not isinstance(annotation, dict):
@@ -172,7 +174,7 @@ def import_annotations(
                     annotator = _plan_name(who, planned)
                     label = annotator or str(who)
 
-                    def problem(reason: str) -> None:
+                    def problem(reason: str, task_id: Any = task_id, label: str = label, clip: str = clip) -> None:
                         report.problems.append(ImportProblem(task_id, label, clip, reason))
 
                     bad_fields = [
@@ -265,8 +267,8 @@ def import_annotations(
         with conn:  # one transaction: an import is all or nothing
             conn.executemany("UPDATE annotations SET superseded_at = ? WHERE id = ?", [(now, i) for i in supersede])
             conn.executemany(
-                "INSERT INTO annotations (clip_id, round, annotator, answers, clip_flag, lead_time, created_at, updated_at, "
-                "ls_project_id, ls_task_id, ls_annotation_id, source, imported_at, prefilled) "
+                "INSERT INTO annotations (clip_id, round, annotator, answers, clip_flag, lead_time, created_at, "
+                "updated_at, ls_project_id, ls_task_id, ls_annotation_id, source, imported_at, prefilled) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 inserts,
             )
@@ -279,7 +281,7 @@ def read_export_files(
     paths: Sequence[str | os.PathLike], round_no: int
 ) -> list[tuple[str, Any, str | None, int | None]]:
     """Label Studio JSON exports from files; ``round{N}_{annotator}.json`` names give the annotator."""
-    exports = []
+    exports: list[tuple[str, Any, str | None, int | None]] = []
     for path in paths:
         path = Path(path)
         tasks = read_json(path, "a Label Studio JSON export")

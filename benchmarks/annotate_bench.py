@@ -5,8 +5,8 @@
 3. ``annotate import`` (file mode): 49,600 annotations (rounds 1 and 2, Label Studio's JSON export format)
    read from disk into the store.
 
-Media for 24,800 clips are hard links to one generated clip (each second's audio already cut), so the
-figures measure the protocol, not disk writes.
+Media for 24,800 clips are hard links to one generated clip, so the figures measure the protocol, not disk
+writes. The work folder lies outside the server's document root (``annotate export`` refuses one inside it).
 
     python benchmarks/annotate_bench.py [--clips 24800] [--annotators 10]
 """
@@ -37,11 +37,8 @@ from tests.labelstudio_server import LabelStudioServer  # noqa: E402
 def make_media(root: Path, n: int) -> pd.DataFrame:
     template = root / "template"
     (template / "frames").mkdir(parents=True)
-    (template / "seconds").mkdir()
     Image.new("RGB", (64, 48), (90, 40, 20)).save(template / "frames" / "0.png")
     soundfile.write(template / "audio.wav", np.zeros(160_000, np.int16), 16_000, subtype="PCM_16")
-    for k in range(10):
-        soundfile.write(template / "seconds" / f"{k}.wav", np.zeros(16_000, np.int16), 16_000, subtype="PCM_16")
     classes = [f"class {i:02d}" for i in range(67)]
     rows = []
     media = root / "media"
@@ -49,11 +46,8 @@ def make_media(root: Path, n: int) -> pd.DataFrame:
         youtube_id = f"b{i:010d}"
         clip = media / f"{youtube_id}_000000"
         (clip / "frames").mkdir(parents=True)
-        (clip / "seconds").mkdir()
         os.link(template / "frames" / "0.png", clip / "frames" / "0.png")
         os.link(template / "audio.wav", clip / "audio.wav")
-        for k in range(10):
-            os.link(template / "seconds" / f"{k}.wav", clip / "seconds" / f"{k}.wav")
         rows.append(
             {"clip_id": clip.name, "youtube_id": youtube_id, "start_s": 0, "end_s": 10, "class_name": classes[i % 67]}
         )
@@ -66,7 +60,7 @@ def main() -> None:
     parser.add_argument("--annotators", type=int, default=10)
     args = parser.parse_args()
     names = [f"ann{i}" for i in range(args.annotators)]
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory() as private:
         root = Path(tmp)
         t = time.perf_counter()
         manifest = make_media(root, args.clips)
@@ -74,7 +68,7 @@ def main() -> None:
         with LabelStudioServer(root / "ls-data", document_root=root) as server:
             client = LabelStudioClient(server.url, server.token)
             # 1. The server alone: the same tasks, already built.
-            scratch = root / "scratch"
+            scratch = Path(private) / "scratch"
             conn = open_work(scratch, create=True)
             from ovavebench.annotate import plan_round, register_clips
 
@@ -90,7 +84,7 @@ def main() -> None:
             server_only = time.perf_counter() - t
             print(f"server's own bulk import of {len(tasks):,} tasks: {server_only:.1f} s", flush=True)
             # 2. Ours, end to end (plan, tasks, projects, bulk import).
-            report = export_round(manifest, root / "media", 1, names, root / "work", client=client)
+            report = export_round(manifest, root / "media", 1, names, Path(private) / "work", client=client)
             ours = report.seconds
             print(
                 f"annotate export (live, {len(names)} projects): {ours:.1f} s = {ours / server_only:.2f}x the server's "
@@ -98,8 +92,8 @@ def main() -> None:
                 flush=True,
             )
         # 3. 49,600 annotations back into the store, from export files on disk.
-        export_round(manifest, root / "media", 2, names, root / "work", out=root / "tasks2")
-        conn = open_work(root / "work")
+        export_round(manifest, root / "media", 2, names, Path(private) / "work", out=root / "tasks2")
+        conn = open_work(Path(private) / "work")
         files = []
         for round_no in (1, 2):
             rows = conn.execute("SELECT clip_id, annotator FROM assignments WHERE round = ?", (round_no,)).fetchall()
@@ -134,7 +128,7 @@ def main() -> None:
         total = 0
         for round_no in (1, 2):
             paths = [p for r, p in files if r == round_no]
-            result = import_annotations(root / "work", round_no, read_export_files(paths, round_no))
+            result = import_annotations(Path(private) / "work", round_no, read_export_files(paths, round_no))
             total += result.imported
         elapsed = time.perf_counter() - t
         print(f"annotate import: {total:,} annotations from disk into the store in {elapsed:.1f} s (goal < 30 s)")

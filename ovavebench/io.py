@@ -275,7 +275,7 @@ def claim_output_dir(path: str | os.PathLike, marker: str, purpose: str) -> Path
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 
-def open_sqlite_state(path: str | os.PathLike, schema: str, main_table: str, what: str):  # type: ignore[no-untyped-def]
+def open_sqlite_state(path: str | os.PathLike, schema: str, main_table: str, what: str):
     """Open (creating) one of the toolkit's SQLite state databases, refusing anything else.
 
     A file that is not SQLite, a damaged database, or one that holds other tables

@@ -143,7 +143,9 @@ def build_rebuild_manifest(
             "chosen_start_s": int(chosen.loc[vid, "start_s"]),
             "candidate_starts": [int(s) for s in candidates[vid]],
         }
-        for vid, classes_of in zip(ambiguous_ids, frame.set_index("youtube_id").loc[ambiguous_ids, "class_name"])
+        for vid, classes_of in zip(
+            ambiguous_ids, frame.set_index("youtube_id").loc[ambiguous_ids, "class_name"], strict=True
+        )
     ]
     summary = _summarise(frame, vggsound, "rebuild", {"benchmark_meta": meta_source, "ambiguous": ambiguous})
     return ManifestResult(frame, summary)
@@ -167,9 +169,9 @@ def build_pool_manifest(vggsound: VGGSoundTable, taxonomy: Taxonomy) -> Manifest
     )
     frame["end_s"] = (frame["start_s"] + CLIP_SECONDS).astype("Int64")
     frame["clip_id"] = _clip_ids(frame["youtube_id"], frame["start_s"])
-    frame["class_name"] = frame["vggsound_label"].map(lambda l: by_label[l].name)
-    frame["group"] = frame["vggsound_label"].map(lambda l: by_label[l].group)
-    frame["seen"] = frame["vggsound_label"].map(lambda l: by_label[l].seen)
+    frame["class_name"] = frame["vggsound_label"].map(lambda label: by_label[label].name)
+    frame["group"] = frame["vggsound_label"].map(lambda label: by_label[label].group)
+    frame["seen"] = frame["vggsound_label"].map(lambda label: by_label[label].seen)
     frame["split"] = ""
     frame["status"] = "resolved"
     frame["note"] = ""
@@ -261,12 +263,12 @@ def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
             continue
         numbers = pd.to_numeric(frame[column], errors="coerce")
         given = frame[column].notna().to_numpy() & (frame[column].astype("string").fillna("") != "").to_numpy()
-        bad = (
+        bad_time = (
             given
             & ~(numbers.notna() & (numbers >= 0) & (numbers <= MAX_START_S) & (numbers == numbers.round())).to_numpy()
         )
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
+        if bad_time.any():
+            i = int(np.flatnonzero(bad_time)[0])
             raise InputFileError(
                 path,
                 f"{column} {frame[column].iloc[i]!r} is not a whole number of seconds in [0, {MAX_START_S:,}]",

@@ -100,7 +100,7 @@ def choose_unseen_auto(
     while improved:
         improved = False
         best = gap(unseen)
-        for group, names in by_group.items():
+        for names in by_group.values():
             for out in sorted(set(names) & unseen):
                 for into in sorted(set(names) - unseen):
                     candidate = (unseen - {out}) | {into}
@@ -205,12 +205,12 @@ def make_split(
     if len(labels.video_ids) == 0:
         raise InputFileError(labels_source, "no videos to split")
     by_name = taxonomy.by_name()
-    for vid, cat in zip(labels.video_ids, labels.categories):
+    for vid, cat in zip(labels.video_ids, labels.categories, strict=True):
         if cat not in by_name:
             raise InputFileError(
                 labels_source, f"video {vid!r}: category {cat!r} is not in the taxonomy {taxonomy.source}"
             )
-    videos_per_class = pd.Series(labels.categories).value_counts().to_dict()
+    videos_per_class = {str(k): int(v) for k, v in pd.Series(labels.categories).value_counts().items()}
 
     if isinstance(unseen, str) and unseen == "official":
         unseen_names = [c.name for c in taxonomy.classes if not c.seen and c.name in videos_per_class]
@@ -262,7 +262,8 @@ def make_split(
     empty = [split for split in ("train", "val", "test") if not per_split[split]]
     if empty:
         raise OvavebenchError(
-            f"the {' and '.join(empty)} split(s) would be empty with seen evaluation fraction {rule.seen_eval_fraction:g} "
+            f"the {' and '.join(empty)} split(s) would be empty "
+            f"with seen evaluation fraction {rule.seen_eval_fraction:g} "
             f"and test share {rule.test_share:g} on {len(labels.video_ids)} video(s); nothing was written"
         )
     subsets: dict[float, pd.DataFrame] = {}
@@ -291,7 +292,8 @@ def split_report(
     result: SplitResult, selection: str, rule: SplitRule, seed: int, unseen_share: float, target: float | None
 ) -> dict[str, Any]:
     meta = result.meta
-    splits = {s: _counts(meta[meta["split"] == s]) for s in ("train", "val", "test")}
+    # counts, then a seen fraction (None without videos) beside them
+    splits: dict[str, dict[str, Any]] = {s: _counts(meta[meta["split"] == s]) for s in ("train", "val", "test")}
     for s in splits.values():
         s["seen_fraction"] = s["seen"] / s["videos"] if s["videos"] else None
     unseen_videos = int((meta["cls_type"] == "open").sum())

@@ -44,7 +44,7 @@ def votes_frame(conn: sqlite3.Connection, clips: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["task", "worker", "label"])
 
 
-def _reliability(method: str, model, frame: pd.DataFrame, labels: pd.Series) -> dict[str, float]:  # type: ignore[no-untyped-def]
+def _reliability(method: str, model, frame: pd.DataFrame, labels: pd.Series) -> dict[str, float]:
     if method == "dawid-skene":
         errors, priors = model.errors_, model.priors_  # errors_: (worker, observed) × true label
         out = {}

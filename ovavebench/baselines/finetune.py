@@ -93,7 +93,7 @@ class FinetuneConfig:
             raise OvavebenchError(f"heads must be 1 (the released block has one head), got {self.heads!r}")
 
 
-def _model(config: FinetuneConfig, dim: int):  # type: ignore[no-untyped-def]
+def _model(config: FinetuneConfig, dim: int):
     """The temporal layers of ``config.temporal`` (:func:`.temporal.build_temporal`) and the score fusion."""
     from torch import nn
 
@@ -115,16 +115,16 @@ def _model(config: FinetuneConfig, dim: int):  # type: ignore[no-untyped-def]
             super().__init__()
             self.temporal = build_temporal(config.temporal, dim=dim, **options)
 
-        def features(self, audio, visual):  # type: ignore[no-untyped-def]
+        def features(self, audio, visual):
             return self.temporal(audio, visual)
 
-        def forward(self, audio, visual, text):  # type: ignore[no-untyped-def]
+        def forward(self, audio, visual, text):
             return av_scores(*self.temporal(audio, visual), text, config.fusion)
 
     return Finetuned()
 
 
-def av_scores(audio, visual, text, fusion: str):  # type: ignore[no-untyped-def]
+def av_scores(audio, visual, text, fusion: str):
     """Per-second class scores [B, 10, K] of the temporal outputs, as released.
 
     ``sqrt``: sqrt(relu(cos(a,t)·cos(v,t))), min-max normalised over the classes per second.
@@ -156,7 +156,7 @@ def _targets(bench: Benchmark, videos: Sequence[str], classes: Sequence[str], ot
 
 def _predict_rows(
     model, audio: np.ndarray, visual: np.ndarray, text: np.ndarray, with_other: bool = True, batch: int = 256
-) -> np.ndarray:  # type: ignore[no-untyped-def]
+) -> np.ndarray:
     """Predicted rows [N, 10] (-1 = background for the agreement rule).
 
     With ``other``: the argmax of the fused scores (``other`` is the background row). Without it (Table 3,
@@ -346,7 +346,7 @@ def finetune(
     return FinetuneReport(run, losses, selection, best_epoch, times)
 
 
-def load_run(run_dir: str | os.PathLike):  # type: ignore[no-untyped-def]
+def load_run(run_dir: str | os.PathLike):
     import torch
 
     path = Path(run_dir) / "model.pt"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -49,7 +50,7 @@ def compute_stats(bench: Benchmark, taxonomy: Taxonomy | None = None) -> Benchma
     per_class["order"] = per_class["group"].map(GROUPS.index)
     per_class = per_class.sort_values(["order", "videos"], ascending=[True, False], kind="stable")
     splits = {
-        s: {"seen": int((frame["seen"]).sum()), "unseen": int((~frame["seen"]).sum())}
+        str(s): {"seen": int((frame["seen"]).sum()), "unseen": int((~frame["seen"]).sum())}
         for s, frame in meta.groupby("split", sort=False)
     }
     splits = {s: splits.get(s, {"seen": 0, "unseen": 0}) for s in ("train", "val", "test")}
@@ -67,7 +68,7 @@ def compute_stats(bench: Benchmark, taxonomy: Taxonomy | None = None) -> Benchma
         event_length_counts=[int(x) for x in lengths],
         splits=splits,
         per_class=[
-            {"name": r.cls_name, "group": r.group, "seen": bool(r.seen), "videos": int(r.videos)}
+            {"name": r.cls_name, "group": r.group, "seen": bool(r.seen), "videos": int(cast(int, r.videos))}
             for r in per_class.itertuples()
         ],
     )
@@ -103,7 +104,7 @@ def plot_stats(stats: BenchmarkStats, out: str | os.PathLike) -> list[Path]:
     for group, count in frame.groupby("group", sort=False).size().items():
         if start:
             ax.axvline(start - 0.5, color="grey", lw=0.8, ls="--")
-        ax.text(start + count / 2 - 0.5, ax.get_ylim()[1] * 0.97, group, ha="center", va="top", fontsize=9)
+        ax.text(start + count / 2 - 0.5, ax.get_ylim()[1] * 0.97, str(group), ha="center", va="top", fontsize=9)
         start += count
     ax.legend(
         handles=[plt.Rectangle((0, 0), 1, 1, color=c) for c in colours.values()],
@@ -154,7 +155,7 @@ def plot_stats(stats: BenchmarkStats, out: str | os.PathLike) -> list[Path]:
     unseen = np.array([stats.splits[s]["unseen"] for s in names])
     ax.bar(names, seen, color=colours["seen"], label="seen")
     ax.bar(names, unseen, bottom=seen, color=colours["unseen"], label="unseen")
-    for i, (a, b) in enumerate(zip(seen, unseen)):
+    for i, (a, b) in enumerate(zip(seen, unseen, strict=True)):
         ax.text(i, a + b, f"{a + b:,}", ha="center", va="bottom", fontsize=9)
     ax.set_ylabel("videos")
     ax.set_ylim(0, 1.12 * max(1, int((seen + unseen).max())))

@@ -13,7 +13,7 @@ app = typer.Typer(
 )
 
 
-def _client(url: str | None, api_key: str | None):  # type: ignore[no-untyped-def]
+def _client(url: str | None, api_key: str | None):
     if not url:
         return None
     from ..annotate.labelstudio import LabelStudioClient

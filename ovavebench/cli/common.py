@@ -4,15 +4,19 @@ the lazy progress bar. Exceptions become exit codes in one place only: :func:`ov
 from __future__ import annotations
 
 import json
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from typer.core import TyperCommand, TyperGroup
 
 from ..errors import OvavebenchError
 
+if TYPE_CHECKING:
+    # typer vendors click; its base classes take these (private-module) types, not typer.Context
+    from typer._click import Command, Context, HelpFormatter
+
 # Plain click help (no rich panels): every default is shown in full, wrapped, at any terminal width.
-HELP = {"rich_markup_mode": None, "context_settings": {"max_content_width": 120}}
+HELP: dict[str, Any] = {"rich_markup_mode": None, "context_settings": {"max_content_width": 120}}
 
 
 def one_line(text: str, limit: int = 2000) -> str:
@@ -60,7 +64,7 @@ class LazyBar:
         self.bar: Any = None
         self.closed = False
 
-    def get(self, total: int):  # type: ignore[no-untyped-def]
+    def get(self, total: int) -> Any:
         if self.bar is None:
             from tqdm import tqdm
 
@@ -79,12 +83,12 @@ class DefaultCommandGroup(TyperGroup):
 
     default_command = "default"
 
-    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:  # type: ignore[override]
+    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
         if not args or args[0] not in self.commands:
             args = [self.default_command, *args]
-        return super().parse_args(ctx, args)  # type: ignore[arg-type]
+        return super().parse_args(ctx, args)
 
-    def resolve_command(self, ctx, args):  # type: ignore[no-untyped-def, override]
+    def resolve_command(self, ctx: Context, args: list[str]) -> tuple[str | None, Command | None, list[str]]:
         name, command, rest = super().resolve_command(ctx, args)
         # The default command has no name of its own: its usage and errors say `ovavebench score`.
         return (None if name == self.default_command else name), command, rest
@@ -93,5 +97,5 @@ class DefaultCommandGroup(TyperGroup):
 class DefaultCommand(TyperCommand):
     """The default command of a :class:`DefaultCommandGroup`: its usage line names the group alone."""
 
-    def format_usage(self, ctx, formatter) -> None:  # type: ignore[no-untyped-def]
+    def format_usage(self, ctx: Context, formatter: HelpFormatter) -> None:
         formatter.write_usage(ctx.command_path.rstrip(), " ".join(self.collect_usage_pieces(ctx)))

@@ -10,11 +10,11 @@ import typer
 from .common import HELP, LazyBar, echo_json, fail, names, one_line
 
 
-def download_bar():  # type: ignore[no-untyped-def]
+def download_bar():
     """The download's progress bar (with the egress states) and its two callbacks."""
     holder = LazyBar("download", "clip")
 
-    def postfix(summary) -> None:  # type: ignore[no-untyped-def]
+    def postfix(summary) -> None:
         bar = holder.get(summary.selected)
         rate = (summary.done + summary.failed) / max(summary.elapsed_s, 1e-9)
         states = (
@@ -25,7 +25,7 @@ def download_bar():  # type: ignore[no-untyped-def]
         extra = ("; " + ", ".join(f"{k}: {v}" for k, v in states.items())) if states else ""
         bar.set_postfix_str(f"done={summary.done}, failed={summary.failed}, clips_per_s={rate:.2f}{extra}")
 
-    def on_result(result, summary) -> None:  # type: ignore[no-untyped-def]
+    def on_result(result, summary) -> None:
         bar = holder.get(summary.selected)
         bar.total = summary.selected
         if result.status != "pending":

@@ -25,7 +25,7 @@ def _collect(benchmark: Path, media: Path, layout: str, allow_missing: bool) -> 
     return collect(benchmark, media, layout, allow_missing)
 
 
-def _progress(kind: str):  # type: ignore[no-untyped-def]
+def _progress(kind: str):
     bar = LazyBar(kind, "video")
 
     def on_progress(done: int, total: int) -> None:

@@ -57,18 +57,20 @@ def export_layout(
     to = Path(to)
     report = ExportReport()
     for row in meta.itertuples(index=False):
-        clip = resolve_clip_dir(row.vid_name, index)
+        # read_meta reads every column as str; str() tells the type checker so
+        vid_name, split, cls_name = str(row.vid_name), str(row.split), str(row.cls_name)
+        clip = resolve_clip_dir(vid_name, index)
         if clip is None:
-            report.missing.append(row.vid_name)
+            report.missing.append(vid_name)
             continue
         clip = clip.resolve()
-        frames_dir = to / row.split / "video" / row.cls_name / row.vid_name
+        frames_dir = to / split / "video" / cls_name / vid_name
         frames_dir.mkdir(parents=True, exist_ok=True)
         for k in range(SEGMENTS):
             _link(clip / "frames" / f"{k}.png", frames_dir / f"{k}.png")
-        audio_dir = to / row.split / "audio" / row.cls_name
+        audio_dir = to / split / "audio" / cls_name
         audio_dir.mkdir(parents=True, exist_ok=True)
-        _link(clip / "audio.wav", audio_dir / f"{row.vid_name}.wav")
+        _link(clip / "audio.wav", audio_dir / f"{vid_name}.wav")
         report.linked += 1
     return report
 

@@ -219,7 +219,8 @@ def parse_ytdlp_params(params: Any, source: str) -> dict[str, Any]:
             raise OvavebenchError(
                 f"{source}: {key} must be a JSON {getattr(kind, '__name__', 'number')}, got {value!r}"
             )
-        if key == "extractor_args":
+        # both are dicts (checked above); isinstance tells the type checker, which sees `object` after it
+        if key == "extractor_args" and isinstance(value, dict):
             for extractor, args in value.items():
                 if not isinstance(args, dict) or not all(
                     isinstance(v, list) and all(isinstance(x, str) for x in v) for v in args.values()
@@ -228,7 +229,7 @@ def parse_ytdlp_params(params: Any, source: str) -> dict[str, Any]:
                         f"{source}: extractor_args.{extractor} must map argument names to lists of "
                         'strings, e.g. {"youtubepot-bgutilhttp": {"base_url": ["http://127.0.0.1:4416"]}}'
                     )
-        if key == "js_runtimes" and not all(isinstance(v, dict) for v in value.values()):
+        if key == "js_runtimes" and isinstance(value, dict) and not all(isinstance(v, dict) for v in value.values()):
             raise OvavebenchError(f'{source}: js_runtimes must map a runtime to its config, e.g. {{"node": {{}}}}')
     return params
 

@@ -16,9 +16,10 @@ import sqlite3
 import time
 import zlib
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -117,10 +118,11 @@ def manifest_records(manifest: pd.DataFrame, source: str = "<manifest>") -> list
     now = time.time()
     records: list[tuple] = []
     # Every row is checked before anything is written: a bad row leaves the state untouched.
-    for line, row in zip(rows.index, rows.itertuples(index=False)):
+    for line, row in zip(rows.index, rows.itertuples(index=False), strict=True):
         where = f"{source}: row {int(line) + 2}" if isinstance(line, (int, np.integer)) else source
         youtube_id = validate_youtube_id(str(row.youtube_id), f"{where}, clip {row.clip_id!r}")
-        start = int(row.start_s)
+        # the time columns are numeric (float where a row has none); pandas types row fields as any scalar
+        start = int(cast(float, row.start_s))
         if start < 0:
             raise OvavebenchError(f"{where}: clip {row.clip_id!r}: negative start_s {start}")
         clip_id = make_clip_id(youtube_id, start)
@@ -128,7 +130,8 @@ def manifest_records(manifest: pd.DataFrame, source: str = "<manifest>") -> list
             raise OvavebenchError(
                 f"{where}: clip id {row.clip_id!r} does not match its YouTube id and start ({clip_id})"
             )
-        end = int(row.end_s) if "end_s" in rows.columns and pd.notna(row.end_s) else start + SEGMENTS
+        end_s = cast(float, row.end_s) if "end_s" in rows.columns else None
+        end = int(end_s) if end_s is not None and pd.notna(end_s) else start + SEGMENTS
         if end != start + SEGMENTS:
             raise OvavebenchError(
                 f"{where}: clip {clip_id!r}: end_s {end} is not start_s + {SEGMENTS} = {start + SEGMENTS} "
@@ -206,14 +209,17 @@ def select_jobs(conn: sqlite3.Connection, options: DownloadOptions) -> tuple[lis
     return jobs, skipped
 
 
-def commit_result(conn: sqlite3.Connection, result: ClipResult, budgets: list[tuple[str, float, float]] = ()) -> None:
+def commit_result(
+    conn: sqlite3.Connection, result: ClipResult, budgets: Sequence[tuple[str, float, float]] = ()
+) -> None:
     """Record one clip's outcome, its attempts (with yt-dlp's warnings) and the budgets in one transaction."""
     attempts = result.attempts
     first = attempts[0].started_at if attempts else None
     last = attempts[-1].started_at if attempts else None
     with conn:
         conn.executemany(
-            "INSERT INTO attempts (clip_id, started_at, ended_at, outcome, error_class, error_message, warnings, egress) "
+            "INSERT INTO attempts "
+            "(clip_id, started_at, ended_at, outcome, error_class, error_message, warnings, egress) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (

@@ -42,7 +42,7 @@ def _quiet_transformers() -> None:
     logging.disable_progress_bar()
 
 
-def _features(output: Any):  # type: ignore[no-untyped-def]
+def _features(output: Any):
     """transformers 4.x returns the projected embeddings, 5.x an output whose ``pooler_output`` they are."""
     import torch
 
@@ -65,7 +65,7 @@ def model_identity(name_or_path: str) -> str:
     return name_or_path
 
 
-def _load(name_or_path: str, kind: str):  # type: ignore[no-untyped-def]
+def _load(name_or_path: str, kind: str):
     from transformers import AutoModel, AutoProcessor
 
     _quiet_transformers()
@@ -125,7 +125,7 @@ class ClipClap:
 
     # ------------------------------------------------------------- inputs (run in DataLoader workers)
 
-    def frame_inputs(self, frame_paths: Sequence[Path]):  # type: ignore[no-untyped-def]
+    def frame_inputs(self, frame_paths: Sequence[Path]):
         from PIL import Image
 
         images = []
@@ -143,10 +143,10 @@ class ClipClap:
 
     # ------------------------------------------------------------- embeddings
 
-    def embed_frames(self, pixel_values):  # type: ignore[no-untyped-def]
+    def embed_frames(self, pixel_values):
         return _features(self.clip.get_image_features(pixel_values=pixel_values))
 
-    def embed_audio(self, inputs: dict[str, Any]):  # type: ignore[no-untyped-def]
+    def embed_audio(self, inputs: dict[str, Any]):
         return _features(self.clap.get_audio_features(**inputs))
 
     def embed_text(self, names: Sequence[str], device: str) -> tuple[np.ndarray, np.ndarray]:

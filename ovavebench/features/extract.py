@@ -102,7 +102,7 @@ def extract_features(
         def text_embeddings() -> tuple[np.ndarray, np.ndarray | None]:
             return model.encode_text(tokenize(classes, vocab_file).to(device)).float().cpu().numpy(), None
 
-        def embed(frames, audio):  # type: ignore[no-untyped-def]
+        def embed(frames, audio):
             return (
                 model.encode_audio(audio.to(device, non_blocking=True)).float().cpu().numpy(),
                 model.encode_vision(frames.to(device, non_blocking=True)).float().cpu().numpy(),
@@ -117,7 +117,7 @@ def extract_features(
         def text_embeddings() -> tuple[np.ndarray, np.ndarray | None]:
             return pair.embed_text(classes, device)
 
-        def embed(frames, audio):  # type: ignore[no-untyped-def]
+        def embed(frames, audio):
             batch = frames.shape[0] // SEGMENTS
             visual = pair.embed_frames(frames.to(device)).float().cpu().numpy()
             audio_emb = pair.embed_audio({k: v.to(device) for k, v in audio.items()}).float().cpu().numpy()

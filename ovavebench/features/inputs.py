@@ -18,7 +18,7 @@ class ClipDataset:
     def __len__(self) -> int:
         return len(self.items)
 
-    def __getitem__(self, index: int):  # type: ignore[no-untyped-def]
+    def __getitem__(self, index: int):
         video, frames, wav = self.items[index]
         if self.inputs is not None:
             return video, self.inputs.frame_inputs(frames), self.inputs.audio_inputs(wav)
@@ -27,7 +27,7 @@ class ClipDataset:
         return video, preprocess_frames(frames), preprocess_audio(wav)
 
 
-def collate(batch):  # type: ignore[no-untyped-def]
+def collate(batch):
     import torch
 
     if isinstance(batch[0][2], dict):  # CLAP's inputs per second: flatten videos x seconds

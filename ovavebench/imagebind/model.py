@@ -74,7 +74,7 @@ class Attention(nn.Module):
     def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
         batch, length, dim = x.shape
         q, k, v = F.linear(x, self.in_proj_weight, self.in_proj_bias).chunk(3, dim=-1)
-        if self.bias_k is not None:  # one learned key/value appended to every sequence
+        if self.bias_k is not None and self.bias_v is not None:  # one learned key/value appended to every sequence
             k = torch.cat([k, self.bias_k.expand(batch, 1, dim)], dim=1)
             v = torch.cat([v, self.bias_v.expand(batch, 1, dim)], dim=1)
             if attn_mask is not None:
@@ -322,9 +322,10 @@ class ImageBind(nn.Module):
             config = HUGE_CONFIG
         elif not isinstance(config, dict):
             try:
-                config = json.loads(Path(config).read_text())
+                loaded: dict[str, Any] = json.loads(Path(config).read_text())
             except (OSError, json.JSONDecodeError) as exc:
                 raise OvavebenchError(f"{config}: not a JSON model config ({exc})") from None
+            config = loaded
         model = cls(config)
         path = Path(path)
         if not path.exists():

@@ -45,7 +45,7 @@ def _frame_tensor(image: Image.Image) -> torch.Tensor:
             size = (IMAGE_SIZE, int(IMAGE_SIZE * height / width))
         else:
             size = (int(IMAGE_SIZE * width / height), IMAGE_SIZE)
-        image = image.resize(size, Image.BICUBIC)
+        image = image.resize(size, Image.Resampling.BICUBIC)
         width, height = size
     top, left = int(round((height - IMAGE_SIZE) / 2.0)), int(round((width - IMAGE_SIZE) / 2.0))
     array = np.asarray(image, dtype=np.uint8)[top : top + IMAGE_SIZE, left : left + IMAGE_SIZE]

@@ -53,22 +53,24 @@ def benchmark_videos(
                 found.append((video, frames, folder / "audio.wav"))
         return found, missing, problems
     for row in meta.itertuples(index=False):
-        frames_dir = media / row.split / "video" / row.cls_name / row.vid_name
-        wav = media / row.split / "audio" / row.cls_name / f"{row.vid_name}.wav"
+        # read_meta reads every column as str; str() tells the type checker so
+        vid_name, split, cls_name = str(row.vid_name), str(row.split), str(row.cls_name)
+        frames_dir = media / split / "video" / cls_name / vid_name
+        wav = media / split / "audio" / cls_name / f"{vid_name}.wav"
         frames = (
             sorted((p for p in frames_dir.iterdir() if p.suffix.lower() in FRAME_SUFFIXES), key=_natural)
             if frames_dir.is_dir()
             else []
         )
         if not frames_dir.is_dir() and not wav.exists():
-            missing.append(row.vid_name)
+            missing.append(vid_name)
             continue
         if len(frames) != SEGMENTS:
-            problems.append(f"{row.vid_name}: {len(frames)} frame(s) in {frames_dir} (expected {SEGMENTS})")
+            problems.append(f"{vid_name}: {len(frames)} frame(s) in {frames_dir} (expected {SEGMENTS})")
         elif not wav.is_file():
-            problems.append(f"{row.vid_name}: no audio (expected {wav})")
+            problems.append(f"{vid_name}: no audio (expected {wav})")
         else:
-            found.append((row.vid_name, frames, wav))
+            found.append((vid_name, frames, wav))
             continue
-        missing.append(row.vid_name)
+        missing.append(vid_name)
     return found, missing, problems

@@ -22,7 +22,7 @@ ROW_GROUP = 32  # rows per Parquet row group: ~75 MB at 640×360, what the Hub's
 DEFAULT_SHARD_BYTES = 500 * 10**6
 
 
-def features():  # type: ignore[no-untyped-def]
+def features():
     """The typed features of one video."""
     from datasets import Audio, Features, Image, List, Value
 

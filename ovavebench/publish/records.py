@@ -145,7 +145,7 @@ def read_media(record: VideoRecord) -> tuple[list[bytes], bytes] | None:
     audio = record.audio.read_bytes()
     try:
         info = soundfile.info(io.BytesIO(audio))
-    except (RuntimeError, soundfile.LibsndfileError) as exc:  # type: ignore[attr-defined]
+    except (RuntimeError, soundfile.LibsndfileError) as exc:
         raise OvavebenchError(
             f"{record.audio}: not a decodable wav ({str(exc)[:80]}); video {record.video_id}"
         ) from None

@@ -66,7 +66,7 @@ def export_webdataset(
                 skipped += 1
             else:
                 with export.shard(name) as handle:
-                    with tarfile.open(fileobj=handle, mode="w", format=tarfile.USTAR_FORMAT) as tar:  # type: ignore[arg-type]
+                    with tarfile.open(fileobj=handle, mode="w", format=tarfile.USTAR_FORMAT) as tar:
                         for record in shard:
                             _write_sample(tar, record)
             done += len(shard)
@@ -75,7 +75,7 @@ def export_webdataset(
     return WebDatasetExport(export.path, shards, export.sizes(), len(collection.missing), skipped)
 
 
-def datasets_features():  # type: ignore[no-untyped-def]
+def datasets_features():
     """The features to give ``datasets.load_dataset("webdataset", …, features=…)``: the wav as bytes, so no audio
     codec (torchcodec) is needed to read the shards; decode it with soundfile."""
     from datasets import Features, Image, List, Value

@@ -18,7 +18,7 @@ TRUTH_COLOUR, BACKGROUND_COLOUR, WRONG_COLOUR = "#2e8b57", "#e8e8e8", "#d62728"
 _METRIC_NAMES = {"acc": "Acc.", "seg_f1": "Seg. F1", "eve_f1": "Eve. F1", "avg": "Avg."}
 
 
-def _pyplot():  # type: ignore[no-untyped-def]
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
@@ -27,7 +27,7 @@ def _pyplot():  # type: ignore[no-untyped-def]
     return plt
 
 
-def _save(fig, path: Path) -> Path:  # type: ignore[no-untyped-def]
+def _save(fig, path: Path) -> Path:
     with atomic_open(path, "wb") as handle:
         fig.savefig(handle, format="png", dpi=110, bbox_inches="tight")
     _pyplot().close(fig)

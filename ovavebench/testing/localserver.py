@@ -26,6 +26,7 @@ import urllib.parse
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import cast
 
 _CONTENT_TYPES = {
     ".mp4": "video/mp4",
@@ -258,7 +259,8 @@ class LocalServer:
 
     @property
     def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
+        # an AF_INET server: its address is (host str, port int), never the bytes of a Unix socket
+        host, port = cast("tuple[str, int]", self._server.server_address[:2])
         return f"http://{host}:{port}/"
 
     def url(self, relative_path: str) -> str:
@@ -389,7 +391,8 @@ class ForwardingProxy:
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
+        # an AF_INET server: its address is (host str, port int), never the bytes of a Unix socket
+        host, port = cast("tuple[str, int]", self._server.server_address[:2])
         return f"http://{host}:{port}"
 
     def __enter__(self) -> ForwardingProxy:

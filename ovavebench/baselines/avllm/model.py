@@ -37,7 +37,7 @@ class AvLlm:
     identity: dict[str, Any] = field(default_factory=dict)
 
 
-def _torch_dtype(dtype: str):  # type: ignore[no-untyped-def]
+def _torch_dtype(dtype: str):
     import torch
 
     return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[dtype]

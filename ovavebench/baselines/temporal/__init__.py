@@ -35,7 +35,7 @@ def _registry() -> dict[str, Callable[..., Any]]:
     }
 
 
-def build_temporal(name: str, dim: int = 1024, **kwargs: Any):  # type: ignore[no-untyped-def]
+def build_temporal(name: str, dim: int = 1024, **kwargs: Any):
     """The temporal layers ``name`` (one of :data:`TEMPORAL_NAMES`) at width ``dim``, with the released sizes."""
     from ...errors import OvavebenchError
 

@@ -23,5 +23,5 @@ class AVEFusion(nn.Module):
         merged = 0.5 * (self.U_v(audio) + self.U_a(visual))
         return torch.tanh(audio + merged), torch.tanh(visual + merged)
 
-    def load_released_state_dict(self, state_dict) -> None:  # type: ignore[no-untyped-def]
+    def load_released_state_dict(self, state_dict) -> None:
         load_released(self, state_dict)

@@ -96,5 +96,5 @@ class CMRA(nn.Module):
         out_visual = self.video_decoder(visual, self.audio_encoder(audio))
         return out_audio, out_visual
 
-    def load_released_state_dict(self, state_dict) -> None:  # type: ignore[no-untyped-def]
+    def load_released_state_dict(self, state_dict) -> None:
         load_released(self, state_dict)  # the templates and the decoder's unused self_attn are not ours

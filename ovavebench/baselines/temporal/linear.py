@@ -16,7 +16,7 @@ class TemporalLinear(nn.Module):
     def forward(self, audio: torch.Tensor, visual: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.audio(audio), self.visual(visual)
 
-    def load_released_state_dict(self, state_dict) -> None:  # type: ignore[no-untyped-def]
+    def load_released_state_dict(self, state_dict) -> None:
         names = {
             "a_sa_blocks.0.weight": "audio.weight",
             "a_sa_blocks.0.bias": "audio.bias",

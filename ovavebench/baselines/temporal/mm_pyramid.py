@@ -142,7 +142,7 @@ class MMPyramid(nn.Module):
         out_a = (torch.sigmoid(fusion.aselectfusion(a_int)) * a_int).view(-1, SECONDS, dim)
         return out_a, out_v
 
-    def load_released_state_dict(self, state_dict) -> None:  # type: ignore[no-untyped-def]
+    def load_released_state_dict(self, state_dict) -> None:
         def rename(key: str) -> str | None:
             if re.search(r"\.net\.\d+\.", key):
                 return None  # aliases of conv1 / conv2

@@ -51,5 +51,5 @@ class PSP(nn.Module):
         out_audio = self.layer_norm(drop(F.relu(self.a_fc(audio_plus))))
         return out_audio, out_visual
 
-    def load_released_state_dict(self, state_dict) -> None:  # type: ignore[no-untyped-def]
+    def load_released_state_dict(self, state_dict) -> None:
         load_released(self, state_dict)

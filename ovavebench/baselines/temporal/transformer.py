@@ -47,7 +47,7 @@ class TemporalTransformer(nn.Module):
     def forward(self, audio: torch.Tensor, visual: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.audio(audio), self.visual(visual)
 
-    def load_released_state_dict(self, state_dict) -> None:  # type: ignore[no-untyped-def]
+    def load_released_state_dict(self, state_dict) -> None:
         def rename(key: str) -> str | None:
             match = re.fullmatch(
                 r"([av])_sa_blocks\.(\d+)\.(?:self_attn|ffn)?\.?(q|k|v|o|w_1|w_2|norm1|norm2)\.(weight|bias)", key

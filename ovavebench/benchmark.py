@@ -6,23 +6,33 @@ A benchmark folder holds ``<prefix>_dataset_meta.csv`` (``split,cls_name,cls_typ
 for the published prefix ``ovave``), ``<prefix>_total_close_open_categories.csv``
 (all classes sorted + ``other``) and ``<prefix>_train_close_categories.csv``
 (seen classes sorted + ``other``). The published OV-AVEL code reads exactly these.
+
+This module is part of the light core: reading a benchmark needs the standard library and numpy only (pandas is
+imported by the few helpers that hand a ``DataFrame`` to the stages that build benchmarks).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from .constants import SEGMENTS
 from .errors import InputFileError, OvavebenchError
 from .ids import is_youtube_id
 from .taxonomy import OTHER
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SPLITS = ("train", "val", "test")
 META_COLUMNS = ["split", "cls_name", "cls_type", "vid_name"]
@@ -101,10 +111,56 @@ def find_benchmark_files(folder: str | os.PathLike) -> BenchmarkFiles:
     return BenchmarkFiles(meta, labels, total, train)
 
 
-def read_meta(path: str | os.PathLike) -> pd.DataFrame:
-    """Read and validate a ``*_dataset_meta.csv``; adds a boolean ``seen`` column."""
-    import io
+@dataclass(frozen=True)
+class MetaRows:
+    """The validated rows of a ``*_dataset_meta.csv``, column by column, in file order (no pandas needed)."""
 
+    split: list[str]
+    cls_name: list[str]
+    cls_type: list[str]
+    vid_name: list[str]
+    seen: np.ndarray  # [N] bool: cls_type == "close"
+
+    def __len__(self) -> int:
+        return len(self.vid_name)
+
+    def __getitem__(self, column: str) -> list[str]:
+        """A column by its CSV name (``split``, ``cls_name``, ``cls_type``, ``vid_name``)."""
+        if column not in META_COLUMNS:
+            raise KeyError(column)
+        values: list[str] = getattr(self, column)
+        return values
+
+    def to_frame(self) -> pd.DataFrame:
+        """The rows as a ``DataFrame`` (``split, cls_name, cls_type, vid_name, seen``); needs pandas."""
+        import pandas as pd
+
+        frame = pd.DataFrame(
+            {"split": self.split, "cls_name": self.cls_name, "cls_type": self.cls_type, "vid_name": self.vid_name},
+            dtype=object,
+        )
+        frame["seen"] = np.asarray(self.seen, dtype=bool)
+        return frame
+
+
+def _csv_rows(path: Path, text: str, what: str) -> Iterator[tuple[int, list[str]]]:
+    """(line number, fields) of each non-blank row; a malformed table is one error naming the line."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise InputFileError(
+                path, f"not a CSV table ({' '.join(str(exc).split())[:200]}); expected {what}"
+            ) from None
+        if row:  # blank lines are skipped, as pandas does
+            yield reader.line_num, row
+
+
+def read_meta_rows(path: str | os.PathLike) -> MetaRows:
+    """Read and validate a ``*_dataset_meta.csv`` with the standard library: the rows, with ``seen``."""
     from .io import read_text
 
     path = Path(path)
@@ -112,34 +168,45 @@ def read_meta(path: str | os.PathLike) -> pd.DataFrame:
     text = read_text(path, what)
     if not text.strip():
         raise InputFileError(path, f"empty file; expected {what}")
-    try:
-        meta = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
-        raise InputFileError(path, f"not a CSV table ({' '.join(str(exc).split())[:200]}); expected {what}") from None
-    if list(meta.columns) != META_COLUMNS:
-        raise InputFileError(
-            path, f"expected header {','.join(META_COLUMNS)}, got {','.join(map(str, meta.columns))}", 1
-        )
-    bad_split = ~meta["split"].isin(SPLITS)
-    if bad_split.any():
-        i = int(np.flatnonzero(bad_split)[0])
-        raise InputFileError(path, f"split {meta['split'].iloc[i]!r} is not one of {', '.join(SPLITS)}", i + 2)
-    bad_type = ~meta["cls_type"].isin(list(CLS_TYPES))
-    if bad_type.any():
-        i = int(np.flatnonzero(bad_type)[0])
-        raise InputFileError(path, f"cls_type {meta['cls_type'].iloc[i]!r} is not 'close' or 'open'", i + 2)
-    bad_id = ~meta["vid_name"].map(is_youtube_id)
-    if bad_id.any():
-        i = int(np.flatnonzero(bad_id)[0])
-        raise InputFileError(
-            path, f"invalid video id {meta['vid_name'].iloc[i]!r}: expected 11 characters of [A-Za-z0-9_-]", i + 2
-        )
-    dup = meta["vid_name"].duplicated()
-    if dup.any():
-        i = int(np.flatnonzero(dup)[0])
-        raise InputFileError(path, f"video {meta['vid_name'].iloc[i]!r} listed twice", i + 2)
-    meta["seen"] = meta["cls_type"].map(CLS_TYPES).astype(bool)
-    return meta
+    rows = _csv_rows(path, text, what)
+    header_line, header = next(rows)
+    if header != META_COLUMNS:
+        raise InputFileError(path, f"expected header {','.join(META_COLUMNS)}, got {','.join(header)}", header_line)
+    lines: list[int] = []
+    columns: list[list[str]] = [[], [], [], []]
+    for line, row in rows:
+        if len(row) != len(META_COLUMNS):
+            raise InputFileError(
+                path,
+                f"not a CSV table (expected 4 fields in line {line}, saw {len(row)}); expected {what}",
+            )
+        lines.append(line)
+        for column, value in zip(columns, row, strict=True):
+            column.append(value)
+    split, cls_name, cls_type, vid_name = columns
+    # One column at a time, as before: the first bad split is reported before the first bad type, and so on.
+    for i, value in enumerate(split):
+        if value not in SPLITS:
+            raise InputFileError(path, f"split {value!r} is not one of {', '.join(SPLITS)}", lines[i])
+    for i, value in enumerate(cls_type):
+        if value not in CLS_TYPES:
+            raise InputFileError(path, f"cls_type {value!r} is not 'close' or 'open'", lines[i])
+    for i, value in enumerate(vid_name):
+        if not is_youtube_id(value):
+            raise InputFileError(path, f"invalid video id {value!r}: expected 11 characters of [A-Za-z0-9_-]", lines[i])
+    listed: set[str] = set()
+    for i, value in enumerate(vid_name):
+        if value in listed:
+            raise InputFileError(path, f"video {value!r} listed twice", lines[i])
+        listed.add(value)
+    seen = np.fromiter((CLS_TYPES[t] for t in cls_type), dtype=bool, count=len(cls_type))
+    return MetaRows(split, cls_name, cls_type, vid_name, seen)
+
+
+def read_meta(path: str | os.PathLike) -> pd.DataFrame:
+    """Read and validate a ``*_dataset_meta.csv`` into a ``DataFrame`` with a boolean ``seen`` column (needs
+    pandas; :func:`read_meta_rows` does not)."""
+    return read_meta_rows(path).to_frame()
 
 
 @dataclass(frozen=True)
@@ -154,7 +221,7 @@ class Labels:
         """The published JSON form."""
         return {
             vid: {"category": cat, "label": "[" + ", ".join(str(int(v)) for v in row) + "]"}
-            for vid, cat, row in zip(self.video_ids, self.categories, self.flags)
+            for vid, cat, row in zip(self.video_ids, self.categories, self.flags, strict=True)
         }
 
     def index(self) -> dict[str, int]:
@@ -225,7 +292,7 @@ def read_category_list(path: str | os.PathLike) -> list[str]:
     return names
 
 
-def class_order(files: BenchmarkFiles, meta: pd.DataFrame) -> list[str]:
+def class_order(files: BenchmarkFiles, meta: MetaRows | pd.DataFrame) -> list[str]:
     """The test-time class order, without ``other``: the category list's, else the sorted class names."""
     if files.total_categories is not None:
         return [c for c in read_category_list(files.total_categories) if c != OTHER]
@@ -234,50 +301,117 @@ def class_order(files: BenchmarkFiles, meta: pd.DataFrame) -> list[str]:
 
 @dataclass(frozen=True)
 class Benchmark:
-    """A benchmark folder: meta (with ``seen``), labels, the class order."""
+    """A loaded benchmark: its classes in index order, which are seen, the videos of each split, and each video's
+    class and per-second labels.
 
-    folder: Path
-    meta: pd.DataFrame
+    Class ``i`` of a prediction row is ``classes[i]``; ``len(classes)`` is background. ``rows`` holds the meta CSV
+    (file order); ``labels`` the per-second flags of every labelled video.
+    """
+
+    folder: Path  # the folder holding the published-format files
+    rows: MetaRows
     labels: Labels
     classes: list[str]  # the test-time class order (sorted), without `other`
     seen_classes: list[str]
 
-    def split_videos(self, split: str) -> pd.DataFrame:
+    @property
+    def unseen_classes(self) -> list[str]:
+        """The classes no training video has, in index order."""
+        seen = set(self.seen_classes)
+        return [c for c in self.classes if c not in seen]
+
+    @cached_property
+    def splits(self) -> dict[str, list[str]]:
+        """Video ids of each split (``train``, ``val``, ``test``), in file order."""
+        out: dict[str, list[str]] = {name: [] for name in SPLITS}
+        for split, vid in zip(self.rows.split, self.rows.vid_name, strict=True):
+            out[split].append(vid)
+        return out
+
+    @cached_property
+    def video_class(self) -> dict[str, str]:
+        """Each video's class name."""
+        return dict(zip(self.rows.vid_name, self.rows.cls_name, strict=True))
+
+    def videos(self, split: str) -> list[str]:
+        """The video ids of ``split``, in file order; an unknown split is an error."""
         if split not in SPLITS:
             raise OvavebenchError(f"unknown split {split!r}: expected one of {', '.join(SPLITS)}")
+        return list(self.splits[split])
+
+    def class_index(self, video_id: str) -> int:
+        """The row of ``video_id``'s class in ``classes``."""
+        return self.classes.index(self.video_class[video_id])
+
+    def segment_labels(self, video_id: str) -> np.ndarray:
+        """``video_id``'s 10 per-second flags (uint8, 1 = an audio-visual event of its class in that second)."""
+        return self.labels.flags[self._label_rows[video_id]].copy()
+
+    def is_seen(self, video_id: str) -> bool:
+        """Whether ``video_id``'s class is a seen (training) class."""
+        return bool(self.rows.seen[self._meta_rows[video_id]])
+
+    @cached_property
+    def _label_rows(self) -> dict[str, int]:
+        return self.labels.index()
+
+    @cached_property
+    def _meta_rows(self) -> dict[str, int]:
+        return {vid: i for i, vid in enumerate(self.rows.vid_name)}
+
+    @cached_property
+    def meta(self) -> pd.DataFrame:
+        """The meta CSV as a ``DataFrame`` with ``seen`` (needs pandas: the ``tables`` extra)."""
+        return self.rows.to_frame()
+
+    def split_videos(self, split: str) -> pd.DataFrame:
+        """The meta rows of ``split`` as a ``DataFrame`` (needs pandas; :meth:`videos` does not)."""
+        self.videos(split)  # an unknown split is the same error
         return self.meta[self.meta["split"] == split]
 
 
+def benchmark_folder(path: str | os.PathLike) -> Path:
+    """The folder holding the published-format files: ``path`` itself, or the ``benchmark/`` folder that
+    ``ovavebench build`` and ``ovavebench demo`` write into their output folder."""
+    path = Path(path)
+    inner = path / "benchmark"
+    if path.is_dir() and not any(path.glob("*_dataset_meta.csv")) and any(inner.glob("*_dataset_meta.csv")):
+        return inner
+    return path
+
+
 def load_benchmark(folder: str | os.PathLike) -> Benchmark:
-    """Read a published-format benchmark folder and check it is consistent."""
+    """Read a benchmark and check it is consistent.
+
+    ``folder`` is a published-format folder (the authors' ``meta_anno_files/`` or one this toolkit wrote) or the
+    output folder of ``ovavebench build`` / ``ovavebench demo`` (its ``benchmark/`` is read).
+    """
+    folder = benchmark_folder(folder)
     files = find_benchmark_files(folder)
-    meta = read_meta(files.meta)
+    meta = read_meta_rows(files.meta)
     labels = read_labels(files.labels)
     classes = class_order(files, meta)
     known = set(classes)
-    unknown = sorted(set(meta["cls_name"]) - known)
+    unknown = sorted(set(meta.cls_name) - known)
     if unknown:
         raise InputFileError(files.meta, f"class(es) not in the category list: {', '.join(unknown[:5])}")
     if files.train_categories is not None:
         seen = [c for c in read_category_list(files.train_categories) if c != OTHER]
     else:
-        seen = sorted(set(meta.loc[meta["seen"], "cls_name"]))
+        seen = sorted({name for name, is_seen in zip(meta.cls_name, meta.seen, strict=True) if is_seen})
     label_index = labels.index()
-    missing = [v for v in meta["vid_name"] if v not in label_index]
+    missing = [v for v in meta.vid_name if v not in label_index]
     if missing:
         raise InputFileError(
             files.labels, f"{len(missing)} video(s) of {files.meta.name} have no labels, e.g. {', '.join(missing[:3])}"
         )
-    cats = dict(zip(labels.video_ids, labels.categories))
-    mismatch = meta["cls_name"].to_numpy() != np.array([cats[v] for v in meta["vid_name"]], dtype=object)
-    if mismatch.any():
-        i = int(np.flatnonzero(mismatch)[0])
-        vid = meta["vid_name"].iloc[i]
-        raise InputFileError(
-            files.labels,
-            f"video {vid!r}: category {cats[vid]!r} but {files.meta.name} says {meta['cls_name'].iloc[i]!r}",
-        )
-    return Benchmark(Path(folder), meta, labels, classes, seen)
+    for vid, name in zip(meta.vid_name, meta.cls_name, strict=True):
+        category = labels.categories[label_index[vid]]
+        if category != name:
+            raise InputFileError(
+                files.labels, f"video {vid!r}: category {category!r} but {files.meta.name} says {name!r}"
+            )
+    return Benchmark(folder, meta, labels, classes, seen)
 
 
 def write_benchmark(

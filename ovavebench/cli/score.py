@@ -133,7 +133,7 @@ def score_cmd(
     ):
         if path:
             with atomic_open(path, "w", encoding="utf-8", newline="") as handle:
-                frame.to_csv(handle, index=False)
+                frame.to_csv(handle)
     written = write_plots(evaluation, plots, timelines, media, f"{split} split") if plots else []
     if as_json:
         echo_json(evaluation.document() if ci else result.to_dict())

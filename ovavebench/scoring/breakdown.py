@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from .core import PerVideo
+from .table import Table
 from .uncertainty import METRICS, percentile_interval
 
 # Buckets of a video's event seconds (its true label's ones): none, short, medium, long, the whole clip.
@@ -13,19 +13,21 @@ LENGTH_BUCKETS = (("0", 0, 0), ("1-3", 1, 3), ("4-6", 4, 6), ("7-9", 7, 9), ("10
 UNLISTED_GROUP = "unlisted"  # a class of a grown benchmark that the taxonomy does not name
 
 
-def _table(keys: np.ndarray, names: list[str], per_video: PerVideo, column: str) -> pd.DataFrame:
+def _table(keys: np.ndarray, names: list[str], per_video: PerVideo, column: str) -> Table:
     """Mean of the four metrics and the seen/unseen counts per key (0..len(names)-1), with bincount."""
     count = len(names)
     videos = np.bincount(keys, minlength=count)
     seen = np.bincount(keys, weights=per_video.seen.astype(np.float64), minlength=count).astype(np.int64)
-    frame = pd.DataFrame({column: names, "videos": videos, "seen_videos": seen, "unseen_videos": videos - seen})
     with np.errstate(invalid="ignore", divide="ignore"):
-        for j, metric in enumerate(METRICS):
-            frame[metric] = np.bincount(keys, weights=per_video.values[:, j], minlength=count) / videos
-    return frame
+        means = {
+            metric: np.bincount(keys, weights=per_video.values[:, j], minlength=count) / videos
+            for j, metric in enumerate(METRICS)
+        }
+    columns = {column: np.asarray(names, dtype=object), "videos": videos, "seen_videos": seen}
+    return Table({**columns, "unseen_videos": videos - seen, **means})
 
 
-def per_group(per_video: PerVideo, class_groups: dict[str, str]) -> pd.DataFrame:
+def per_group(per_video: PerVideo, class_groups: dict[str, str]) -> Table:
     """Scores per class group (the taxonomy's five, in the order given; classes it lacks: ``unlisted``)."""
     groups = list(dict.fromkeys(class_groups.values()))
     class_group = [class_groups.get(name, UNLISTED_GROUP) for name in per_video.classes]
@@ -34,10 +36,10 @@ def per_group(per_video: PerVideo, class_groups: dict[str, str]) -> pd.DataFrame
     index = {g: i for i, g in enumerate(groups)}
     keys = np.array([index[g] for g in class_group], dtype=np.int64)[per_video.true_class]
     frame = _table(keys, groups, per_video, "group")
-    return frame[frame["videos"] > 0].reset_index(drop=True)
+    return frame.filter(frame["videos"] > 0)
 
 
-def per_event_length(per_video: PerVideo) -> pd.DataFrame:
+def per_event_length(per_video: PerVideo) -> Table:
     """Scores per bucket of event seconds in the truth: 0, 1–3, 4–6, 7–9, 10."""
     seconds = per_video.flags.astype(bool).sum(axis=1)
     keys = np.zeros(len(seconds), dtype=np.int64)
@@ -46,15 +48,13 @@ def per_event_length(per_video: PerVideo) -> pd.DataFrame:
     return _table(keys, [name for name, _, _ in LENGTH_BUCKETS], per_video, "event_seconds")
 
 
-def per_class_intervals(
-    per_video: PerVideo, resamples: int = 2000, seed: int = 0, confidence: float = 0.95
-) -> pd.DataFrame:
+def per_class_intervals(per_video: PerVideo, resamples: int = 2000, seed: int = 0, confidence: float = 0.95) -> Table:
     """Per-class Avg with a percentile bootstrap interval (videos of each class resampled), one row a class."""
     rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(5)[4])
     rows = []
     order = np.argsort(per_video.true_class, kind="stable")
     starts = np.flatnonzero(np.r_[True, np.diff(per_video.true_class[order]) != 0])
-    for begin, end in zip(starts, np.r_[starts[1:], len(order)]):  # one vectorised resample per class
+    for begin, end in zip(starts, np.r_[starts[1:], len(order)], strict=True):  # one vectorised resample per class
         members = order[begin:end]
         values = per_video.values[members, 3]
         picks = rng.integers(0, len(members), size=(resamples, len(members)))
@@ -70,7 +70,13 @@ def per_class_intervals(
                 "avg_high": float(high[0]),
             }
         )
-    return pd.DataFrame(rows, columns=["class_name", "seen", "videos", "avg", "avg_low", "avg_high"])
+    names = ["class_name", "seen", "videos", "avg", "avg_low", "avg_high"]
+    return Table(
+        {
+            name: np.asarray([row[name] for row in rows], dtype=object if name == "class_name" else None)
+            for name in names
+        }
+    )
 
 
 def pick_videos(per_video: PerVideo, count: int, seed: int = 0) -> dict[str, list[int]]:

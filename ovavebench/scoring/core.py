@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from ..benchmark import Benchmark, load_benchmark
 from ..constants import BACKGROUND, OTHER, SEGMENTS
@@ -29,6 +28,7 @@ from ..errors import InputFileError, OvavebenchError
 from ..io import read_json
 from .functional import per_video_metrics
 
+from .table import Table
 AVAILABILITY_FILE = "availability.json"
 
 
@@ -81,7 +81,7 @@ class ScoreResult:
     seen: SplitScores
     unseen: SplitScores
     total: SplitScores
-    per_class: pd.DataFrame
+    per_class: Table  # class_name, seen, videos, acc, seg_f1, eve_f1, avg: one row per class with videos
     ignored_ids: list[str] = field(default_factory=list)
     filled_missing: int = 0
     availability: dict[str, Any] | None = None  # set when the benchmark lacks clips
@@ -208,15 +208,16 @@ def score_arrays(
     }
     class_seen = np.zeros(n_classes, dtype=bool)
     class_seen[true_class] = seen
-    per_class = pd.DataFrame(
+    means = {name: total[present] / videos[present] for name, total in sums.items()}
+    per_class = Table(
         {
             "class_name": np.asarray(classes, dtype=object)[present],
             "seen": class_seen[present],
             "videos": videos[present],
-            **{name: total[present] / videos[present] for name, total in sums.items()},
+            **means,
+            "avg": (means["acc"] + means["seg_f1"] + means["eve_f1"]) / 3,
         }
     )
-    per_class["avg"] = (per_class["acc"] + per_class["seg_f1"] + per_class["eve_f1"]) / 3
     values = np.stack([acc, seg, eve, (acc + seg + eve) / 3], axis=1)
     return ScoreResult(
         split=split,
@@ -276,19 +277,21 @@ class SplitTruth:
 
 def split_truth(bench: Benchmark, split: str) -> SplitTruth:
     """The truth of ``split`` of a loaded benchmark; an empty split is an error."""
-    videos = bench.split_videos(split)
-    if videos.empty:
+    in_split = np.asarray(bench.rows.split, dtype=object) == split
+    bench.videos(split)  # an unknown split is one clear error
+    if not in_split.any():
         raise OvavebenchError(f"{bench.folder}: the {split} split has no videos")
-    video_ids = videos["vid_name"].tolist()
+    picked = np.flatnonzero(in_split)
+    video_ids = [bench.rows.vid_name[i] for i in picked]
     class_index = {name: i for i, name in enumerate(bench.classes)}
     label_rows = bench.labels.index()
     rows = np.fromiter((label_rows[v] for v in video_ids), dtype=np.int64, count=len(video_ids))
     return SplitTruth(
         video_ids,
         list(bench.classes),
-        videos["cls_name"].map(class_index).to_numpy(dtype=np.int64),
+        np.fromiter((class_index[bench.rows.cls_name[i]] for i in picked), dtype=np.int64, count=len(picked)),
         bench.labels.flags[rows],
-        videos["seen"].to_numpy(bool),
+        bench.rows.seen[picked],
     )
 
 

@@ -10,13 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from ..benchmark import Benchmark, load_benchmark
 from ..errors import OvavebenchError
 from .breakdown import per_class_intervals, per_event_length, per_group, pick_videos
 from .core import ScoreResult, score
 from .report import BenchmarkIdentity, benchmark_identity, check_predictions_benchmark, score_document
+from .table import Table
 from .uncertainty import CI_METHODS, GROUPS, METRICS, Interval, bootstrap_intervals
 
 
@@ -43,8 +42,8 @@ class Evaluation:
     result: ScoreResult
     identity: BenchmarkIdentity
     meta: dict[str, Any]
-    per_group: pd.DataFrame
-    per_length: pd.DataFrame
+    per_group: Table
+    per_length: Table
     intervals: dict[str, dict[str, Interval]] | None = None
     ci: CiSettings | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -52,9 +51,9 @@ class Evaluation:
     def document(self) -> dict[str, Any]:
         """The score JSON."""
         breakdowns = {
-            "per_group": _records(self.per_group),
-            "per_event_length": _records(self.per_length),
-            "per_class": _records(self.result.per_class),
+            "per_group": self.per_group.records(),
+            "per_event_length": self.per_length.records(),
+            "per_class": self.result.per_class.records(),
         }
         settings = None
         if self.ci is not None:
@@ -67,16 +66,6 @@ class Evaluation:
                 "unit": "video",
             }
         return score_document(self.result, self.identity, self.meta, self.intervals, settings, breakdowns)
-
-
-def _plain(value: Any) -> Any:
-    """A JSON value: numpy scalars as Python ones, NaN (a bucket without videos) as null."""
-    value = value.item() if hasattr(value, "item") else value
-    return None if isinstance(value, float) and value != value else value
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{k: _plain(v) for k, v in row.items()} for row in frame.to_dict("records")]
 
 
 def evaluate(
@@ -138,16 +127,16 @@ def format_intervals(evaluation: Evaluation) -> str:
     return "\n".join(lines)
 
 
-def format_breakdown(frame: pd.DataFrame, key: str, title: str) -> str:
+def format_breakdown(frame: Table, key: str, title: str) -> str:
     """A breakdown table (per group, per event length) as text, in percent."""
     lines = [
         title,
         f"{key:>16} {'videos':>7} {'seen':>6} {'unseen':>6} {'Acc.':>6} {'Seg.':>6} {'Eve.':>6} {'Avg.':>6}",
     ]
-    for row in frame.itertuples(index=False):
+    for row in frame.rows():
         lines.append(
-            f"{str(getattr(row, key)):>16} {row.videos:7,d} {row.seen_videos:6,d} {row.unseen_videos:6,d} "
-            f"{_pct(row.acc)} {_pct(row.seg_f1)} {_pct(row.eve_f1)} {_pct(row.avg)}"
+            f"{str(row[key]):>16} {row['videos']:7,d} {row['seen_videos']:6,d} {row['unseen_videos']:6,d} "
+            f"{_pct(row['acc'])} {_pct(row['seg_f1'])} {_pct(row['eve_f1'])} {_pct(row['avg'])}"
         )
     return "\n".join(lines)
 

@@ -7,10 +7,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from ..io import atomic_open
 from .core import PerVideo
+from .table import Table
 from .uncertainty import GROUPS, METRICS, Interval
 
 SEEN_COLOUR, UNSEEN_COLOUR = "#3b75af", "#e1812c"
@@ -34,10 +34,10 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def per_class_plot(per_class: pd.DataFrame, path: str | os.PathLike, title: str) -> Path:
+def per_class_plot(per_class: Table, path: str | os.PathLike, title: str) -> Path:
     """Horizontal bars of each class's Avg (sorted), its bootstrap interval as a whisker, seen/unseen in colour."""
     plt = _pyplot()
-    rows = per_class.sort_values(["avg", "class_name"]).reset_index(drop=True)
+    rows = per_class.sorted_by("avg", "class_name")
     fig, ax = plt.subplots(figsize=(8, max(3.0, 0.22 * len(rows) + 1.2)))
     colours = [SEEN_COLOUR if s else UNSEEN_COLOUR for s in rows["seen"]]
     y = np.arange(len(rows))

@@ -16,14 +16,16 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from ..errors import InputFileError, OvavebenchError
 from ..ids import MAX_START_S, is_youtube_id
 from ..io import read_text
 from ..taxonomy import Taxonomy
 from .fetch import FetchResult, check_url, fetch_file
+
+if TYPE_CHECKING:  # pandas only where a table is built: `score` fetches the published files without it
+    import pandas as pd
 
 DEFAULT_VGGSOUND_URL = "https://www.robots.ox.ac.uk/~vgg/data/vggsound/vggsound.csv"
 DEFAULT_OVAVE_BASE_URL = "https://raw.githubusercontent.com/jasongief/OV-AVEL/main/meta_anno_files/"
@@ -330,6 +332,8 @@ def read_vggsound_csv(
         lines.append(line_no)
     if not ids and not bad:
         raise InputFileError(path, "no rows; expected VGGSound's CSV (youtube_id,start_seconds,label,split rows)")
+    import pandas as pd
+
     frame = pd.DataFrame(
         {"youtube_id": ids, "start_s": starts, "vggsound_label": row_labels, "vggsound_split": splits, "line": lines},
         columns=VGGSOUND_COLUMNS,

@@ -147,3 +147,18 @@ def test_display_rotation_and_sample_aspect_ratio_are_applied(tmp_path):
     frame = np.asarray(Image.open(tmp_path / "wide" / "frames" / "0.png"), dtype=float)
     assert np.abs(frame[:21, :48] - 255).mean() < 8  # the marker: a quarter of the width, now 48 pixels
     assert np.abs(frame[32:, 96:] - COLOURS[0]).mean() < 8
+
+
+def test_a_dash_pair_of_separate_video_and_audio_files_is_cut_exactly(tmp_path):
+    """yt-dlp picks the video and the audio representation of an MPD (format "0+1") and ffmpeg cuts both."""
+    source = render(tmp_path / "av.mp4", seconds=24)
+    folder = tmp_path / "site" / "dash" / "dashpair001"
+    folder.mkdir(parents=True)
+    ffmpeg("-i", str(source), "-map", "0:v", "-map", "0:a", "-c", "copy", "-f", "dash", "-seg_duration", "2",
+           str(folder / "manifest.mpd"))  # fmt: skip
+    manifest = _manifest(tmp_path / "m.csv", [("dashpair001", 7)])
+    with LocalServer(tmp_path / "site") as server:
+        options = DownloadOptions(workers=1, url_template=server.base_url + "dash/{youtube_id}/manifest.mpd")
+        summary = download_clips(manifest, tmp_path / "media", options)
+    assert summary.done == 1
+    _exact(tmp_path / "media" / "dashpair001_000007", 7)

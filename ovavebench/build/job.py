@@ -173,7 +173,7 @@ def build(
     log("4/6 benchmark folder: published-format metadata and labels of the obtained clips")
     conn = open_state(media)
     try:
-        states = pd.read_sql_query("SELECT clip_id, youtube_id, status, error_class FROM clips", conn)
+        states = pd.read_sql_query("SELECT clip_id, youtube_id, status, error_class, source FROM clips", conn)
     finally:
         conn.close()
     obtained = set(states.loc[states["status"] == "done", "youtube_id"])
@@ -201,6 +201,11 @@ def build(
     availability = availability_report(
         meta, result.frame, obtained, failures, not_attempted=int((states["status"] == "pending").sum())
     )
+    # Where the obtained clips' media came from (`download --archive`: the raw-video archive, else the URL).
+    done = states[states["status"] == "done"]
+    availability["obtained_by_source"] = {
+        str(k): int(v) for k, v in done["source"].fillna("url").value_counts().items()
+    }
     atomic_write_json(out / AVAILABILITY_FILE, availability)
     atomic_write_json(bench_dir / AVAILABILITY_FILE, availability)  # `ovavebench score` reads it and says so
     log(f"    {availability['obtained']:,} of {availability['published']:,} published clips obtained")

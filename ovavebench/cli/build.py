@@ -9,6 +9,7 @@ import typer
 from .common import fail
 from .download import (
     AllowNoJsRuntime,
+    Archive,
     BlockPause,
     ClipsPerHour,
     MaxBlocks,
@@ -17,6 +18,7 @@ from .download import (
     SharedOut,
     YtdlpOption,
     YtdlpOptions,
+    archive_options,
     check_runtime,
     download_bar,
     finish_download,
@@ -25,18 +27,15 @@ from .download import (
 
 
 def build_cmd(
+    ctx: typer.Context,
     out: Path = typer.Option(..., help="Output folder (running again continues where it stopped)."),
     benchmark: str = typer.Option("ovavebench", help="The benchmark to rebuild."),
     workers: int = typer.Option(4, min=1, max=512, help="Clips downloaded in parallel."),
     cookies: Path | None = typer.Option(None, help="Netscape cookies file passed to yt-dlp."),
     proxy: str | None = typer.Option(None, help="Proxy URL passed to yt-dlp."),
-    cache: Path | None = typer.Option(
-        None, help="Metadata cache (default $OVAVEBENCH_CACHE or ~/.cache/ovavebench)."
-    ),
+    cache: Path | None = typer.Option(None, help="Metadata cache (default $OVAVEBENCH_CACHE or ~/.cache/ovavebench)."),
     max_height: int = typer.Option(360, min=1, max=8640, help="Highest video height to fetch."),
-    limit: int | None = typer.Option(
-        None, min=0, help="At most this many clips in this run (try it on a few first)."
-    ),
+    limit: int | None = typer.Option(None, min=0, help="At most this many clips in this run (try it on a few first)."),
     url_template: str = typer.Option(
         "https://www.youtube.com/watch?v={youtube_id}", help="Video URL; {youtube_id} is replaced."
     ),
@@ -51,6 +50,7 @@ def build_cmd(
     allow_no_js_runtime: AllowNoJsRuntime = False,
     ray: Ray = None,
     shared_out: SharedOut = False,
+    archive: Archive = None,
 ) -> None:
     """Rebuild the published benchmark here: metadata, manifest, download, benchmark folder, layout, plots, availability."""
     from ..build.job import BuildOptions, build
@@ -76,9 +76,11 @@ def build_cmd(
             ray,
             shared_out,
         ),
+        **archive_options(ctx, archive),
     )
     download.validate()
-    check_runtime(download)
+    if archive is None or download.archive_fallback:
+        check_runtime(download)
     options = BuildOptions(
         out=out, cache=cache, vggsound_url=vggsound_url, ovave_base_url=ovave_base_url, download=download
     )

@@ -54,6 +54,10 @@ RAY_HELP = (
     "Run on a Ray cluster: auto (the one `ray start` joined), ADDRESS, or local; one actor per node (or per "
     "proxy with --proxies). Needs the distributed extra."
 )
+ARCHIVE_HELP = (
+    "Local archive of the raw videos, a folder (searched recursively) or a .zip of <youtube_id>.<ext>: read "
+    "before any URL; a clip not in it is fetched from --url-template when one is given, else left pending."
+)
 SHARED_OUT_HELP = (
     "With --ray: actors write straight into --out on a shared filesystem (else files come back through Ray)."
 )
@@ -69,6 +73,16 @@ YtdlpOption = Annotated[list[str] | None, typer.Option(help=YTDLP_OPTION_HELP)]
 AllowNoJsRuntime = Annotated[bool, typer.Option("--allow-no-js-runtime", help=NO_JS_HELP)]
 Ray = Annotated[str | None, typer.Option("--ray", help=RAY_HELP)]
 SharedOut = Annotated[bool, typer.Option("--shared-out", help=SHARED_OUT_HELP)]
+Archive = Annotated[Path | None, typer.Option("--archive", help=ARCHIVE_HELP)]
+
+
+def archive_options(ctx: typer.Context, archive: Path | None) -> dict[str, Any]:
+    """--archive, and whether a clip missing from it falls back on a URL (only when --url-template was given)."""
+    if archive is None:
+        return {}
+    source = ctx.get_parameter_source("url_template")  # typer vendors its own click: the enum by name
+    given = source is not None and source.name != "DEFAULT"
+    return {"archive": str(archive), "archive_fallback": given}
 
 
 def youtube_options(
@@ -117,6 +131,12 @@ def finish_download(summary: Any) -> None:
     )
     if summary.by_error_class:
         typer.echo("failures by class: " + ", ".join(f"{k} {v}" for k, v in sorted(summary.by_error_class.items())))
+    if summary.by_source:
+        typer.echo("done by source: " + ", ".join(f"{k} {v}" for k, v in sorted(summary.by_source.items())))
+    if summary.not_in_archive:
+        typer.echo(
+            f"{summary.not_in_archive} clip(s) not in the archive left pending (give --url-template to fetch them)"
+        )
     if summary.stopped:
         fail(f"the run stopped early: {summary.stopped}")
     if summary.blocked:
@@ -175,6 +195,7 @@ def download_cmd(
     reencode: bool = typer.Option(
         False, help="Re-encode at the cuts so clip.mp4 holds no packet outside the window (slower)."
     ),
+    archive: Archive = None,
 ) -> None:
     """Download and segment clips (resumable: finished clips are skipped). Subcommands: doctor, status, verify, export-layout."""
     if ctx.invoked_subcommand is not None:
@@ -212,9 +233,11 @@ def download_cmd(
             ray,
             shared_out,
         ),
+        **archive_options(ctx, archive),
     )
     options.validate()
-    check_runtime(options)
+    if archive is None or options.archive_fallback:
+        check_runtime(options)
     bar, on_result, on_state = download_bar()
     try:
         summary = download_clips(manifest, out, options, on_result, on_state)
@@ -292,6 +315,13 @@ def download_status_cmd(
         typer.echo("status: " + ", ".join(f"{k} {v:,}" for k, v in report.by_status.items()))
         for name, count in report.by_error_class.items():
             typer.echo(f"  {name or 'unknown':<20}{count:8,}")
+        for reason, count in report.pending_reasons.items():
+            typer.echo(f"pending, {reason}: {count:,}")
+        if set(report.by_source) - {"none"}:
+            typer.echo("by source:")
+            for source, statuses in report.by_source.items():
+                label = "not tried yet" if source == "none" else source
+                typer.echo(f"  {label:<20}" + ", ".join(f"{k} {v:,}" for k, v in statuses.items()))
         if report.warnings:
             typer.echo(f"yt-dlp warnings ({sum(report.warnings.values()):,} in all):")
             for message, count in list(report.warnings.items())[:10]:

@@ -92,14 +92,18 @@ def label_stream(
     done: list[tuple[str, list[str | None], int, float, float]] = []
     for n in range(tasks):
         entry = _wait(
-            lambda: (log := driver.execute_script("return window.__streamLog")) and len(log) > n and log[n],
+            lambda n=n: (log := driver.execute_script("return window.__streamLog")) and len(log) > n and log[n],
             f"task {n + 1} of the stream",
             timeout_s,
         )
         clip, ready = entry  # type: ignore[misc]
         # A person reads the task before the first key: the long tasks of the task's own load end in this window
         # (they are what the figure measures), and none of the annotator's keys falls in it.
-        _wait(lambda: driver.execute_script("return performance.now()") >= ready + quiet_ms, "the reading pause", 10)
+        _wait(
+            lambda ready=ready: driver.execute_script("return performance.now()") >= ready + quiet_ms,
+            "the reading pause",
+            10,
+        )
         shown = _checked(driver)
         keys = 0
         for k, answer in enumerate(answers_for(str(clip))):
@@ -111,14 +115,14 @@ def label_stream(
             chain.perform()
             keys += 1
         _wait(
-            lambda: _checked(driver) == [("yes" if a else "no") for a in answers_for(str(clip))],
+            lambda clip=clip: _checked(driver) == [("yes" if a else "no") for a in answers_for(str(clip))],
             f"the answers of {clip} on screen",
             10,
         )
         ActionChains(driver).key_down(Keys.CONTROL).send_keys(Keys.ENTER).key_up(Keys.CONTROL).perform()
         keys += 1
         submitted = _wait(
-            lambda: (s := driver.execute_script("return window.__submits")) and len(s) > n and s[n],
+            lambda n=n: (s := driver.execute_script("return window.__submits")) and len(s) > n and s[n],
             "the Submit key press",
             10,
         )
@@ -147,9 +151,15 @@ def summary(timings: list[TaskTiming]) -> dict[str, float]:
     reading time of the annotator's."""
     gaps = [t.submit_to_next_ms for t in timings if t.submit_to_next_ms is not None]
     cycle = [t.next_interactive_ms - t.first_key_ms for t in timings if t.next_interactive_ms is not None]
+    keys = [t.submitted_ms - t.first_key_ms for t in timings]
     return {
         "tasks": len(timings),
         "keystrokes_per_task": statistics.mean(t.keystrokes for t in timings),
         "submit_to_next_ms": statistics.median(gaps) if gaps else float("nan"),
         "tasks_per_minute": 60_000 / statistics.mean(cycle) if cycle else float("nan"),
+        # where a cycle's time goes: the keys (sent one WebDriver request each) and Submit -> next interactive
+        "keys_ms": statistics.median(keys) if keys else float("nan"),
+        "ms_per_key": statistics.median(k / max(t.keystrokes - 1, 1) for k, t in zip(keys, timings, strict=True))
+        if keys
+        else float("nan"),
     }

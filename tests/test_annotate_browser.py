@@ -16,29 +16,34 @@ import pandas as pd
 import pytest
 import soundfile
 from PIL import Image, ImageDraw
-from .cli_runner import CliRunner
 
 from ovavebench.annotate import open_work
 from ovavebench.annotate.labelstudio import LabelStudioClient
 from ovavebench.cli import app
 
 from .browser import (
-    audio_durations,
     browser_paths,
     log_in,
     media_responses,
     open_task,
     screenshot,
     scrolls_to_see_every_answer,
+    second_playback,
     start_chromium,
     wait_until,
 )
+from .cli_runner import CliRunner
 from .stream import STREAM_RECORDER, label_stream, summary
 
 pytestmark = [pytest.mark.browser, pytest.mark.live, pytest.mark.slow]
 runner = CliRunner()
 # The goals, on this 2-core machine with the server on it too: best of three loads.
-STREAM_TTI_LIMIT_MS = 2000  # the labelling stream ("Label All Tasks"), first task
+STREAM_TTI_LIMIT_MS = 2500  # the labelling stream ("Label All Tasks"), first task: issue #34's time to interactive
+CLICK_LIMIT_MS = 200  # a real click on an answer, after that: until the answer shows
+# Chromium pauses a media fragment's playback at its end on its media timer (every 250 ms, HTMLMediaElement's
+# playback progress timer); Label Studio strips scripts and on* attributes from the task's HTML, so no player script
+# can stop it sooner. The start is exact.
+FRAGMENT_END_SLACK_S = 0.3
 SPLIT_TTI_LIMIT_MS = 2500  # the data manager's split view (a task row clicked)
 SUBMIT_TO_NEXT_LIMIT_MS = 1000  # median over 10 consecutive tasks in the stream
 
@@ -107,14 +112,26 @@ def _checked(driver) -> list[str | None]:  # type: ignore[no-untyped-def]
           return on.length === 1 ? on[0] : null; });""")
 
 
-def test_an_annotator_answers_a_task_by_keyboard_in_a_real_browser(tmp_path, label_studio):
+@pytest.fixture
+def private_dir():
+    """A folder outside the test server's document root (the tests' temporary folders are below it): where a work
+    folder goes, out of the annotators' reach."""
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="ovave-work-"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_an_annotator_answers_a_task_by_keyboard_in_a_real_browser(tmp_path, label_studio, private_dir):
     browser_paths()  # skip (or fail under CI=true) before any set-up when there is no browser
     suffix = uuid.uuid4().hex[:6]
     first, second = f"ann{suffix}a", f"ann{suffix}b"
     live = ["--label-studio-url", label_studio.url, "--api-key", label_studio.token]
     client = LabelStudioClient(label_studio.url, label_studio.token)
     manifest = _scene_media(tmp_path / "media", {"aaaaaaaaaaa": "dog barking", "bbbbbbbbbbb": "dog barking"})
-    work = tmp_path / "work"
+    work = private_dir / "work"
 
     accounts = _accounts(_invoke("annotate", "accounts", "--annotators", f"{first},{second}", *live))
     assert set(accounts) == {first, second}
@@ -142,15 +159,18 @@ def test_an_annotator_answers_a_task_by_keyboard_in_a_real_browser(tmp_path, lab
     driver = start_chromium(1366, 768)
     try:
         log_in(driver, label_studio.url, *accounts[first])
-        stream = [open_task(driver, f"{label_studio.url}/projects/{project}/data?labeling=1") for _ in range(3)]
+        stream_url = f"{label_studio.url}/projects/{project}/data?labeling=1"
+        stream = [open_task(driver, stream_url, tti=True) for _ in range(3)]  # fresh loads of "Label All Tasks"
         loads = [open_task(driver, task_url) for _ in range(3)]  # best of three: other processes share the 2 cores
-        best_stream = min(load.interactive_ms for load in stream)
+        best_stream = min(load.tti_ms for load in stream)
         best = min(load.interactive_ms for load in loads)
         print(
-            f"time-to-interactive at 1366x768: stream {[round(load.interactive_ms) for load in stream]} ms "
-            f"(best {best_stream:.0f}), split view {[round(load.interactive_ms) for load in loads]} ms (best {best:.0f})"
+            f"time to interactive at 1366x768: stream {[round(load.tti_ms) for load in stream]} ms "
+            f"(best {best_stream:.0f}; a click answered in {[round(load.click_ms) for load in stream]} ms), "
+            f"split view {[round(load.interactive_ms) for load in loads]} ms (best {best:.0f})"
         )
         assert best_stream < STREAM_TTI_LIMIT_MS, stream
+        assert max(load.click_ms for load in stream) < CLICK_LIMIT_MS, stream
         assert best < SPLIT_TTI_LIMIT_MS, loads
         # the split view's pane is narrower: the five columns fit it (nothing clipped at the right edge)
         overflow = driver.execute_script("""
@@ -164,14 +184,23 @@ def test_an_annotator_answers_a_task_by_keyboard_in_a_real_browser(tmp_path, lab
         assert scrolls_to_see_every_answer(driver) <= 1
         screenshot(driver, shots / "task_1366x768.png")
 
-        wanted = {task.data[f"{kind}_{k}"] for kind in ("frame", "audio") for k in range(10)} | {task.data["audio"]}
-        durations = audio_durations(driver)
+        wanted = {task.data[f"frame_{k}"] for k in range(10)} | {task.data["audio"]}
+        playback = second_playback(driver)
         statuses = {url.removeprefix(label_studio.url): status for url, status in media_responses(driver).items()}
         assert wanted <= set(statuses), sorted(wanted - set(statuses))
         assert {statuses[url] for url in wanted} <= {200, 206}, statuses
-        assert durations["seconds"] == pytest.approx([1.0] * 10, abs=1e-3)  # each player holds its whole second
-        assert durations["whole"] == pytest.approx(10.0, abs=1e-3)
-        assert durations["played_to"] == pytest.approx(1.0, abs=0.01)  # …and plays to its end
+        # every second's player plays the clip's one audio file, from k to k + 1 s
+        assert [src.removeprefix(label_studio.url) for src in playback["sources"]] == [
+            f"{task.data['audio']}#t={k},{k + 1}" for k in range(10)
+        ]
+        assert playback["whole"].removeprefix(label_studio.url) == task.data["audio"]
+        print(
+            f"second k's player plays [start, pause]: {[(round(a, 3), round(b, 3)) for a, b, _ in playback['played']]}"
+        )
+        for k, (start, stop, duration) in enumerate(playback["played"]):
+            assert duration == pytest.approx(10.0, abs=1e-3)
+            assert start == pytest.approx(k, abs=1e-3)  # exactly from k…
+            assert k + 1 - 1e-3 <= stop <= k + 1 + FRAGMENT_END_SLACK_S  # …to k + 1, and it stops by itself
 
         _press_arrows_on_the_first_answer(driver)
         assert _checked(driver) == [None] * 10  # arrow keys move no answer into any second
@@ -235,7 +264,7 @@ def test_an_annotator_answers_a_task_by_keyboard_in_a_real_browser(tmp_path, lab
         driver.quit()
 
 
-def test_pre_annotation_is_prefilled_in_the_stream_and_saves_keystrokes(tmp_path, label_studio):
+def test_pre_annotation_is_prefilled_in_the_stream_and_saves_keystrokes(tmp_path, label_studio, private_dir):
     """The same tasks labelled by a scripted annotator who presses only what is needed, with and without the
     model's answers pre-filled; the submitted answers are the annotator's either way."""
     browser_paths()
@@ -254,7 +283,7 @@ def test_pre_annotation_is_prefilled_in_the_stream_and_saves_keystrokes(tmp_path
     accounts = _accounts(_invoke("annotate", "accounts", "--annotators", ",".join(names.values()), *live))
     figures = {}
     for kind, extra in (("plain", []), ("pre", ["--predictions", predictions])):
-        work = tmp_path / f"work-{kind}"
+        work = private_dir / f"work-{kind}"
         _invoke(
             "annotate",
             "export",
@@ -296,7 +325,8 @@ def test_pre_annotation_is_prefilled_in_the_stream_and_saves_keystrokes(tmp_path
     saved = 1 - figures["pre"]["keystrokes_per_task"] / figures["plain"]["keystrokes_per_task"]
     print(
         f"keystrokes per task: {figures['plain']['keystrokes_per_task']:.1f} without pre-annotation, "
-        f"{figures['pre']['keystrokes_per_task']:.1f} with (model right on 8 of 10 seconds): {100 * saved:.0f} % saved; "
+        f"{figures['pre']['keystrokes_per_task']:.1f} with (model right on 8 of 10 seconds): "
+        f"{100 * saved:.0f} % saved; "
         f"Submit -> next task interactive (median): {figures['plain']['submit_to_next_ms']:.0f} / "
         f"{figures['pre']['submit_to_next_ms']:.0f} ms; tasks per minute the UI allows: "
         f"{figures['plain']['tasks_per_minute']:.0f} / {figures['pre']['tasks_per_minute']:.0f}"

@@ -7,7 +7,6 @@ import json
 import uuid
 
 import pytest
-from .cli_runner import CliRunner
 
 from ovavebench.annotate import answers_to_result, label_config, open_work
 from ovavebench.annotate.labelstudio import LabelStudioClient
@@ -15,11 +14,25 @@ from ovavebench.cli import app
 from ovavebench.errors import OvavebenchError
 
 from .annotation_helpers import make_media, parse_label
+from .cli_runner import CliRunner
 
 runner = CliRunner()
 
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
+
+
+@pytest.fixture
+def private_dir():
+    """A folder outside the test server's document root (the tests' temporary folders are below it): where a work
+    folder goes, out of the annotators' reach."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    folder = Path(tempfile.mkdtemp(prefix="ovave-work-"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +71,7 @@ def _annotate_projects(client, work, round_no, annotators, answers):
     return projects
 
 
-def test_whole_protocol_against_a_live_server(tmp_path, label_studio, client, annotators, ovave_ref):
+def test_whole_protocol_against_a_live_server(private_dir, tmp_path, label_studio, client, annotators, ovave_ref):
     earlier = json.loads((ovave_ref / "ovavel_dataset_anno.json").read_text())
     released = json.loads((ovave_ref / "released_ovavel_dataset_anno.json").read_text())
     differ = sorted(v for v in released if released[v]["label"] != earlier[v]["label"])
@@ -68,7 +81,7 @@ def test_whole_protocol_against_a_live_server(tmp_path, label_studio, client, an
     truth = {v: parse_label(released[v]["label"]) for v in chosen}
     alice, bob, carol = sorted(annotators)
     live = ["--label-studio-url", label_studio.url, "--api-key", label_studio.token]
-    work = tmp_path / "work"
+    work = private_dir / "work"
 
     result = _invoke(
         "annotate",
@@ -162,14 +175,14 @@ def test_server_rejects_a_broken_config(client):
 
 
 def test_bad_annotation_saved_by_the_server_is_reported_not_imported(
-    tmp_path, label_studio, client, annotators, ovave_ref
+    private_dir, tmp_path, label_studio, client, annotators, ovave_ref
 ):
     released = json.loads((ovave_ref / "released_ovavel_dataset_anno.json").read_text())
     chosen = sorted(released)[:3]
     manifest = make_media(tmp_path / "media", {v: released[v]["category"] for v in chosen})
     alice = sorted(annotators)[0]
     live = ["--label-studio-url", label_studio.url, "--api-key", label_studio.token]
-    work = tmp_path / "work"
+    work = private_dir / "work"
     _invoke(
         "annotate",
         "export",
@@ -205,7 +218,9 @@ def test_api_key_never_appears_in_errors(label_studio):
     assert secret not in str(info.value) and "HTTP 401" in str(info.value)
 
 
-def test_a_document_root_the_server_does_not_use_is_refused_with_the_setting_to_use(tmp_path, label_studio):
+def test_a_document_root_the_server_does_not_use_is_refused_with_the_setting_to_use(
+    private_dir, tmp_path, label_studio
+):
     manifest = make_media(tmp_path / "media", {"abcdefghijk": "dog barking", "bcdefghijkl": "cat purring"})
     live = ["--label-studio-url", label_studio.url, "--api-key", label_studio.token]
     result = runner.invoke(
@@ -224,7 +239,7 @@ def test_a_document_root_the_server_does_not_use_is_refused_with_the_setting_to_
                 "--annotators",
                 "ann1,ann2",
                 "--work",
-                tmp_path / "work",
+                private_dir / "work",
                 "--document-root",
                 tmp_path,
                 *live,
@@ -235,7 +250,9 @@ def test_a_document_root_the_server_does_not_use_is_refused_with_the_setting_to_
     assert "LOCAL_FILES_DOCUMENT_ROOT=" in result.stderr and "--document-root" in result.stderr
 
 
-def test_closing_a_round_never_deletes_projects_recorded_for_another_server(tmp_path, label_studio, client):
+def test_closing_a_round_never_deletes_projects_recorded_for_another_server(
+    private_dir, tmp_path, label_studio, client
+):
     manifest = make_media(tmp_path / "media", {"abcdefghijk": "dog barking", "bcdefghijkl": "cat purring"})
     live = ["--label-studio-url", label_studio.url, "--api-key", label_studio.token]
     export = [
@@ -248,10 +265,10 @@ def test_closing_a_round_never_deletes_projects_recorded_for_another_server(tmp_
         "--annotators",
         "ann1,ann2",
         "--work",
-        tmp_path / "work",
+        private_dir / "work",
     ]
     _invoke(*export, "--round", 1, *live)
-    with contextlib.closing(open_work(tmp_path / "work")) as conn, conn:
+    with contextlib.closing(open_work(private_dir / "work")) as conn, conn:
         projects = client.project_ids(conn, 1)
         conn.execute("UPDATE projects SET url = 'http://elsewhere.example:8080'")  # as if made on another server
     result = runner.invoke(app, [str(a) for a in (*export, "--round", 2, *live)])
@@ -259,7 +276,9 @@ def test_closing_a_round_never_deletes_projects_recorded_for_another_server(tmp_
     assert all(isinstance(client.snapshot_export(pid), list) for pid in projects.values())  # still there
 
 
-def test_closing_a_round_imports_what_was_not_imported_before_deleting(tmp_path, label_studio, client, annotators):
+def test_closing_a_round_imports_what_was_not_imported_before_deleting(
+    private_dir, tmp_path, label_studio, client, annotators
+):
     manifest = make_media(tmp_path / "media", {"abcdefghijk": "dog barking", "bcdefghijkl": "dog barking"})
     alice, bob = sorted(annotators)[:2]
     live = ["--label-studio-url", label_studio.url, "--api-key", label_studio.token]
@@ -273,15 +292,15 @@ def test_closing_a_round_imports_what_was_not_imported_before_deleting(tmp_path,
         "--annotators",
         f"{alice},{bob}",
         "--work",
-        tmp_path / "work",
+        private_dir / "work",
     ]
     _invoke(*export, "--round", 1, *live)
     answers = {"abcdefghijk": [1] * 10, "bcdefghijkl": [0] * 10}
-    projects = _annotate_projects(client, tmp_path / "work", 1, annotators, answers)  # answered, never imported
+    projects = _annotate_projects(client, private_dir / "work", 1, annotators, answers)  # answered, never imported
     closed = _invoke(*export, "--round", 2, *live).stdout
     for project_id in projects.values():
         assert f"project {project_id} closed: 1 annotation(s), 1 new to the store" in closed
-    with contextlib.closing(open_work(tmp_path / "work")) as conn:
+    with contextlib.closing(open_work(private_dir / "work")) as conn:
         stored = dict(
             conn.execute("SELECT clip_id, answers FROM annotations WHERE round = 1 AND superseded_at IS NULL")
         )
@@ -302,7 +321,7 @@ def test_annotator_accounts_log_in_with_the_printed_password_and_are_made_once(l
 
 
 def test_pre_annotation_and_gold_live_the_annotators_answer_is_imported_never_the_models(
-    tmp_path, label_studio, client, annotators
+    private_dir, tmp_path, label_studio, client, annotators
 ):
     alice, bob = sorted(annotators)[:2]
     clips = {f"pre{i:08d}": "dog barking" for i in range(6)}
@@ -313,7 +332,7 @@ def test_pre_annotation_and_gold_live_the_annotators_answer_is_imported_never_th
     predictions.write_text(json.dumps({"predictions": model, "meta": {"method": "training-free (test)"}}))
     gold = tmp_path / "gold.json"
     gold.write_text(json.dumps({v: truth[v] for v in sorted(clips)[:4]}))
-    work = tmp_path / "work"
+    work = private_dir / "work"
     _invoke(
         "annotate",
         "export",
@@ -383,3 +402,60 @@ def test_pre_annotation_and_gold_live_the_annotators_answer_is_imported_never_th
     assert gold_answers == sum(len(g) for g in gold_of.values())
     status = _invoke("annotate", "status", "--work", work).stdout
     assert "18 corrected" in status and "42 confirmed" in status and "accuracy on gold" in status
+
+
+def test_a_work_folder_below_the_document_root_is_readable_by_any_user_so_export_refuses_it(
+    tmp_path, label_studio, client
+):
+    """Any Label Studio user may attach a local-files storage anywhere below LOCAL_FILES_DOCUMENT_ROOT and download
+    what lies there: a work folder there would hand every round's answers to every annotator."""
+    import urllib.parse
+    import urllib.request
+
+    # What a curious annotator can do: a project of their own, a storage on the folder, the store downloaded.
+    exposed = tmp_path / "exposed-work"
+    exposed.mkdir()
+    (exposed / "annotate.sqlite").write_bytes(b"SQLite format 3\x00 every round's answers")
+    project = client.create_project(f"curious {uuid.uuid4().hex[:6]}", label_config())
+    client.attach_local_files(project, exposed)
+    relative = exposed.resolve().relative_to(label_studio.document_root.resolve()) / "annotate.sqlite"
+    url = f"{label_studio.url}/data/local-files/?d={urllib.parse.quote(str(relative))}"
+    request = urllib.request.Request(url, headers={"Authorization": f"Token {label_studio.token}"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 200 and response.read().startswith(b"SQLite format 3")
+    client.delete_project(project)
+
+    # So `annotate export` refuses a work folder there, in one line, and leaves no project behind.
+    manifest = make_media(tmp_path / "media", {"abcdefghijk": "dog barking", "bcdefghijkl": "cat purring"})
+    before = {p.id for p in client._sdk.projects.list()}
+    work = tmp_path / "work"
+    result = runner.invoke(
+        app,
+        [
+            str(a)
+            for a in (
+                "annotate",
+                "export",
+                "--manifest",
+                manifest,
+                "--media",
+                tmp_path / "media",
+                "--round",
+                1,
+                "--annotators",
+                "ann1,ann2",
+                "--work",
+                work,
+                "--label-studio-url",
+                label_studio.url,
+                "--api-key",
+                label_studio.token,
+            )
+        ],
+    )
+    assert result.exit_code == 2, result.output
+    (line,) = result.stderr.strip().splitlines()
+    assert f"--work {work}" in line and "LOCAL_FILES_DOCUMENT_ROOT" in line and "outside" in line
+    assert {p.id for p in client._sdk.projects.list()} == before  # the empty projects it made are gone again
+    with contextlib.closing(open_work(work)) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM projects").fetchone()[0] == 0

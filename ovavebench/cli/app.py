@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from ..errors import OvavebenchError
+from ..errors import OvavebenchError, missing_extra
 from . import (
     annotate,
     baseline,
@@ -101,6 +101,11 @@ def run(argv: list[str] | None = None) -> int:
         typer.echo(f"error: {one_line(where + (exc.strerror or str(exc)))}", err=True)
         return EX_USAGE_OR_INPUT
     except Exception as exc:  # a bug: one line, the traceback kept for the report, never a lost result
+        # an optional dependency the command needs is not installed: not a bug
+        hint = missing_extra(exc, COMMAND_EXTRAS.get(_command_name(argv), ""))
+        if hint is not None:
+            typer.echo(f"error: {hint}", err=True)
+            return EX_USAGE_OR_INPUT
         if os.environ.get("OVAVEBENCH_TRACEBACK") == "1":
             raise
         saved = save_traceback(exc, argv)
@@ -112,6 +117,28 @@ def run(argv: list[str] | None = None) -> int:
         )
         return EX_SOFTWARE
     return code if isinstance(code, int) else 0
+
+
+# What each command needs beyond the core install, as pip's extras (a command not listed needs nothing more):
+# the hint for a missing module names these when they include it, so one `pip install` is enough.
+COMMAND_EXTRAS = {
+    "manifest": "tables",
+    "split": "tables",
+    "stats": "tables,plots",
+    "build": "download,plots",
+    "demo": "download,annotate,plots",
+    "metadata": "tables",
+    "download": "download",
+    "annotate": "annotate",
+    "features": "baselines",
+    "baseline": "baselines",
+    "export": "publish",
+}
+
+
+def _command_name(argv: list[str] | None) -> str:
+    """The command's first word (``download`` of ``ovavebench download verify …``)."""
+    return next((arg for arg in (sys.argv[1:] if argv is None else argv) if not arg.startswith("-")), "")
 
 
 def save_traceback(exc: BaseException, argv: list[str] | None) -> str:

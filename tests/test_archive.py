@@ -14,7 +14,7 @@ from ovavebench.cli import app
 from ovavebench.testing.localserver import LocalServer
 
 from .cli_runner import CliRunner
-from .media_sources import COLOURS, frame_seconds, render, tone_seconds
+from .media_sources import frame_seconds, render, tone_seconds
 
 runner = CliRunner()
 

@@ -126,8 +126,8 @@ def disagree_everywhere(work: Path) -> None:
 def line(label: str, n: int, f: dict, previous: dict | None) -> str:
     ratio = (
         f"; previous implementation {f['previous_s']:.1f} s, {previous['new_bytes'] / 1024 / n:.1f} KB/clip, "
-        f"{previous['peak_kib'] / 1024:.0f} MB peak -> time x{f['seconds'] / previous['seconds']:.2f}, "
-        f"new files x{f['new_bytes'] / previous['new_bytes']:.3f}, "
+        f"{previous['peak_kib'] / 1024:.0f} MB peak -> {previous['seconds'] / f['seconds']:.0f}x faster, "
+        f"{previous['new_bytes'] / f['new_bytes']:.0f}x fewer bytes written, "
         f"peak memory x{f['peak_kib'] / previous['peak_kib']:.2f}"
         if previous
         else ""

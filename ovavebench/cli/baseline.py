@@ -9,6 +9,7 @@ import typer
 
 from ..errors import OvavebenchError
 from .common import HELP, LazyBar, fail
+from .paths import benchmark_inputs, refuse_foreign_output, refuse_output_among_inputs, require_path
 
 app = typer.Typer(
     help="Reference baselines on cached features: zero-shot, fine-tune, predict.", no_args_is_help=True, **HELP
@@ -29,6 +30,16 @@ def _recorded_config(config: str | None) -> str | None:
     return path.name if path.parent == CONFIG_DIR else config
 
 
+def _check_predict_paths(
+    features: Path, benchmark: Path, out: Path, more: list[tuple[str, Path | None]] | None = None
+) -> None:
+    """The inputs of a predicting baseline exist; its predictions JSON replaces none of them, nor a foreign file."""
+    require_path(features, "--features", "folder")
+    require_path(benchmark, "--benchmark", "folder")
+    refuse_output_among_inputs([("--out", out)], [*benchmark_inputs(benchmark), *(more or [])])
+    refuse_foreign_output(out, "--out", "a predictions JSON", b'"predictions"')
+
+
 @app.command("zero-shot")
 def baseline_zero_shot_cmd(
     features: Path = typer.Option(..., help="Feature store of `ovavebench features extract`."),
@@ -41,6 +52,7 @@ def baseline_zero_shot_cmd(
     ),
 ) -> None:
     """Training-free baseline: audio and visual argmax classes must agree, second by second."""
+    _check_predict_paths(features, benchmark, out)
     from ..baselines import predictions_meta, write_predictions
     from ..baselines.zero_shot import zero_shot_with_uncertainty
 
@@ -76,7 +88,8 @@ def baseline_finetune_cmd(
     ),
     select_on: str = typer.Option(
         "val",
-        help="What picks the epoch: val, or published (the released rule: the seen part of test, Seg/Eve averaged per batch).",
+        help="What picks the epoch: val, or published (the released rule: the seen part of test, "
+        "Seg/Eve averaged per batch).",
     ),
     config: str | None = typer.Option(
         None, help="A row's config: a shipped name (e.g. finetune_psp) or a JSON file (options given here override it)."
@@ -86,6 +99,10 @@ def baseline_finetune_cmd(
     """Fine-tune temporal layers on the frozen per-second embeddings (seen classes), as released; select on val."""
     from ..baselines import FinetuneConfig, finetune
 
+    require_path(features, "--features", "folder")
+    require_path(benchmark, "--benchmark", "folder")
+    if train_subset is not None and not 0 < train_subset < 1:  # NaN and infinities included
+        fail(f"--train-subset must be a ratio in (0, 1), got {train_subset}")
     base: dict[str, Any] = {}
     if config:
         from ..baselines.configs import resolve_config
@@ -97,7 +114,7 @@ def baseline_finetune_cmd(
         base = read_json(config_path, what)
         if not isinstance(base, dict):
             raise InputFileError(config_path, f"expected {what}")
-        known = set(FinetuneConfig.__dataclass_fields__) | {"description", "command"}
+        known = set(FinetuneConfig.__dataclass_fields__) | {"description", "command", "differs_from_paper"}
         unknown = sorted(set(base) - known)
         if unknown:
             raise InputFileError(
@@ -141,6 +158,8 @@ def baseline_predict_cmd(
     ),
 ) -> None:
     """Predictions of a fine-tuned run (all classes + other) for a split."""
+    require_path(run, "--run", "folder")
+    _check_predict_paths(features, benchmark, out, [("--run", run / "config.json"), ("--run", run / "model.pt")])
     from ..baselines import predictions_meta, write_predictions
     from ..baselines.finetune import predict_run
 
@@ -178,9 +197,7 @@ def baseline_avllm_cmd(
         help="Run the model's own code from its repository (models transformers does not ship).",
     ),
     layout: str = typer.Option("toolkit", help="toolkit or official (the media folder's layout)."),
-    limit: int | None = typer.Option(
-        None, min=1, help="Only the first K videos of the split (try it on a few first)."
-    ),
+    limit: int | None = typer.Option(None, min=1, help="Only the first K videos of the split (try it on a few first)."),
     allow_missing: bool = typer.Option(False, help="Predict videos without media as all background."),
     config: str | None = typer.Option(
         None, help="The row's config, recorded in the predictions' meta (default: avllm.json)."
@@ -189,10 +206,23 @@ def baseline_avllm_cmd(
     """Zero-shot audio-visual LLM (Table 2's first row): one answer per second from the frames and the audio."""
     if split not in ("test", "val"):
         fail(f"--split must be test or val, got {split!r}")
-    from ..baselines.avllm import load_avllm, load_prompt, predict_avllm
+    from ..baselines.avllm import answers_path, load_avllm, load_prompt, predict_avllm
+    from ..baselines.avllm.run import check_inputs
     from ..scoring.report import benchmark_identity, hardware
 
+    # Every input is checked before the model loads (minutes and gigabytes): a typo fails at once.
+    require_path(media, "--media", "folder")
+    require_path(benchmark, "--benchmark", "folder")
+    require_path(prompts, "--prompts")
+    if dtype is not None and dtype not in ("bf16", "fp16", "fp32"):
+        fail(f"--dtype must be bf16, fp16 or fp32, got {dtype!r}")
+    if model.startswith(("/", "./", "../", "~")) and not Path(model).expanduser().exists():
+        fail(f"--model {model}: no such folder (a local save_pretrained folder, or a Hub name such as org/name)")
+    inputs = [*benchmark_inputs(benchmark), ("--prompts", prompts), ("--media", media)]
+    refuse_output_among_inputs([("--out", out), ("--out's answers file", answers_path(out))], inputs)
+    refuse_foreign_output(out, "--out", "a predictions JSON", b'"predictions"')
     template = load_prompt(prompt, prompts)
+    check_inputs(media, benchmark, split, out, layout, limit, allow_missing)
     llm = load_avllm(model, device, dtype, trust_remote_code)
     bar = LazyBar("avllm", "video")
 

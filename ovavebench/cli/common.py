@@ -41,11 +41,14 @@ def echo_json(obj: Any) -> None:
 
 
 def floats(text: str, option: str) -> list[float]:
-    """Comma-separated numbers."""
+    """Comma-separated finite numbers (``nan``, ``inf``, ``1e999`` are refused by the option's name)."""
     try:
-        return [float(x) for x in text.split(",") if x.strip()]
+        values = [float(x) for x in text.split(",") if x.strip()]
     except ValueError:
         fail(f"{option} must be comma-separated numbers, got {text!r}")
+    if not all(v - v == 0 for v in values):  # x - x is NaN for NaN and for ±inf
+        fail(f"{option} must be comma-separated finite numbers, got {text!r}")
+    return values
 
 
 def names(text: str, option: str) -> tuple[str, ...]:

@@ -6,6 +6,9 @@ from pathlib import Path
 
 import typer
 
+from .common import fail
+from .paths import refuse_output_among_inputs, require_path
+
 
 def results_cmd(
     scores: list[Path] | None = typer.Argument(
@@ -21,9 +24,24 @@ def results_cmd(
 ) -> None:
     """Collect score JSONs into the Table 2-6 layout, with the paper's numbers and the difference beside each row."""
     from ..io import atomic_write_text, read_text
-    from ..scoring.results import write_results
+    from ..scoring.claims import format_claims, summary_line
+    from ..scoring.results import END_MARK, START_MARK, write_results
 
+    paths = list(scores or [])
+    for path in paths:
+        require_path(path, "SCORES")
+    require_path(published, "--published")
+    refuse_output_among_inputs([("--out", out)], [*(("SCORES", p) for p in paths), ("--published", published)])
     existing = read_text(out, "a Markdown results file") if out.is_file() else None
-    text = write_results(list(scores or []), published, existing)
+    if existing is not None and existing.strip() and (START_MARK not in existing or END_MARK not in existing):
+        fail(
+            f"--out {out}: exists without the results markers of `ovavebench results`; refusing to replace it: "
+            "choose a new file, or put these two lines where the table goes: "
+            f"{START_MARK} and {END_MARK}"
+        )
+    text, checks = write_results(paths, published, existing)
     atomic_write_text(out, text)
-    typer.echo(f"wrote {out}: {len(scores or [])} run(s)")
+    typer.echo(f"wrote {out}: {len(paths)} run(s)")
+    if checks:
+        typer.echo(summary_line(checks))
+        typer.echo(format_claims(checks, markdown=False))

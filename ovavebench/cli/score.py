@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from .common import HELP, DefaultCommand, DefaultCommandGroup, echo_json, fail
+from .paths import benchmark_inputs, refuse_foreign_output, refuse_output_among_inputs, require_path
 
 
 class ScoreGroup(DefaultCommandGroup):
@@ -32,6 +33,7 @@ def _taxonomy_groups(classes: Path | None) -> dict[str, str]:
 
 @app.command("predictions", cls=DefaultCommand, hidden=True)
 def score_cmd(
+    ctx: typer.Context,
     predictions: Path = typer.Argument(
         ..., help='JSON {video_id: [10 segment labels]} (or {"predictions": …, "meta": …}).'
     ),
@@ -43,7 +45,8 @@ def score_cmd(
     per_class: Path | None = typer.Option(None, help="Write per-class Acc/Seg/Eve of the split to this CSV."),
     out: Path | None = typer.Option(
         None,
-        help="Also write the score JSON (schema 2: scores, benchmark identity, intervals, breakdowns, meta) to this file.",
+        help="Also write the score JSON (schema 2: scores, benchmark identity, intervals, breakdowns, meta) "
+        "to this file.",
     ),
     allow_missing: bool = typer.Option(False, help="Score videos without a prediction as all background."),
     cache: Path | None = typer.Option(None, help="Cache of `ovavebench metadata fetch`."),
@@ -63,9 +66,7 @@ def score_cmd(
     per_length: Path | None = typer.Option(
         None, help="Write the per-event-length table (0, 1-3, 4-6, 7-9, 10 s) to this CSV."
     ),
-    classes: Path | None = typer.Option(
-        None, help="Class taxonomy CSV, for the groups (default: the shipped one)."
-    ),
+    classes: Path | None = typer.Option(None, help="Class taxonomy CSV, for the groups (default: the shipped one)."),
     plots: Path | None = typer.Option(
         None, help="Folder for PNGs: per-class Avg. with intervals, seen vs unseen, timelines."
     ),
@@ -78,9 +79,7 @@ def score_cmd(
     method: str | None = typer.Option(
         None, help="Name of the method, recorded in the score JSON (default: the predictions' meta)."
     ),
-    config: str | None = typer.Option(
-        None, help="Config of the run (e.g. finetune.json), recorded in the score JSON."
-    ),
+    config: str | None = typer.Option(None, help="Config of the run (e.g. finetune.json), recorded in the score JSON."),
 ) -> None:
     """Score predictions with the published OV-AVEL metrics (Acc., Seg. F1, Eve. F1, Avg.).
 
@@ -94,8 +93,14 @@ def score_cmd(
     _split(split)
     if (timelines or media) and not plots:
         fail("--timelines and --media draw into --plots DIR: give --plots")
-    folder = benchmark or ensure_ovave_files(cache)
+    source = ctx.get_parameter_source("ci_method")
+    if not ci and source is not None and source.name != "DEFAULT":  # given, even as `--ci-method percentile`
+        fail("--ci-method chooses how --ci computes its intervals: give --ci too")
+    _check_paths(predictions, benchmark, classes, media, out, per_class, per_group, per_length, plots)
     settings = CiSettings(bootstrap, seed, confidence, ci_method) if ci else None
+    if settings is not None:
+        settings.validate()  # before the benchmark is read
+    folder = benchmark or ensure_ovave_files(cache)
     evaluation = evaluate(
         predictions,
         folder,
@@ -153,6 +158,34 @@ def score_cmd(
             typer.echo(f"plot: {path}")
 
 
+def _check_paths(
+    predictions: Path,
+    benchmark: Path | None,
+    classes: Path | None,
+    media: Path | None,
+    out: Path | None,
+    per_class: Path | None,
+    per_group: Path | None,
+    per_length: Path | None,
+    plots: Path | None,
+) -> None:
+    """Every input there, no output over an input or another output, no file replaced that score did not write."""
+    require_path(predictions, "PREDICTIONS")
+    require_path(benchmark, "--benchmark", "folder")
+    require_path(classes, "--classes")
+    require_path(media, "--media", "folder")
+    outputs = [("--out", out), ("--per-class", per_class), ("--per-group", per_group), ("--per-length", per_length)]
+    inputs = [("PREDICTIONS", predictions), ("--classes", classes), *benchmark_inputs(benchmark)]
+    refuse_output_among_inputs([*outputs, ("--plots", plots)], [*inputs, ("--media", media)])
+    refuse_foreign_output(out, "--out", "a score JSON", b'"schema_version"')
+    for option, path, header in (
+        ("--per-class", per_class, b"class_name,seen,videos,"),
+        ("--per-group", per_group, b"group,videos,seen_videos,"),
+        ("--per-length", per_length, b"event_seconds,videos,seen_videos,"),
+    ):
+        refuse_foreign_output(path, option, "a table", header)
+
+
 @app.command("compare")
 def compare_cmd(
     predictions: list[Path] = typer.Argument(..., help="Two or more predictions files (JSON {video_id: [10 labels]})."),
@@ -179,6 +212,13 @@ def compare_cmd(
     _split(split)
     if len(predictions) < 2:
         fail("score compare needs at least two predictions files")
+    for path in predictions:
+        require_path(path, "PREDICTIONS")
+    require_path(benchmark, "--benchmark", "folder")
+    refuse_output_among_inputs(
+        [("--out", out)], [*(("PREDICTIONS", p) for p in predictions), *benchmark_inputs(benchmark)]
+    )
+    refuse_foreign_output(out, "--out", "a comparison JSON", b'"videos_compared"')
     folder = benchmark or ensure_ovave_files(cache)
     result = compare(predictions, folder, split, allow_missing, bootstrap, seed, confidence)
     if out:

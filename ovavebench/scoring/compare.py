@@ -12,7 +12,7 @@ import numpy as np
 
 from ..benchmark import Benchmark, load_benchmark
 from ..errors import OvavebenchError
-from .core import PredictionsError, encode_predictions, read_predictions_with_meta, split_truth
+from .core import PredictionsError, encode_predictions, read_predictions_with_meta, split_truth, strict_json
 from .functional import per_video_metrics
 from .report import BenchmarkIdentity, benchmark_identity, check_predictions_benchmark
 from .uncertainty import GROUPS, METRICS, PairedTest, group_means, holm, paired_tests
@@ -42,6 +42,10 @@ class CompareResult:
     benchmark: BenchmarkIdentity
 
     def to_dict(self) -> dict[str, Any]:
+        """The ``compare --json`` object (fractions; ``None`` where a group has no videos: strict JSON)."""
+        return strict_json(self._document())
+
+    def _document(self) -> dict[str, Any]:
         def test(t: PairedTest) -> dict[str, Any]:
             return {
                 "difference": t.difference,
@@ -116,17 +120,17 @@ def compare(
     if len(set(labels)) != len(labels):
         raise OvavebenchError(f"compare: a file is given twice ({', '.join(labels)})")
     covered = np.array([[vid in data for vid in truth.video_ids] for data, _ in loaded], dtype=bool)  # [F, N]
-    common = covered.all(axis=0)
+    common: np.ndarray = np.asarray(covered.all(axis=0))  # [N]: every file predicts the video
     if not common.all() and not allow_missing:
         counts = covered.sum(axis=1)
         if len(set(counts.tolist())) > 1 or not (covered == covered[0]).all():
-            described = ", ".join(f"{label}: {int(n):,}" for label, n in zip(labels, counts))
+            described = ", ".join(f"{label}: {int(n):,}" for label, n in zip(labels, counts, strict=True))
             raise OvavebenchError(
                 f"the files cover different videos of the {split} split ({described} of "
                 f"{len(truth.video_ids):,}); pass --allow-missing to compare on the "
                 f"{int(common.sum()):,} all of them predict"
             )
-        missing = [v for v, c in zip(truth.video_ids, common) if not c]
+        missing = [v for v, c in zip(truth.video_ids, common, strict=True) if not c]
         raise PredictionsError(
             labels[0],
             f"{len(missing)} video(s) of the {split} split have no prediction in any "
@@ -145,7 +149,7 @@ def compare(
         values.append(np.stack([acc, seg, eve, (acc + seg + eve) / 3], axis=1))
     seen = truth.seen[rows]
     scores = {}
-    for label, table in zip(labels, values):
+    for label, table in zip(labels, values, strict=True):
         means = group_means(table, seen)
         scores[label] = {g: {m: float(means[g][j]) for j, m in enumerate(METRICS)} for g in GROUPS}
     pairs = [
@@ -169,7 +173,7 @@ def _with_holm(pairs: list[PairResult]) -> list[PairResult]:
             for k in range(len(pairs)):
                 adjusted[k][0].setdefault(group, {})[metric] = float(boot[k])
                 adjusted[k][1].setdefault(group, {})[metric] = float(perm[k])
-    return [PairResult(p.a, p.b, p.tests, b, q) for p, (b, q) in zip(pairs, adjusted)]
+    return [PairResult(p.a, p.b, p.tests, b, q) for p, (b, q) in zip(pairs, adjusted, strict=True)]
 
 
 def format_compare_table(result: CompareResult) -> str:

@@ -14,6 +14,7 @@ expected.
 from __future__ import annotations
 
 import difflib
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -27,8 +28,8 @@ from ..constants import BACKGROUND, OTHER, SEGMENTS
 from ..errors import InputFileError, OvavebenchError
 from ..io import read_json
 from .functional import per_video_metrics
-
 from .table import Table
+
 AVAILABILITY_FILE = "availability.json"
 
 
@@ -88,9 +89,22 @@ class ScoreResult:
     per_video: PerVideo | None = None  # what the intervals, comparisons and breakdowns resample
     meta: dict[str, Any] = field(default_factory=dict)  # the predictions file's own `meta`
 
-    def to_dict(self) -> dict[str, dict[str, float | int]]:
-        """The ``--json`` object: ``{"seen": {acc, seg_f1, eve_f1, avg, videos}, …}``."""
-        return {"seen": asdict(self.seen), "unseen": asdict(self.unseen), "total": asdict(self.total)}
+    def to_dict(self) -> dict[str, dict[str, float | int | None]]:
+        """The ``--json`` object: ``{"seen": {acc, seg_f1, eve_f1, avg, videos}, …}`` (``None`` for the scores of
+        a group without videos: strict JSON has no NaN)."""
+        return strict_json({"seen": asdict(self.seen), "unseen": asdict(self.unseen), "total": asdict(self.total)})
+
+
+def strict_json(value: Any) -> Any:
+    """``value`` with every non-finite float (NaN, ±inf) as ``None``, in nested dicts, lists and tuples: what
+    ``json.dumps`` writes is then strict JSON (``null``, never ``NaN``/``Infinity``)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [strict_json(v) for v in value]
+    return value
 
 
 def _summarise(acc: np.ndarray, seg: np.ndarray, eve: np.ndarray) -> SplitScores:
@@ -173,7 +187,8 @@ def encode_predictions(
                 hint = f"; did you mean {close[0]!r}?" if close else ""
                 raise PredictionsError(
                     source,
-                    f"video {vid!r}, segment {k}: unknown label {label!r} (expected a class name of the benchmark or 'background'{hint})",
+                    f"video {vid!r}, segment {k}: unknown label {label!r} "
+                    f"(expected a class name of the benchmark or 'background'{hint})",
                 )
             rows[i, k] = row
     # Malformed content is reported first: it is what a user fixes first.

@@ -118,12 +118,24 @@ def format_intervals(evaluation: Evaluation) -> str:
         f"seen/unseen, seed {ci.seed})",
         f"{'':8} {'Acc.':>15} {'Seg.':>15} {'Eve.':>15} {'Avg.':>15}",
     ]
+    degenerate = False
     for group in GROUPS:
-        cells = [
-            f"{100 * evaluation.intervals[group][m].low:6.2f}–{100 * evaluation.intervals[group][m].high:6.2f}"
-            for m in METRICS
-        ]
+        cells = []
+        for m in METRICS:
+            interval = evaluation.intervals[group][m]
+            if interval.low != interval.low or interval.high != interval.high:
+                cell = "–"
+            else:
+                cell = f"{100 * interval.low:6.2f}–{100 * interval.high:6.2f}"
+            if interval.degenerate:
+                cell, degenerate = cell + "*", True
+            cells.append(cell)
         lines.append(f"{group:8} " + " ".join(f"{c:>15}" for c in cells))
+    if degenerate:
+        lines.append(
+            "* degenerate: every video of the group has the same value (perfect or constant predictions, or one "
+            "video), so the interval is that value"
+        )
     return "\n".join(lines)
 
 
@@ -166,7 +178,7 @@ def write_plots(
             f"{title}: per-class Avg.".strip(": "),
         ),
         seen_unseen_plot(
-            evaluation.result.to_dict(),
+            {g: {m: float(getattr(getattr(evaluation.result, g), m)) for m in METRICS} for g in GROUPS},
             evaluation.intervals,
             out / "seen_unseen.png",
             f"{title}: seen vs unseen".strip(": "),

@@ -10,6 +10,7 @@ benchmarks are never compared or tabulated together: the mismatch is named.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import platform
 from collections.abc import Mapping
@@ -21,7 +22,7 @@ from .. import __version__
 from ..benchmark import find_benchmark_files
 from ..errors import InputFileError, OvavebenchError
 from ..io import read_json, sha256_file
-from .core import ScoreResult
+from .core import ScoreResult, strict_json
 from .uncertainty import GROUPS, METRICS, Interval
 
 SCHEMA_VERSION = 2
@@ -109,13 +110,17 @@ def score_document(
     }
     if intervals is not None:
         doc["ci"] = {**dict(ci_settings or {}), "intervals": intervals_to_dict(intervals)}
+        degenerate = {g: [m for m in METRICS if intervals[g][m].degenerate] for g in GROUPS}
+        if any(degenerate.values()):
+            # [value, value] (or null) because the group's videos all have one value, not because it is certain
+            doc["ci"]["degenerate"] = {g: ms for g, ms in degenerate.items() if ms}
     if breakdowns is not None:
         doc["breakdowns"] = dict(breakdowns)
     if result.filled_missing:
         doc["filled_missing"] = result.filled_missing
     if result.availability:
         doc["availability"] = {k: result.availability.get(k) for k in ("obtained", "published")}
-    return doc
+    return strict_json(doc)
 
 
 @dataclass(frozen=True)
@@ -127,11 +132,21 @@ class ScoreFile:
     scores: dict[str, dict[str, float]]  # group → metric → fraction
     benchmark_sha256: str
     meta: dict[str, Any]
-    intervals: dict[str, dict[str, list[float]]] | None
+    intervals: dict[str, dict[str, list[float | None]]] | None
+
+
+def _fraction(value: Any, path: Path, field: str) -> float | None:
+    """A score or a bound of a score file: null, or a finite number in [0, 1] (a fraction, not a percent)."""
+    if value is None:
+        return None
+    if type(value) not in (int, float) or not math.isfinite(value) or not 0 <= value <= 1:
+        raise InputFileError(path, f"{field}: expected a fraction in [0, 1] or null, got {value!r}")
+    return float(value)
 
 
 def read_score_file(path: str | os.PathLike) -> ScoreFile:
-    """A score JSON of ``ovavebench score --out``; refuse anything else (an old file without a schema too)."""
+    """A score JSON of ``ovavebench score --out``; refuse anything else (an old file without a schema too), and
+    every field out of range (a non-finite or out-of-[0, 1] score or bound) by its name."""
     path = Path(path)
     what = "a score JSON of `ovavebench score --out` (schema_version 2)"
     data = read_json(path, what)
@@ -142,16 +157,42 @@ def read_score_file(path: str | os.PathLike) -> ScoreFile:
         raise InputFileError(
             path, f"schema_version {found!r}, expected {SCHEMA_VERSION} (score the predictions again with this toolkit)"
         )
-    try:
-        scores = {g: {m: float(data[g][m]) for m in METRICS if m in data[g]} for g in GROUPS}
-        sha = str(data["benchmark"]["sha256"])
-        meta = dict(data.get("meta") or {})
-        split = str(data["split"])
-    except (KeyError, TypeError, ValueError):
-        raise InputFileError(path, f"expected {what}: seen/unseen/total scores, benchmark.sha256, split") from None
+    shape = f"expected {what}: seen/unseen/total scores, benchmark.sha256, split"
+    if not all(isinstance(data.get(g), dict) for g in GROUPS) or not isinstance(data.get("benchmark"), dict):
+        raise InputFileError(path, shape)
+    if not isinstance(data.get("split"), str) or not isinstance(data["benchmark"].get("sha256"), str):
+        raise InputFileError(path, shape)
+    scores: dict[str, dict[str, float]] = {}
+    for g in GROUPS:
+        scores[g] = {}
+        for m in METRICS:
+            value = _fraction(data[g].get(m), path, f"{g}.{m}")
+            if value is not None:
+                scores[g][m] = value
+    meta = data.get("meta") or {}
+    if not isinstance(meta, dict):
+        raise InputFileError(path, f"meta: expected a JSON object, got {type(meta).__name__}")
+    if meta.get("config") is not None and not isinstance(meta["config"], str):
+        raise InputFileError(path, f"meta.config: expected a config name, got {meta['config']!r}")
     ci = data.get("ci")
-    intervals = ci.get("intervals") if isinstance(ci, dict) and isinstance(ci.get("intervals"), dict) else None
-    return ScoreFile(path, split, scores, sha, meta, intervals)
+    intervals: dict[str, dict[str, list[float | None]]] | None = None
+    if ci is not None:
+        raw = ci.get("intervals") if isinstance(ci, dict) else None
+        if not isinstance(raw, dict):
+            raise InputFileError(path, "ci: expected an object with intervals {group: {metric: [low, high]}}")
+        intervals = {}
+        for g, metrics in raw.items():
+            if g not in GROUPS or not isinstance(metrics, dict):
+                raise InputFileError(path, f"ci.intervals.{g}: expected seen/unseen/total with metrics")
+            intervals[g] = {}
+            for m, bounds in metrics.items():
+                if m not in METRICS or not isinstance(bounds, list) or len(bounds) != 2:
+                    raise InputFileError(path, f"ci.intervals.{g}.{m}: expected [low, high] of one of {METRICS}")
+                low, high = (_fraction(x, path, f"ci.intervals.{g}.{m}") for x in bounds)
+                if low is not None and high is not None and low > high:
+                    raise InputFileError(path, f"ci.intervals.{g}.{m}: low {low} is above high {high}")
+                intervals[g][m] = [low, high]
+    return ScoreFile(path, data["split"], scores, data["benchmark"]["sha256"], dict(meta), intervals)
 
 
 def check_same_benchmark(files: list[ScoreFile]) -> None:

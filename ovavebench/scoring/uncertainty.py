@@ -26,10 +26,16 @@ _CHUNK = 256  # resamples drawn and reduced at a time: [256, N] indices stay sma
 
 @dataclass(frozen=True)
 class Interval:
-    """A two-sided confidence interval of one score; fractions like the scores."""
+    """A two-sided confidence interval of one score; fractions like the scores.
+
+    ``degenerate``: every video of the group has the same value (perfect or constant predictions, or one video), so
+    every resample gives that value and the interval is the point itself, ``[value, value]``; or the interval could
+    not be computed from such data (then ``low``/``high`` are NaN). A group without videos is NaN, not degenerate.
+    """
 
     low: float
     high: float
+    degenerate: bool = False
 
 
 def _generators(seed: int) -> list[np.random.Generator]:
@@ -97,52 +103,71 @@ def bca_intervals(
     values: np.ndarray, seen: np.ndarray, resamples: int, seed: int, confidence: float = 0.95
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Bias-corrected and accelerated intervals through :func:`scipy.stats.bootstrap` (its own resampling,
-    stratified the same way: the seen and the unseen videos are its two independent samples)."""
+    stratified the same way: the seen and the unseen videos are its two independent samples).
+
+    BCa is undefined on a sample without spread (its acceleration divides by zero): a column whose values are all
+    equal within a stratum is not handed to scipy; its bounds are NaN here and :func:`bootstrap_intervals` reports
+    it as degenerate. A stratum of one video is fixed in every resample: the total is then the bootstrap of the
+    other stratum with that video's sum added."""
+    import warnings
+
     from scipy import stats
 
     values = np.asarray(values, dtype=np.float64)
+    if values.ndim == 1:
+        values = values[:, None]
     rows_seen, rows_unseen = _strata(seen)
     samples = {"seen": values[rows_seen].T, "unseen": values[rows_unseen].T}
     rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(4)[3])
-    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    nan = np.full(values.shape[1], np.nan)
+    width = values.shape[1]
+    total_count = max(len(values), 1)
+
+    def spread(sample: np.ndarray) -> np.ndarray:
+        return (sample.shape[1] >= 2) & (np.ptp(sample, axis=1) > 0) if sample.shape[1] else np.zeros(width, bool)
+
+    def run(data: tuple[np.ndarray, ...], statistic, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        low, high = np.full(width, np.nan), np.full(width, np.nan)
+        if not columns.any():
+            return low, high
+        with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+            # A remaining degenerate case is reported through NaN bounds, not a library warning on stderr.
+            warnings.simplefilter("ignore")
+            res = stats.bootstrap(
+                tuple(d[columns] for d in data),
+                statistic,
+                n_resamples=resamples,
+                confidence_level=confidence,
+                method="BCa",
+                vectorized=True,
+                axis=-1,
+                rng=rng,
+            )
+        low[columns] = res.confidence_interval.low
+        high[columns] = res.confidence_interval.high
+        return low, high
 
     def mean(sample: np.ndarray, axis: int = -1) -> np.ndarray:
         return np.mean(sample, axis=axis)
 
-    def pooled(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
-        return (np.sum(a, axis=axis) + np.sum(b, axis=axis)) / (a.shape[axis] + b.shape[axis])
+    out = {name: run((samples[name],), mean, spread(samples[name])) for name in ("seen", "unseen")}
+    big = [name for name in ("seen", "unseen") if samples[name].shape[1] >= 2]
+    if len(big) == 2:
 
-    for name in ("seen", "unseen"):
-        sample = samples[name]
-        if sample.shape[1] < 2:
-            out[name] = (nan, nan)
-            continue
-        res = stats.bootstrap(
-            (sample,),
-            mean,
-            n_resamples=resamples,
-            confidence_level=confidence,
-            method="BCa",
-            vectorized=True,
-            axis=-1,
-            rng=rng,
-        )
-        out[name] = (np.asarray(res.confidence_interval.low), np.asarray(res.confidence_interval.high))
-    if samples["seen"].shape[1] >= 2 and samples["unseen"].shape[1] >= 2:
-        res = stats.bootstrap(
-            (samples["seen"], samples["unseen"]),
-            pooled,
-            n_resamples=resamples,
-            confidence_level=confidence,
-            method="BCa",
-            vectorized=True,
-            axis=-1,
-            rng=rng,
-        )
-        out["total"] = (np.asarray(res.confidence_interval.low), np.asarray(res.confidence_interval.high))
+        def pooled(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
+            return (np.sum(a, axis=axis) + np.sum(b, axis=axis)) / total_count
+
+        # a column with spread in either stratum has a defined pooled interval
+        columns = spread(samples["seen"]) | spread(samples["unseen"])
+        out["total"] = run((samples["seen"], samples["unseen"]), pooled, columns)
+    elif big:
+        # The other stratum has 0 or 1 video, the same in every resample: the total is a monotone map of the big
+        # stratum's mean, so its interval is that mean's interval mapped the same way (BCa respects such maps).
+        n = samples[big[0]].shape[1]
+        fixed = samples["unseen" if big[0] == "seen" else "seen"].sum(axis=1)
+        low, high = out[big[0]]
+        out["total"] = ((low * n + fixed) / total_count, (high * n + fixed) / total_count)
     else:
-        out["total"] = out["seen"] if samples["unseen"].shape[1] < 2 else out["unseen"]
+        out["total"] = (np.full(width, np.nan), np.full(width, np.nan))
     return out
 
 
@@ -158,15 +183,29 @@ def bootstrap_intervals(
     (acc, seg_f1, eve_f1, avg per video)."""
     if method not in CI_METHODS:
         raise ValueError(f"method must be one of {', '.join(CI_METHODS)}, got {method!r}")
+    values = np.asarray(values, dtype=np.float64)
     if method == "bca":
         bounds = bca_intervals(values, seen, resamples, seed, confidence)
     else:
         bounds = {
             g: percentile_interval(d, confidence) for g, d in bootstrap_means(values, seen, resamples, seed).items()
         }
-    return {
-        g: {m: Interval(float(bounds[g][0][j]), float(bounds[g][1][j])) for j, m in enumerate(METRICS)} for g in GROUPS
-    }
+    rows_seen, rows_unseen = _strata(seen)
+    members = {"seen": rows_seen, "unseen": rows_unseen, "total": np.arange(len(values))}
+    out: dict[str, dict[str, Interval]] = {}
+    for g in GROUPS:
+        group = values[members[g]]
+        out[g] = {}
+        for j, m in enumerate(METRICS):
+            low, high = float(bounds[g][0][j]), float(bounds[g][1][j])
+            if len(group) and np.ptp(group[:, j]) == 0:  # no spread: every resample is the point itself
+                point = float(group[0, j])
+                out[g][m] = Interval(point, point, degenerate=True)
+            elif len(group) and (low != low or high != high):  # spread, yet no interval (BCa on near-constant data)
+                out[g][m] = Interval(low, high, degenerate=True)
+            else:
+                out[g][m] = Interval(low, high)
+    return out
 
 
 @dataclass(frozen=True)

@@ -91,6 +91,46 @@ def video_inputs(frames: list[Path], wav: Path) -> tuple[list[Any], list[np.ndar
     return images, [mono[k * rate : (k + 1) * rate] for k in range(10)]
 
 
+def check_inputs(
+    media: str | os.PathLike,
+    benchmark: str | os.PathLike,
+    split: str,
+    out: str | os.PathLike,
+    layout: str = "toolkit",
+    limit: int | None = None,
+    allow_missing: bool = False,
+) -> None:
+    """Everything :func:`predict_avllm` reads that can be checked without the model: the benchmark, the media of
+    the split's videos, an earlier answers file's header. Run before a model is loaded (minutes, gigabytes)."""
+    bench = load_benchmark(benchmark)
+    if split not in ("test", "val"):
+        raise OvavebenchError(f"--split must be test or val, got {split!r}")
+    wanted = bench.split_videos(split)["vid_name"].tolist()
+    if limit is not None:
+        wanted = wanted[:limit]
+    found, _, problems = benchmark_videos(media, benchmark, layout)
+    if problems:
+        raise OvavebenchError(f"{media}: {problems[0]}")
+    have = {vid for vid, _, _ in found}
+    without = [v for v in wanted if v not in have]
+    if without and not allow_missing:
+        raise OvavebenchError(
+            f"{media}: {len(without)} video(s) of the {split} split have no media there, e.g. "
+            f"{', '.join(without[:5])}; pass --allow-missing to predict them as background"
+        )
+    path = answers_path(out)
+    if path.exists():
+        try:
+            with open(path, encoding="utf-8") as handle:
+                header = json.loads(handle.readline() or "null")
+        except (OSError, UnicodeDecodeError, ValueError):
+            header = None
+        if not isinstance(header, dict) or not isinstance(header.get("identity"), dict):
+            raise InputFileError(
+                path, "not an answers file of `ovavebench baseline avllm`; remove it or choose another --out"
+            )
+
+
 def predict_avllm(
     llm: AvLlm,
     media: str | os.PathLike,
@@ -138,7 +178,7 @@ def predict_avllm(
             loaded = [video_inputs(*files[v]) for v in batch]
             messages = [prompt.messages(classes, images, audio) for images, audio in loaded]
             replies = answer(llm, messages, [x[0] for x in loaded], [x[1] for x in loaded], prompt.max_new_tokens)
-            for vid, reply in zip(batch, replies):
+            for vid, reply in zip(batch, replies, strict=True):
                 row = {"video_id": vid, "answer": reply}
                 handle.write(json.dumps(row, ensure_ascii=False) + "\n")
                 done[vid] = row

@@ -1,19 +1,23 @@
-"""Publishing speed: exports (clips per second) and reading a WebDataset shard back vs the PNG folders.
+"""Publishing speed and memory: ``export hf`` and ``export webdataset`` at N clips, against an earlier revision.
 
-On N generated clips in the toolkit's media layout (default 200; 10 frames of 640x360 written by the toolkit's own
-PNG writer, 10 s of 16 kHz audio) and a benchmark folder naming them, it measures in one run:
+For each N (default 2,000 and 24,800, the benchmark's size) it builds a synthetic benchmark cheaply: a few distinct
+generated clips (10 PNG frames written by the toolkit's own PNG writer, 10 s of 16 kHz audio) hard-linked under N clip
+folders of the toolkit's media layout, and a benchmark folder naming them. Then each export runs in a fresh process,
+once with this checkout's code and once with ``--baseline`` (a git revision, its ``ovavebench/`` package extracted
+to a temp folder), and it prints seconds, ms per clip, the peak memory (max RSS) of that process, and the ratios.
+A peak that stays flat from 2,000 to 24,800 clips is what "does not hold the benchmark in memory" means here.
 
-* ``export hf`` and ``export webdataset`` (every file read, checked to decode, packed): clips per second;
-* reading every clip back (10 frames decoded to pixels, the wav to samples): from the WebDataset tar shards with
-  ``webdataset``, and from the PNG folders as training code reads them today; clips per second and the ratio.
+``--read-back`` also times reading one WebDataset export back with ``webdataset`` against the PNG folders.
 
-    python benchmarks/publish_bench.py [--clips 200] [--width 640 --height 360]
+    python benchmarks/publish_bench.py [--clips 2000,24800] [--width 64 --height 36] [--baseline 33a143d]
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -23,25 +27,39 @@ import numpy as np
 import soundfile
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
 
 from ovavebench.benchmark import Labels, write_benchmark  # noqa: E402
 from ovavebench.media.decode import write_png  # noqa: E402
-from ovavebench.publish import collect  # noqa: E402
-from ovavebench.publish.hf import export_hf  # noqa: E402
-from ovavebench.publish.webdataset import export_webdataset  # noqa: E402
+
+DISTINCT = 20  # distinct generated clips; the others are hard links to them
+BASELINE = "33a143d"  # before the exports hashed while writing and dropped the per-record stats (#31)
+
+CHILD = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+from ovavebench.publish import collect
+kind, bench, media, out = sys.argv[2:6]
+start = time.perf_counter()
+collection = collect(bench, media)
+if kind == "hf":
+    from ovavebench.publish.hf import export_hf
+    export_hf(collection, out)
+else:
+    from ovavebench.publish.webdataset import export_webdataset
+    export_webdataset(collection, out, shard_bytes=256 * 10**6)
+print(time.perf_counter() - start)
+"""
 
 
-def make_media(root: Path, clips: int, width: int, height: int) -> tuple[Path, Path]:
-    """Clips with smooth frames plus noise (PNG sizes like real ones) and tones; a benchmark folder of them."""
-    import pandas as pd
-
+def make_templates(root: Path, width: int, height: int) -> list[Path]:
+    """A few distinct clips (frames with noise, PNG sizes like real ones at that size; a tone each)."""
     rng = np.random.default_rng(0)
-    media, ids, classes = root / "media", [], ["dog barking", "playing piano", "race car"]
     y, x = np.mgrid[0:height, 0:width]
-    for i in range(clips):
-        vid = f"bench{i:06d}"[:11]
-        folder = media / f"{vid}_000000"
+    out = []
+    for i in range(DISTINCT):
+        folder = root / "templates" / f"t{i:02d}"
         (folder / "frames").mkdir(parents=True)
         for k in range(10):
             base = ((x * (i % 7 + 1) + y * (k + 1)) % 256).astype(np.uint8)
@@ -51,6 +69,23 @@ def make_media(root: Path, clips: int, width: int, height: int) -> tuple[Path, P
         soundfile.write(
             folder / "audio.wav", (0.2 * np.sin(2 * np.pi * (220 + i) * t) * 32767).astype(np.int16), 16_000
         )
+        out.append(folder)
+    return out
+
+
+def make_benchmark(root: Path, clips: int, templates: list[Path]) -> tuple[Path, Path]:
+    """N clip folders of hard links to the templates, and a benchmark folder (train/val/test 6:2:2) naming them."""
+    import pandas as pd
+
+    media, ids, classes = root / "media", [], ["dog barking", "playing piano", "race car"]
+    for i in range(clips):
+        vid = f"b{i:010d}"
+        folder = media / f"{vid}_000000"
+        (folder / "frames").mkdir(parents=True)
+        template = templates[i % len(templates)]
+        for k in range(10):
+            os.link(template / "frames" / f"{k}.png", folder / "frames" / f"{k}.png")
+        os.link(template / "audio.wav", folder / "audio.wav")
         ids.append(vid)
     splits = ["train" if i % 10 < 6 else "val" if i % 10 < 8 else "test" for i in range(clips)]
     meta = pd.DataFrame(
@@ -61,63 +96,97 @@ def make_media(root: Path, clips: int, width: int, height: int) -> tuple[Path, P
             "vid_name": ids,
         }
     )
+    rng = np.random.default_rng(1)
     labels = Labels(ids, [classes[i % 3] for i in range(clips)], rng.integers(0, 2, (clips, 10)).astype(np.uint8))
     write_benchmark(root / "bench", meta, labels, classes, classes[1:])
     return root / "bench", media
 
 
-def read_folders(records) -> int:  # type: ignore[no-untyped-def]
-    for record in records:
-        for path in record.frames:
-            np.asarray(Image.open(path).convert("RGB"))
-        soundfile.read(record.audio, dtype="int16")
-    return len(records)
+def run_export(code: Path, kind: str, bench: Path, media: Path, out: Path) -> tuple[float, float]:
+    """(seconds, peak RSS in MB) of one export in a fresh process running the package found under ``code``."""
+    with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-c", CHILD, str(code), kind, str(bench), str(media), str(out)],
+            stdout=stdout,
+            stderr=stderr,
+            env={**os.environ, "PYTHONPATH": str(code)},
+        )
+        _, status, usage = os.wait4(process.pid, 0)  # this child's own peak, not the maximum over all children
+        stdout.seek(0)
+        stderr.seek(0)
+        if os.waitstatus_to_exitcode(status):
+            raise SystemExit(f"export {kind} ({code}) failed:\n{stderr.read().decode()[-2000:]}")
+        seconds = float(stdout.read().decode().strip().splitlines()[-1])
+    return seconds, usage.ru_maxrss / 1024  # KB on Linux
 
 
-def read_shards(tars: list[str]) -> int:
+def baseline_code(rev: str, into: Path) -> Path:
+    """The ``ovavebench`` package of git revision ``rev``, extracted under ``into``."""
+    into.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", rev, "ovavebench", "manifests/classes.csv"], capture_output=True
+    )
+    if archive.returncode:
+        raise SystemExit(f"--baseline {rev}: {archive.stderr.decode().strip()}")
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return into
+
+
+def read_back(tars: list[str], records_root: Path) -> tuple[float, float]:
+    """Seconds to read every clip from the PNG folders and from the tar shards (frames decoded, samples read)."""
     import webdataset as wds
 
-    count = 0
+    start = time.perf_counter()
+    for folder in sorted(records_root.iterdir()):
+        for k in range(10):
+            np.asarray(Image.open(folder / "frames" / f"{k}.png").convert("RGB"))
+        soundfile.read(folder / "audio.wav", dtype="int16")
+    folders_s = time.perf_counter() - start
+    start = time.perf_counter()
     for sample in wds.WebDataset(tars, shardshuffle=False, empty_check=False):
         for k in range(10):
             np.asarray(Image.open(io.BytesIO(sample[f"{k}.png"])).convert("RGB"))
         soundfile.read(io.BytesIO(sample["wav"]), dtype="int16")
-        count += 1
-    return count
+    return folders_s, time.perf_counter() - start
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--clips", type=int, default=200)
-    parser.add_argument("--width", type=int, default=640)
-    parser.add_argument("--height", type=int, default=360)
+    parser.add_argument("--clips", default="2000,24800", help="comma-separated clip counts")
+    parser.add_argument("--width", type=int, default=64)
+    parser.add_argument("--height", type=int, default=36)
+    parser.add_argument("--baseline", default=BASELINE, help="git revision to compare with ('' for none)")
+    parser.add_argument("--kinds", default="hf,webdataset")
+    parser.add_argument("--read-back", action="store_true")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    counts = [int(c) for c in args.clips.split(",")]
+    kinds = args.kinds.split(",")
+    print(f"{os.cpu_count()} CPU(s); frames {args.width}x{args.height}; {DISTINCT} distinct clips, hard-linked")
+    with tempfile.TemporaryDirectory(prefix="publish-bench-") as tmp:
         root = Path(tmp)
-        bench, media = make_media(root, args.clips, args.width, args.height)
-        collection = collect(bench, media)
-        size = sum(r.media_bytes() for r in collection.records)
-        start = time.perf_counter()
-        export_hf(collection, root / "hf")
-        hf_s = time.perf_counter() - start
-        start = time.perf_counter()
-        export_webdataset(collection, root / "wds", shard_bytes=256 * 10**6)
-        wds_s = time.perf_counter() - start
-        tars = sorted(str(p) for p in (root / "wds").glob("*.tar"))
-        start = time.perf_counter()
-        n_folders = read_folders(collection.records)
-        folders_s = time.perf_counter() - start
-        start = time.perf_counter()
-        n_shards = read_shards(tars)
-        shards_s = time.perf_counter() - start
-        assert n_folders == n_shards == args.clips
-    print(
-        f"{args.clips} clips of 10 frames {args.width}x{args.height} + 10 s of 16 kHz audio, {size / 1e6:.0f} MB of media"
-    )
-    print(f"export hf (Parquet, every file checked):     {args.clips / hf_s:7.1f} clips/s ({hf_s:.1f} s)")
-    print(f"export webdataset (tar, every file checked): {args.clips / wds_s:7.1f} clips/s ({wds_s:.1f} s)")
-    print(f"read back, PNG folders:    {args.clips / folders_s:7.1f} clips/s (frames decoded, samples read)")
-    print(f"read back, WebDataset tar: {args.clips / shards_s:7.1f} clips/s: {folders_s / shards_s:.2f}x the folders")
+        templates = make_templates(root, args.width, args.height)
+        old = baseline_code(args.baseline, root / "baseline") if args.baseline else None
+        for n in counts:
+            start = time.perf_counter()
+            bench, media = make_benchmark(root / f"n{n}", n, templates)
+            print(f"\n{n:,} clips: synthetic benchmark built in {time.perf_counter() - start:.1f} s", flush=True)
+            for kind in kinds:
+                new_s, new_mb = run_export(REPO, kind, bench, media, root / f"n{n}" / f"{kind}-new")
+                line = f"  export {kind:<10} {new_s:7.1f} s  {1000 * new_s / n:6.2f} ms/clip  peak {new_mb:6.0f} MB"
+                if old is not None:
+                    old_s, old_mb = run_export(old, kind, bench, media, root / f"n{n}" / f"{kind}-old")
+                    line += (
+                        f"   |  {args.baseline}: {old_s:7.1f} s, peak {old_mb:6.0f} MB"
+                        f"   |  {old_s / new_s:4.2f}x faster, {new_mb / old_mb:4.2f}x the memory"
+                    )
+                print(line, flush=True)
+            if args.read_back and "webdataset" in kinds:
+                tars = sorted(str(p) for p in (root / f"n{n}" / "webdataset-new").glob("*.tar"))
+                folders_s, shards_s = read_back(tars, media)
+                print(
+                    f"  read back: PNG folders {n / folders_s:7.1f} clips/s, WebDataset tar {n / shards_s:7.1f} "
+                    f"clips/s ({folders_s / shards_s:.2f}x the folders)"
+                )
 
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ def finalize(
             r["clip_id"] for r in conn.execute("SELECT clip_id FROM assignments WHERE round = 1 ORDER BY clip_id")
         ]
     if aggregate is not None:
-        return _finalize_aggregated(work, out, aggregate, seed, clips, planned, r1, r2, r3)
+        return _finalize_aggregated(work, out, aggregate, seed, clips, planned, r1, r2, r3, allow_unresolved)
     labels: dict[str, dict[str, str]] = {}
     report = FinalizeReport(labels, 0, 0, [], [], [])
     for clip in planned:
@@ -78,18 +78,39 @@ def finalize(
         parts = []
         if report.unresolved:
             parts.append(
-                f"{len(report.unresolved)} disagreement(s) without a round-3 decision: {', '.join(report.unresolved[:10])}"
+                f"{len(report.unresolved)} disagreement(s) without a round-3 decision: "
+                + ", ".join(report.unresolved[:10])
             )
         if report.incomplete:
             parts.append(
-                f"{len(report.incomplete)} clip(s) without both round-1 and round-2 answers: {', '.join(report.incomplete[:10])}"
+                f"{len(report.incomplete)} clip(s) without both round-1 and round-2 answers: "
+                + ", ".join(report.incomplete[:10])
             )
         raise OvavebenchError("; ".join(parts) + " (export and import round 3, or pass --allow-unresolved)")
     atomic_write_json(out, labels, indent=4)
     return report
 
 
-def _adjudicated(clip: str, r1: dict, r2: dict, r3: dict) -> str | None:  # type: ignore[type-arg]
+def _count(n: int, unit: str) -> str:
+    return f"{n:,} {unit}" + ("" if n == 1 else "s")
+
+
+def aggregation_summary(report: FinalizeReport) -> str:
+    """One line on how the aggregated labels compare with adjudication, readable at any size."""
+    changed, compared = report.changed_seconds, report.compared_seconds
+    if compared == 0:
+        return f"{report.method}: no clip has an adjudicated label yet to compare with"
+    if changed == 0:
+        return f"{report.method}: the same label as adjudication in all {_count(compared, 'adjudicated second')}"
+    share = 100 * changed / compared
+    shown = "< 0.01" if share < 0.01 else f"{share:.2f}"
+    return (
+        f"{report.method}: a different label from adjudication in {_count(changed, 'second')} of "
+        f"{compared:,} adjudicated ({shown} %); the others agree"
+    )
+
+
+def _adjudicated(clip: str, r1: dict, r2: dict, r3: dict) -> str | None:
     if clip in r3:
         return str(r3[clip]["answers"])
     if clip in r1 and clip in r2 and r1[clip]["answers"] == r2[clip]["answers"]:
@@ -102,27 +123,41 @@ def _finalize_aggregated(
     out: str | os.PathLike,
     method: str,
     seed: int,
-    clips: dict,  # type: ignore[type-arg]
+    clips: dict,
     planned: list[str],
     r1: dict,
     r2: dict,
     r3: dict,
-) -> FinalizeReport:  # type: ignore[type-arg]
+    allow_unresolved: bool = False,
+) -> FinalizeReport:
+    from .aggregate import METHODS
     from .aggregate import aggregate as run_aggregation
 
+    if method not in METHODS:
+        raise OvavebenchError(f"--aggregate must be one of {', '.join(METHODS)}, got {method!r}")
+    # as without --aggregate: a clip whose rounds 1 and 2 are not both answered (and no round 3) is not finished;
+    # aggregating one annotator's answer would pass it off as a crowd label
+    unfinished = [c for c in planned if c not in r3 and not (c in r1 and c in r2)]
+    answered = any(c in r1 or c in r2 or c in r3 for c in planned)  # none: the aggregation says so
+    if unfinished and answered and not allow_unresolved:
+        raise OvavebenchError(
+            f"{len(unfinished)} clip(s) without both round-1 and round-2 answers: {', '.join(unfinished[:10])} "
+            "(export and import the missing round, or pass --allow-unresolved to leave them out)"
+        )
+    left_out = set(unfinished)
     with contextlib.closing(open_work(work)) as conn:
         result = run_aggregation(conn, planned, method, seed)
     labels: dict[str, dict[str, str]] = {}
     report = FinalizeReport(labels, 0, 0, [], [], [], method=method, reliability=result.reliability)
     for clip in planned:
         answers = result.answers.get(clip)
-        if answers is None:
+        if answers is None or clip in left_out:
             report.incomplete.append(clip)
             continue
         adjudicated = _adjudicated(clip, r1, r2, r3)
         if adjudicated is not None:
             report.compared_seconds += len(answers)
-            report.changed_seconds += sum(a != b for a, b in zip(answers, adjudicated))
+            report.changed_seconds += sum(a != b for a, b in zip(answers, adjudicated, strict=True))
             report.agreed += clip not in r3
             report.adjudicated += clip in r3
         if clip in result.broken:

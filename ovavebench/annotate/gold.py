@@ -20,7 +20,7 @@ import pandas as pd
 
 from ..benchmark import parse_label_string
 from ..constants import SEGMENTS
-from ..errors import InputFileError
+from ..errors import InputFileError, OvavebenchError
 from ..io import read_json
 from .agreement import cohen_kappa
 
@@ -85,13 +85,28 @@ def plan_gold(
     annotator labels for real in this round; drawn with a seed of the round and the annotator."""
     existing = gold_assigned(conn, round_no)
     gold = sorted(r["clip_id"] for r in conn.execute("SELECT clip_id FROM gold"))
-    rows = []
+    wanted = {a: max(1, math.ceil(rate * len(clips))) for a, clips in plan.items()}
+    candidates_of = {}
     for annotator, clips in plan.items():
+        own = set(clips)
+        candidates_of[annotator] = [c for c in gold if c not in own]
+    short = {a: len(candidates_of[a]) for a in plan if a not in existing and len(candidates_of[a]) < wanted[a]}
+    if gold and short:  # refused before anything is stored: fewer gold tasks than asked would go unnoticed
+        sources = sorted({r["source"] for r in conn.execute("SELECT source FROM gold")})
+        more = f" and {len(short) - 5} more annotator(s)" if len(short) > 5 else ""
+        asked = ", ".join(f"{a} {wanted[a]:,}" for a in list(short)[:5]) + more
+        could = ", ".join(f"{a} {n:,}" for a, n in list(short.items())[:5]) + more
+        raise OvavebenchError(
+            f"--gold-rate {rate:g} asks for more gold tasks than {' + '.join(sources) or 'the gold file'} holds: "
+            f"{asked} wanted, but {len(gold):,} gold clip(s) give at most {could} (a gold clip is never one an "
+            "annotator labels for real); lower --gold-rate or add gold clips"
+        )
+    rows = []
+    for annotator in plan:
         if annotator in existing or not gold:
             continue
-        own = set(clips)
-        candidates = [c for c in gold if c not in own]
-        count = min(len(candidates), max(1, math.ceil(rate * len(clips))))
+        candidates = candidates_of[annotator]
+        count = wanted[annotator]
         seed = int.from_bytes(f"{round_no}:{annotator}".encode(), "little") % 2**32
         picked = (
             sorted(np.random.default_rng(seed).choice(candidates, size=count, replace=False).tolist()) if count else []

@@ -9,6 +9,8 @@ model; ``annotate status`` therefore compares pre-annotated answers with answers
 
 from __future__ import annotations
 
+import difflib
+import math
 import os
 import sqlite3
 from collections.abc import Mapping, Sequence
@@ -18,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..constants import SEGMENTS
+from ..constants import BACKGROUND, OTHER, SEGMENTS
 from ..errors import InputFileError, OvavebenchError
 from .agreement import cohen_kappa
 
@@ -39,6 +41,7 @@ def read_model_answers(path: str | os.PathLike, manifest: pd.DataFrame, media_cl
 
     data, source, meta = read_predictions_with_meta(path)
     rows = [r for r in manifest.itertuples(index=False) if str(r.clip_id) in media_clips]
+    known = _known_labels(manifest)
     answers: dict[str, str] = {}
     missing = []
     for row in rows:
@@ -48,6 +51,14 @@ def read_model_answers(path: str | os.PathLike, manifest: pd.DataFrame, media_cl
             continue
         if not isinstance(labels, list) or len(labels) != SEGMENTS or not all(isinstance(x, str) for x in labels):
             raise InputFileError(path, f"video {row.youtube_id!r}: expected a list of {SEGMENTS} label strings")
+        unknown = next((label for label in labels if label not in known), None)
+        if unknown is not None:  # a misspelt class would silently pre-fill "no" in every second
+            close = difflib.get_close_matches(unknown, sorted(known), n=1, cutoff=0.0)
+            raise InputFileError(
+                path,
+                f"video {row.youtube_id!r}: unknown class {unknown!r} (expected a class of the benchmark or "
+                f"{BACKGROUND!r}; the closest is {close[0]!r})",
+            )
         answers[str(row.clip_id)] = "".join("1" if label == row.class_name else "0" for label in labels)
     if missing:
         raise InputFileError(
@@ -60,8 +71,20 @@ def read_model_answers(path: str | os.PathLike, manifest: pd.DataFrame, media_cl
     if isinstance(raw, Mapping):
         by_youtube = {str(r.youtube_id): str(r.clip_id) for r in rows}
         uncertainty = {by_youtube[k]: float(v) for k, v in raw.items() if k in by_youtube and type(v) in (int, float)}
+        bad = next((k for k, v in raw.items() if type(v) in (int, float) and not 0 <= v < math.inf), None)
+        if bad is not None:  # NaN would sort anywhere, Infinity first: neither is a disagreement
+            raise InputFileError(
+                path, f"meta.uncertainty[{bad!r}]: {raw[bad]!r}; expected a finite number of 0 or more"
+            )
     version = str(meta.get("method") or Path(path).stem)[:120]
     return ModelAnswers(version, answers, uncertainty)
+
+
+def _known_labels(manifest: pd.DataFrame) -> set[str]:
+    """What a prediction may say in a second: a class of the taxonomy or of the manifest, or background."""
+    from ..taxonomy import load_taxonomy
+
+    return {c.name for c in load_taxonomy().classes} | set(manifest["class_name"].astype(str)) | {BACKGROUND, OTHER}
 
 
 def order_clips(clips: Sequence[str], model: ModelAnswers | None, order: str) -> list[str]:

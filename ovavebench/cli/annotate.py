@@ -21,6 +21,13 @@ def _client(url: str | None, api_key: str | None):
     return LabelStudioClient(url, api_key)
 
 
+def _must_exist(*options: tuple[str, Path | None]) -> None:
+    """Every path option that names an input exists: checked before any work starts."""
+    for option, path in options:
+        if path is not None and not path.exists():
+            fail(f"{option} {path}: not found")
+
+
 @app.command("export")
 def annotate_export_cmd(
     manifest: Path = typer.Option(..., help="Manifest of `ovavebench manifest`."),
@@ -28,9 +35,7 @@ def annotate_export_cmd(
     round_no: int = typer.Option(..., "--round", min=1, max=3, help="1, 2 or 3 (adjudication)."),
     annotators: str = typer.Option(..., help="Comma-separated annotator names (round 3: the adjudicators)."),
     work: Path = typer.Option(..., help="Work folder: the plan and all annotations (annotate.sqlite)."),
-    out: Path | None = typer.Option(
-        None, help="File mode: folder for round{N}_{annotator}.json (default WORK/tasks)."
-    ),
+    out: Path | None = typer.Option(None, help="File mode: folder for round{N}_{annotator}.json (default WORK/tasks)."),
     label_studio_url: str | None = typer.Option(None, help="Live mode: the Label Studio server."),
     api_key: str | None = typer.Option(None, help="Live mode: API key (or $LABEL_STUDIO_API_KEY)."),
     media_url_prefix: str = typer.Option(
@@ -44,14 +49,16 @@ def annotate_export_cmd(
     ),
     gold: Path | None = typer.Option(
         None,
-        help="Gold labels ({video_id: {category, label}}, the published format): mixed into every annotator's tasks, indistinguishable.",
+        help="Gold labels ({video_id: {category, label}}, the published format): "
+        "mixed into every annotator's tasks, indistinguishable.",
     ),
     gold_rate: float = typer.Option(
         0.05, min=0.001, max=1.0, help="With --gold: gold tasks per annotator as a share of their tasks (at least one)."
     ),
     predictions: Path | None = typer.Option(
         None,
-        help="Pre-annotation (opt-in): a predictions file whose answers are pre-filled in each task, to confirm or correct.",
+        help="Pre-annotation (opt-in): a predictions file whose answers are pre-filled in each task, "
+        "to confirm or correct.",
     ),
     order: str = typer.Option(
         "plan",
@@ -66,6 +73,15 @@ def annotate_export_cmd(
     from ..annotate import export_round
     from ..manifest import read_manifest
 
+    _must_exist(
+        ("--manifest", manifest),
+        ("--media", media),
+        ("--gold", gold),
+        ("--predictions", predictions),
+        ("--document-root", document_root),
+    )
+    if order not in ("plan", "uncertain"):
+        fail(f"--order must be plan or uncertain, got {order!r}")
     client = _client(label_studio_url, api_key)
     report = export_round(
         read_manifest(manifest),
@@ -103,7 +119,8 @@ def annotate_export_cmd(
             "(they can anchor on them: see `annotate status`)"
         )
     typer.echo(
-        f"{sum(report.tasks.values()):,} task(s) in {report.seconds:.1f} s; labelling config: {work / 'label_config.xml'}"
+        f"{sum(report.tasks.values()):,} task(s) in {report.seconds:.1f} s; "
+        f"labelling config: {work / 'label_config.xml'}"
     )
 
 
@@ -167,7 +184,8 @@ def annotate_import_cmd(
     report = import_annotations(work, round_no, exports, users)
     typer.echo(
         f"round {round_no}: {report.imported} new, {report.updated} updated, {report.unchanged} unchanged, "
-        f"{report.kept_adjudicated} kept (already adjudicated), {report.gold} on gold tasks, {len(report.problems)} rejected "
+        f"{report.kept_adjudicated} kept (already adjudicated), {report.gold} on gold tasks, "
+        f"{len(report.problems)} rejected "
         f"({report.seconds:.1f} s)"
     )
     for p in report.problems[:50]:
@@ -200,7 +218,8 @@ def annotate_status_cmd(
         for name, counts in status.by_annotator.items():
             typer.echo(f"  {name:<16} done {counts['done']:6,}  pending {counts['pending']:6,}")
     typer.echo(
-        f"rounds 1 vs 2 on {report.clips_compared:,} clip(s): per-second agreement {100 * report.percent_agreement:.1f} %"
+        f"rounds 1 vs 2 on {report.clips_compared:,} clip(s): "
+        f"per-second agreement {100 * report.percent_agreement:.1f} %"
         if report.clips_compared
         else "rounds 1 vs 2: no clip has both answers yet"
     )
@@ -256,24 +275,25 @@ def annotate_finalize_cmd(
     ),
     aggregate: str | None = typer.Option(
         None,
-        help="dawid-skene, mace, glad or majority: labels from crowd-kit's aggregation of every answer, weighted by each annotator's estimated quality (instead of adjudication).",
+        help="dawid-skene, mace, glad or majority: labels from crowd-kit's aggregation of every answer, "
+        "weighted by each annotator's estimated quality (instead of adjudication).",
     ),
     seed: int = typer.Option(0, min=0, max=2**32 - 1, help="Seed of the aggregation (MACE's restarts)."),
 ) -> None:
     """Final labels: agreed answers, round-3 decisions where rounds disagreed, broken clips dropped."""
     from ..annotate import finalize
 
+    _must_exist(("--work", work))
     report = finalize(work, out, allow_unresolved, aggregate, seed)
     typer.echo(
         f"wrote {out}: {len(report.labels):,} video(s) ({report.agreed:,} agreed, {report.adjudicated:,} adjudicated); "
-        f"{len(report.dropped_broken):,} dropped as broken, {len(report.unresolved) + len(report.incomplete):,} left out"
+        f"{len(report.dropped_broken):,} dropped as broken, "
+        f"{len(report.unresolved) + len(report.incomplete):,} left out"
     )
     if aggregate:
-        share = report.changed_seconds / report.compared_seconds if report.compared_seconds else float("nan")
-        typer.echo(
-            f"{report.method}: {report.changed_seconds:,} of {report.compared_seconds:,} adjudicated second(s) "
-            f"labelled otherwise ({100 * share:.2f} %); estimated reliability per annotator:"
-        )
+        from ..annotate.finalize import aggregation_summary
+
+        typer.echo(f"{aggregation_summary(report)}; estimated reliability per annotator:")
         for name, value in sorted(report.reliability.items(), key=lambda kv: kv[1]):
             typer.echo(f"  {name:<16} {value:.3f}")
     for clip in report.dropped_broken[:20]:

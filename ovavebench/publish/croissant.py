@@ -12,7 +12,7 @@ from typing import Any
 
 from .. import __version__
 from ..errors import OvavebenchError
-from ..io import atomic_write_text
+from ..io import atomic_open, read_json
 from .card import CITATION
 from .shards import STATE_FILE
 
@@ -34,16 +34,8 @@ def croissant_metadata(
     import mlcroissant as mlc
 
     hf_dir, out = Path(hf_dir), Path(out)
-    state = hf_dir / STATE_FILE
-    try:
-        made_by = json.loads(state.read_text(encoding="utf-8")).get("kind") if state.is_file() else None
-    except (ValueError, OSError):
-        made_by = None
-    if made_by != "hf" or not sorted((hf_dir / "data").glob("*.parquet")):
-        raise OvavebenchError(
-            f"{hf_dir}: not a finished `ovavebench export hf` folder (no {STATE_FILE} of an hf "
-            "export, or no data/*.parquet): export it first"
-        )
+    parquets = check_hf_folder(hf_dir)
+    _check_output(out, hf_dir, parquets)
     relative = os.path.relpath(hf_dir / "data", out.resolve().parent if out.parent.exists() else out.parent)
     files = mlc.FileSet(
         id="parquet-files",
@@ -130,9 +122,56 @@ def export_croissant(
     logging.getLogger("absl").setLevel(logging.ERROR)  # mlcroissant's recommendations (no datePublished) on stderr
     out = Path(out)
     jsonld = croissant_metadata(hf_dir, out, date_published=date_published)
-    atomic_write_text(out, json.dumps(jsonld, indent=2, ensure_ascii=False, default=str) + "\n")
-    try:
-        mlc.Dataset(jsonld=str(out))  # validation: raises on any error of the metadata
-    except mlc.ValidationError as exc:
-        raise OvavebenchError(f"{out}: mlcroissant rejects it: {str(exc).splitlines()[0][:300]}") from None
+    # validated under its temp name beside the final one (the same relative paths): an invalid file never
+    # appears under the final name
+    with atomic_open(out, "w", encoding="utf-8", newline="") as handle:
+        handle.write(json.dumps(jsonld, indent=2, ensure_ascii=False, default=str) + "\n")
+        handle.flush()
+        try:
+            mlc.Dataset(jsonld=handle.name)  # raises on any error of the metadata
+        except mlc.ValidationError as exc:
+            raise OvavebenchError(f"{out}: mlcroissant rejects it: {str(exc).splitlines()[0][:300]}") from None
     return out
+
+
+def check_hf_folder(hf_dir: Path) -> list[Path]:
+    """The Parquet files of a finished hf export, each one's footer read (a truncated or foreign file is named)."""
+    import pyarrow.parquet as pq
+
+    if not hf_dir.is_dir():
+        raise OvavebenchError(f"{hf_dir}: folder not found; expected the folder of `ovavebench export hf`")
+    state = hf_dir / STATE_FILE
+    try:
+        made_by = read_json(state, "an export state").get("kind") if state.is_file() else None
+    except (OvavebenchError, AttributeError):
+        made_by = None
+    parquets = sorted((hf_dir / "data").glob("*.parquet"))
+    if made_by != "hf" or not parquets:
+        raise OvavebenchError(
+            f"{hf_dir}: not a finished `ovavebench export hf` folder (no {STATE_FILE} of an hf "
+            "export, or no data/*.parquet): export it first"
+        )
+    for path in parquets:
+        try:
+            pq.read_metadata(path)
+        except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+            raise OvavebenchError(f"{path}: not a readable Parquet file ({str(exc)[:120]})") from None
+    return parquets
+
+
+def _check_output(out: Path, hf_dir: Path, parquets: list[Path]) -> None:
+    """The Croissant file may replace only a Croissant file: never an input (a shard, the card, the state)."""
+    target = out.resolve()
+    inputs = {p.resolve() for p in parquets} | {(hf_dir / n).resolve() for n in (STATE_FILE, "README.md")}
+    if target in inputs or target.is_relative_to((hf_dir / "data").resolve()):
+        raise OvavebenchError(f"--out {out}: is one of the export's own files; pass another path (croissant.json)")
+    if target.is_dir():
+        raise OvavebenchError(f"--out {out}: is a folder, expected a file path to write")
+    if target.exists():
+        try:
+            earlier = read_json(target, "Croissant metadata")
+            ours = isinstance(earlier, dict) and "croissant" in str(earlier.get("conformsTo", ""))
+        except OvavebenchError:
+            ours = False
+        if not ours:
+            raise OvavebenchError(f"--out {out}: exists and is not Croissant metadata; nothing was changed")

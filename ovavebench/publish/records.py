@@ -133,16 +133,16 @@ def read_media(record: VideoRecord) -> tuple[list[bytes], bytes] | None:
 
     frames = []
     for path in record.frames:
-        data = path.read_bytes()
+        data = _read(path, record.video_id)
         try:
             with Image.open(io.BytesIO(data)) as image:
                 image.load()
                 if image.format != "PNG":
                     raise OvavebenchError(f"{path}: a {image.format} image, expected PNG (video {record.video_id})")
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as exc:
             raise OvavebenchError(f"{path}: not a decodable PNG ({str(exc)[:80]}); video {record.video_id}") from None
         frames.append(data)
-    audio = record.audio.read_bytes()
+    audio = _read(record.audio, record.video_id)
     try:
         info = soundfile.info(io.BytesIO(audio))
     except (RuntimeError, soundfile.LibsndfileError) as exc:
@@ -155,3 +155,10 @@ def read_media(record: VideoRecord) -> tuple[list[bytes], bytes] | None:
             f"expected {SAMPLE_RATE} Hz mono, {SEGMENTS * SAMPLE_RATE} samples (video {record.video_id})"
         )
     return frames, audio
+
+
+def _read(path: Path, video_id: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:  # removed meanwhile, a folder in its place, unreadable
+        raise OvavebenchError(f"{path}: cannot read it ({exc.strerror or exc}); video {video_id}") from None

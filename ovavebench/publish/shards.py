@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import OvavebenchError
-from ..io import atomic_open, atomic_write_json
+from ..io import atomic_open, atomic_write_json, read_json
 from .records import VideoRecord
 
 STATE_FILE = ".ovavebench-export.json"
+MAX_SHARD_BYTES = 10**12
 Progress = Callable[[int, int], None]  # (records done, records in all)
 
 
@@ -39,9 +40,13 @@ def parse_size(text: str) -> int:
         value = float(number)
     except ValueError:
         value = -1.0
-    if unit not in units or not value > 0:
-        raise OvavebenchError(f"--shard-size {text!r}: expected a size such as 1GB, 500MB or 64MiB")
-    return max(1, int(value * units[unit]))
+    size = value * units[unit] if unit in units else -1.0
+    # infinite, NaN (1e999, inf) or beyond any disk (a petabyte): not a shard size
+    if not 1 <= size <= MAX_SHARD_BYTES:
+        raise OvavebenchError(
+            f"--shard-size {text!r}: expected a finite size from 1 byte to 1TB, such as 1GB, 500MB or 64MiB"
+        )
+    return max(1, int(size))
 
 
 def plan_shards(records: Sequence[VideoRecord], max_bytes: int) -> list[list[VideoRecord]]:
@@ -59,6 +64,56 @@ def plan_shards(records: Sequence[VideoRecord], max_bytes: int) -> list[list[Vid
     if current:
         shards.append(current)
     return shards
+
+
+# What each export writes, relative to its folder: a name in a state file that is not one of these is not ours.
+OUTPUT_NAMES = {
+    "hf": re.compile(r"data/[a-z0-9-]{1,80}-\d{5}-of-\d{5}\.parquet|README\.md"),
+    "webdataset": re.compile(r"[a-z]{1,16}-\d{6}\.tar"),
+}
+_TEMP = re.compile(r"\.(?P<name>.+)\.[a-z0-9_]{8}\.tmp")  # ovavebench.io.atomic_open's temp file beside a file
+
+
+def _is_own_temp(entry: Path, names: set[str] | None, kind: str = "", prefix: str = "") -> bool:
+    """Whether ``entry`` is a regular file that ``atomic_open`` left while writing one of the export's outputs."""
+    match = _TEMP.fullmatch(entry.name)
+    if not match or entry.is_symlink() or not entry.is_file():
+        return False
+    name = prefix + match["name"]
+    if names is not None:
+        return name in names
+    return name == STATE_FILE or bool(OUTPUT_NAMES[kind].fullmatch(name))
+
+
+def _read_state(state_path: Path, folder: Path, kind: str) -> tuple[str, str, dict[str, str]]:
+    """The state file's kind, fingerprint and finished files; every path in it checked to be one this export
+    writes, inside its folder (a damaged or edited state file must not reach anything else)."""
+
+    def bad(why: str) -> OvavebenchError:
+        return OvavebenchError(
+            f"{state_path}: damaged export state ({why}); nothing was changed: remove the folder or pass another one"
+        )
+
+    try:
+        state = read_json(state_path, "an export state")
+    except OvavebenchError:
+        raise bad("not the JSON an export writes") from None
+    if not isinstance(state, dict) or not isinstance(state.get("done"), dict):
+        raise bad('expected {"kind", "fingerprint", "done": {file: sha256}}')
+    made_by, fingerprint, done = state.get("kind"), state.get("fingerprint"), state["done"]
+    if made_by not in OUTPUT_NAMES or not isinstance(fingerprint, str):
+        raise bad(f"kind {made_by!r}, fingerprint {type(fingerprint).__name__}")
+    root = folder.resolve()
+    for name, sha in done.items():
+        if not OUTPUT_NAMES[made_by].fullmatch(name) or not isinstance(sha, str) or not _SHA.fullmatch(sha):
+            raise bad(f"{name!r} is not a file `ovavebench export {made_by}` writes")
+        resolved = (folder / name).resolve()
+        if not resolved.is_relative_to(root) or (folder / name).is_symlink():
+            raise bad(f"{name!r} leads outside {folder}")
+    return made_by, fingerprint, dict(done)
+
+
+_SHA = re.compile(r"[0-9a-f]{64}")
 
 
 def sha256_path(path: Path) -> str:
@@ -86,6 +141,16 @@ class ExportFolder:
         if folder.exists() and not folder.is_dir():
             raise OvavebenchError(f"{folder}: exists and is not a folder; expected a folder for the {kind} export")
         state_path = folder / STATE_FILE
+        if state_path.is_symlink() or (state_path.exists() and not state_path.is_file()):
+            raise OvavebenchError(
+                f"{state_path}: not a regular file (a link?); nothing was changed: pass another folder"
+            )
+        if folder.is_dir() and not state_path.is_file():
+            # a run killed while writing its first state file leaves only that file's temp: ours to remove
+            leftovers = list(folder.iterdir())
+            if leftovers and all(_is_own_temp(p, {STATE_FILE}) for p in leftovers):
+                for leftover in leftovers:
+                    leftover.unlink()
         if folder.is_dir() and any(folder.iterdir()) and not state_path.is_file():
             raise OvavebenchError(
                 f"{folder}: folder exists and holds files `ovavebench export {kind}` did not make "
@@ -93,18 +158,13 @@ class ExportFolder:
             )
         export = cls(folder, kind, fingerprint)
         if state_path.is_file():
-            try:
-                state = json.loads(state_path.read_text(encoding="utf-8"))
-                made_by, earlier, done = state["kind"], state["fingerprint"], dict(state["done"])
-            except (ValueError, KeyError, TypeError, OSError):
-                raise OvavebenchError(
-                    f"{state_path}: damaged export state; nothing was changed: remove the folder or pass another one"
-                ) from None
+            made_by, earlier, done = _read_state(state_path, folder, kind)
             if made_by != kind:
                 raise OvavebenchError(
                     f"{folder}: made by `ovavebench export {made_by}`, not {kind}; nothing was "
                     "changed: pass another folder"
                 )
+            export._remove_own_temps()
             if earlier == fingerprint:
                 export.done = {
                     name: sha
@@ -119,6 +179,15 @@ class ExportFolder:
         export.save()
         return export
 
+    def _remove_own_temps(self) -> None:
+        """The temp files a killed run of this export left (``.<output name>.<random>.tmp``), nothing else."""
+        for where in (self.path, self.path / "data"):
+            if where.is_dir() and not where.is_symlink():
+                for entry in where.iterdir():
+                    prefix = "" if where == self.path else "data/"
+                    if _is_own_temp(entry, None, self.kind, prefix):
+                        entry.unlink()
+
     def save(self) -> None:
         atomic_write_json(
             self.path / STATE_FILE,
@@ -132,6 +201,9 @@ class ExportFolder:
     def shard(self, name: str, mode: str = "wb") -> Iterator[object]:
         """Write one shard atomically, then remember it (a crash loses at most this shard)."""
         target = self.path / name
+        inside = target.parent.resolve().is_relative_to(self.path.resolve())
+        if target.is_symlink() or not inside:  # written through, it would change a file outside the export
+            raise OvavebenchError(f"{target}: a link where the export writes a file; nothing was written: remove it")
         target.parent.mkdir(parents=True, exist_ok=True)
         with atomic_open(target, mode) as handle:
             yield handle

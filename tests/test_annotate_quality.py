@@ -8,13 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from .cli_runner import CliRunner
 
 from ovavebench.annotate import open_work, parse_result
 from ovavebench.annotate.gold import gold_report
 from ovavebench.cli import app
 
 from .annotation_helpers import make_media, simulated_export
+from .cli_runner import CliRunner
 
 runner = CliRunner()
 CLASSES = ["dog barking", "playing piano", "race car"]
@@ -44,7 +44,7 @@ def _answer_round(work: Path, round_no: int, flips: dict[str, float], truth: dic
         for task in json.loads(task_file.read_text()):
             youtube_id = task["data"]["clip_id"].rsplit("_", 1)[0]
             flip = rng.random(10) < rate
-            answers[youtube_id] = [int(t) ^ int(f) for t, f in zip(truth[youtube_id], flip)]
+            answers[youtube_id] = [int(t) ^ int(f) for t, f in zip(truth[youtube_id], flip, strict=True)]
         path = work / f"export_round{round_no}_{name}.json"
         path.write_text(
             json.dumps(simulated_export(task_file, answers, f"{name}@example.org", start_id=round_no * 10_000))
@@ -292,3 +292,42 @@ def test_aggregate_without_answers_or_with_an_unknown_method_is_refused(tmp_path
     assert result.exit_code == 2 and (
         "no answers to aggregate yet" in result.output or "--aggregate must be one of" in result.output
     )
+
+
+def test_aggregate_with_clips_still_lacking_answers_refuses_unless_allow_unresolved(tmp_path):
+    manifest, media, truth = _campaign(tmp_path, 12, seed=5)
+    work = tmp_path / "work"
+    flips = {"ann": 0.0, "bea": 0.1}
+    for round_no in (1, 2):
+        _ok(
+            "annotate", "export", "--manifest", manifest, "--media", media, "--round", round_no,
+            "--annotators", ",".join(flips), "--work", work,
+        )  # fmt: skip
+    _answer_round(work, 1, flips, truth, seed=7)  # round 2 exported, never answered
+    out = tmp_path / "labels.json"
+    result = runner.invoke(
+        app, ["annotate", "finalize", "--work", str(work), "--out", str(out), "--aggregate", "majority"]
+    )
+    assert result.exit_code == 2 and "12 clip(s) without both round-1 and round-2 answers" in result.output
+    assert "--allow-unresolved" in result.output and not out.exists()
+    text = _ok("annotate", "finalize", "--work", work, "--out", out, "--aggregate", "majority", "--allow-unresolved")
+    assert json.loads(out.read_text()) == {} and "12 left out" in text
+    assert "no clip has an adjudicated label yet to compare with" in text
+
+
+def test_the_aggregation_summary_reads_naturally_at_the_benchmarks_size():
+    from ovavebench.annotate.finalize import FinalizeReport, aggregation_summary
+
+    def line(changed: int, compared: int) -> str:
+        report = FinalizeReport({}, 0, 0, [], [], [], "dawid-skene", changed, compared)
+        return aggregation_summary(report)
+
+    assert line(0, 248_000) == "dawid-skene: the same label as adjudication in all 248,000 adjudicated seconds"
+    assert line(12, 248_000) == (
+        "dawid-skene: a different label from adjudication in 12 seconds of 248,000 adjudicated (< 0.01 %); "
+        "the others agree"
+    )
+    assert line(1, 10) == (
+        "dawid-skene: a different label from adjudication in 1 second of 10 adjudicated (10.00 %); the others agree"
+    )
+    assert "0 of" not in line(0, 248_000)

@@ -59,7 +59,7 @@ def _reliability(method: str, model, frame: pd.DataFrame, labels: pd.Series) -> 
     if method == "glad":
         return {w: float(1 / (1 + np.exp(-a))) for w, a in model.alphas_.items()}  # expertise on a logistic scale
     agree = frame.assign(agg=frame["task"].map(labels)).assign(hit=lambda d: d["label"] == d["agg"])
-    return {w: float(v) for w, v in agree.groupby("worker")["hit"].mean().items()}
+    return {str(w): float(v) for w, v in agree.groupby("worker")["hit"].mean().items()}
 
 
 def aggregate(conn: sqlite3.Connection, clips: list[str], method: str, seed: int = 0) -> Aggregation:
@@ -87,7 +87,7 @@ def aggregate(conn: sqlite3.Connection, clips: list[str], method: str, seed: int
         seconds = [labels.get(f"{clip}:{k}") for k in range(SEGMENTS)]
         if any(s is None for s in seconds):
             continue  # no vote on this clip yet
-        answers[clip] = "".join(str(int(s)) for s in seconds)
+        answers[clip] = "".join(str(int(s)) for s in seconds if s is not None)  # none is None (checked above)
     r1, r2, r3 = (current_answers(conn, r) for r in (1, 2, 3))
     broken = {
         c

@@ -71,7 +71,7 @@ def zero_shot_rows(
 def predictions_from_rows(video_ids: Sequence[str], rows: np.ndarray, names: Sequence[str]) -> dict[str, list[str]]:
     """Row indices (−1 or ``other`` = background) → the JSON ``ovavebench score`` reads."""
     labels = np.array([n if n != OTHER else BACKGROUND for n in names] + [BACKGROUND], dtype=object)
-    return {v: labels[r].tolist() for v, r in zip(video_ids, rows)}
+    return {v: labels[r].tolist() for v, r in zip(video_ids, rows, strict=True)}
 
 
 def zero_shot(
@@ -101,7 +101,7 @@ def zero_shot_with_uncertainty(
     rows = zero_shot_rows(audio, visual, text, len(bench.classes) if with_other else None, text_audio)
     audio_class, visual_class = argmax_classes(audio, visual, text, text_audio)
     disagreeing = (audio_class != visual_class).sum(axis=1)
-    return predictions_from_rows(videos, rows, names), {v: int(n) for v, n in zip(videos, disagreeing)}
+    return predictions_from_rows(videos, rows, names), {v: int(n) for v, n in zip(videos, disagreeing, strict=True)}
 
 
 def predictions_meta(

@@ -162,14 +162,17 @@ class ClipClap:
 
 
 def one_second_pieces(wav: str | os.PathLike, rate: int, seconds: int = 10) -> np.ndarray:
-    """A clip's audio as ``[seconds, rate]`` float32 mono, resampled once (PyAV) to ``rate``; short files zero-padded."""
+    """A clip's audio as ``[seconds, rate]`` float32 mono, resampled once (PyAV) to ``rate``.
+
+    Short files are zero-padded.
+    """
     import av
 
     try:
         with av.open(str(wav)) as container:
             stream = container.streams.audio[0]
             resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
-            chunks = []
+            chunks: list[np.ndarray] = []
             for frame in container.decode(stream):
                 chunks.extend(r.to_ndarray().reshape(-1) for r in resampler.resample(frame))
             chunks.extend(r.to_ndarray().reshape(-1) for r in resampler.resample(None))

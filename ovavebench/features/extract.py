@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -133,8 +133,10 @@ def extract_features(
         todo = [item for item in items if item[0] not in store]
         skipped = len(items) - len(todo)
         if todo:
-            loader = torch.utils.data.DataLoader(
-                ClipDataset(todo, inputs),
+            # ClipDataset is map-style (__len__, __getitem__) without subclassing torch's Dataset,
+            # which keeps torch out of its module
+            loader: torch.utils.data.DataLoader[Any] = torch.utils.data.DataLoader(
+                cast("torch.utils.data.Dataset[Any]", ClipDataset(todo, inputs)),
                 batch_size=batch_size,
                 collate_fn=collate,
                 num_workers=min(4, os.cpu_count() or 1) if workers is None else workers,

@@ -25,7 +25,9 @@ IDENTITY_KEYS = ("encoder", "checkpoint_sha256", "model_config", "preprocessing"
 ENCODERS = ("imagebind", "clip-clap")
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS videos (video_id TEXT PRIMARY KEY, shard TEXT NOT NULL, row INTEGER NOT NULL, added_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS videos (
+    video_id TEXT PRIMARY KEY, shard TEXT NOT NULL, row INTEGER NOT NULL, added_at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 

@@ -43,7 +43,10 @@ from .uncertainty import CI_METHODS, GROUPS, METRICS, Interval, PairedTest, boot
 def bootstrap(
     result: ScoreResult, resamples: int = 2000, seed: int = 0, confidence: float = 0.95, method: str = "percentile"
 ) -> dict[str, dict[str, Interval]]:
-    """Video-level bootstrap intervals of a scored split (stratified by seen/unseen): ``{group: {metric: Interval}}``."""
+    """Video-level bootstrap intervals of a scored split (stratified by seen/unseen).
+
+    Returns ``{group: {metric: Interval}}``.
+    """
     assert result.per_video is not None, "a ScoreResult of score() or score_arrays() carries its per-video values"
     return bootstrap_intervals(result.per_video.values, result.per_video.seen, resamples, seed, confidence, method)
 

@@ -29,7 +29,7 @@ class PromptTemplate:
         """The chat: the intro with the candidates, then per second its text, frame and audio, then the question."""
         candidates = "\n".join(f"- {name}" for name in [*classes, OTHER])
         content: list[dict[str, Any]] = [{"type": "text", "text": self.intro.format(classes=candidates)}]
-        for k, (image, clip) in enumerate(zip(images, audio)):
+        for k, (image, clip) in enumerate(zip(images, audio, strict=True)):
             content += [
                 {"type": "text", "text": self.per_second.format(k=k)},
                 {"type": "image", "image": image},

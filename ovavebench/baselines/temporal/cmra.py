@@ -26,7 +26,8 @@ class _FeedForward(nn.Module):
         self.dropout, self.dropout2 = nn.Dropout(DROPOUT), nn.Dropout(DROPOUT)
         self.norm2 = nn.LayerNorm(dim)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    # not `forward`: the two layers built on it take different inputs (a decoder also takes the memory)
+    def feed_forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.norm2(x + self.dropout2(self.linear2(self.dropout(F.relu(self.linear1(x))))))
 
 
@@ -38,7 +39,7 @@ class EncoderLayer(_FeedForward):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # [T, B, D]
         x = self.norm1(x + self.dropout1(self.self_attn(x, x, x, need_weights=False)[0]))
-        return super().forward(x)
+        return self.feed_forward(x)
 
 
 class DecoderLayer(_FeedForward):
@@ -50,7 +51,7 @@ class DecoderLayer(_FeedForward):
     def forward(self, query: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:  # [T, B, D], [T, B, D]
         keys = torch.cat([memory, query], dim=0)  # the memory first, then the queries: 20 tokens
         query = self.norm1(query + self.dropout1(self.multihead_attn(query, keys, keys, need_weights=False)[0]))
-        return super().forward(query)
+        return self.feed_forward(query)
 
 
 class _Layers(nn.Module):

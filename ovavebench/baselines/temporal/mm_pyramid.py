@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -32,7 +33,11 @@ class _Attention(nn.Module):
     def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, band: int | None) -> torch.Tensor:
         batch, dim = q.shape[0], q.shape[-1]
         width = dim // HEADS
-        q, k, v = (lin(x).view(batch, -1, HEADS, width).transpose(1, 2) for lin, x in zip(self.linears, (q, k, v)))
+        # four linears: the first three project q, k, v (zip stops there), the fourth the output
+        q, k, v = (
+            lin(x).view(batch, -1, HEADS, width).transpose(1, 2)
+            for lin, x in zip(self.linears, (q, k, v), strict=False)
+        )
         scores = q @ k.transpose(-2, -1) / math.sqrt(width)
         if band is not None:
             steps = torch.arange(scores.shape[-1], device=scores.device)
@@ -67,7 +72,7 @@ class TransformerLayer(nn.Module):
         self.sublayer = nn.ModuleList(_Sublayer(dim) for _ in range(2))
 
     def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, band: int | None = None) -> torch.Tensor:
-        first, second = self.sublayer
+        first, second = cast("list[_Sublayer]", self.sublayer)  # a ModuleList of two _Sublayer
         x = q + first.dropout(self.self_attn(first.norm(q), k, v, band))
         return x + second.dropout(self.feed_forward(second.norm(x)))
 
@@ -129,7 +134,8 @@ class MMPyramid(nn.Module):
     def forward(self, audio: torch.Tensor, visual: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         batch, seconds, dim = visual.shape
         levels_v, levels_a = [], []
-        for level, (msa, vnet, anet) in enumerate(zip(self.capture.msa, self.capture.vnetwork, self.capture.anetwork)):
+        capture = self.capture
+        for level, (msa, vnet, anet) in enumerate(zip(capture.msa, capture.vnetwork, capture.anetwork, strict=True)):
             v_msa, a_msa = msa(visual, audio, band=2**level)  # masksize 2·dilation: |i − j| ≤ dilation
             levels_v.append(vnet(v_msa.transpose(1, 2)).transpose(1, 2))
             levels_a.append(anet(a_msa.transpose(1, 2)).transpose(1, 2))

@@ -26,6 +26,14 @@ def _propagation(scores: torch.Tensor, threshold: float) -> torch.Tensor:
 
 
 class PSP(nn.Module):
+    # set by name in __init__ (the released checkpoint's keys); declared for the type checker
+    v_L1: nn.Linear
+    v_L2: nn.Linear
+    v_fc: nn.Linear
+    a_L1: nn.Linear
+    a_L2: nn.Linear
+    a_fc: nn.Linear
+
     def __init__(self, dim: int = 1024, dropout: float = 0.1, threshold: float = THRESHOLD, **_: object):
         super().__init__()
         for name in ("v_L1", "v_L2", "v_fc", "a_L1", "a_L2", "a_fc"):

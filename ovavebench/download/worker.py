@@ -86,14 +86,16 @@ def process_clip(
                 request.update(start_s=float(CUT_TIMELINE_S), absolute=True)
             t1 = time.perf_counter()
             done = segment_request(request) if segmenter is None else segmenter.segment(request)
-            if done.get("duration_s") is not None and entry is not None:
-                provenance["duration_s"] = round(float(done["duration_s"]), 3)
+            duration = done.get("duration_s")
+            if duration is not None and entry is not None:
+                provenance["duration_s"] = round(float(duration), 3)
             t2 = time.perf_counter()
         except (_Failure, MediaError) as exc:
             message = str(exc).replace(str(work / "staged") + os.sep, "")  # name the file, not the temp folder
             error_class = ALL_CLASSES.get(getattr(exc, "error_class", ""), None) or classify_error(message)
-            if getattr(exc, "duration_s", None) is not None:
-                provenance["duration_s"] = round(float(exc.duration_s), 3)  # type: ignore[union-attr]
+            short = getattr(exc, "duration_s", None)
+            if short is not None:
+                provenance["duration_s"] = round(float(short), 3)
         except OSError as exc:  # the local disk, not the network: report it plainly
             message, error_class = f"local I/O error: {exc}", classify_error(str(exc))
         else:

@@ -50,7 +50,9 @@ def url_sources(tmp_path_factory):
     root = tmp_path_factory.mktemp("sources")
     for ext, sources in URL_SOURCES.items():
         for name, kw in sources.items():
-            render(root / "videos" / f"{name}.{ext}", seconds=24, **kw)
+            render(root / "videos" / f"{name}.{ext}", seconds=22, **kw)
+    data = (root / "videos" / "webmvp9opus.webm").read_bytes()
+    assert data.rfind(b"\x1c\x53\xbb\x6b") > data.find(b"\x1f\x43\xb6\x75") > 0  # its index (Cues) at the end
     return root
 
 

@@ -169,9 +169,6 @@ def test_an_annotator_answers_a_task_by_keyboard_in_a_real_browser(tmp_path, lab
             f"(best {best_stream:.0f}; a click answered in {[round(load.click_ms) for load in stream]} ms), "
             f"split view {[round(load.interactive_ms) for load in loads]} ms (best {best:.0f})"
         )
-        assert best_stream < STREAM_TTI_LIMIT_MS, stream
-        assert max(load.click_ms for load in stream) < CLICK_LIMIT_MS, stream
-        assert best < SPLIT_TTI_LIMIT_MS, loads
         # the split view's pane is narrower: the five columns fit it (nothing clipped at the right edge)
         overflow = driver.execute_script("""
             const grid = document.querySelector('.ovave-grid');
@@ -262,6 +259,11 @@ def test_an_annotator_answers_a_task_by_keyboard_in_a_real_browser(tmp_path, lab
         screenshot(driver, shots / "task_1920x1080.png")
     finally:
         driver.quit()
+
+    # the speed goals last, after every check of what the view does (they depend on the machine's load)
+    assert best_stream < STREAM_TTI_LIMIT_MS, stream
+    assert max(load.click_ms for load in stream) < CLICK_LIMIT_MS, stream
+    assert best < SPLIT_TTI_LIMIT_MS, loads
 
 
 def test_pre_annotation_is_prefilled_in_the_stream_and_saves_keystrokes(tmp_path, label_studio, private_dir):

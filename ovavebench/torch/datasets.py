@@ -58,7 +58,7 @@ def read_frames(paths: list[Path]) -> torch.Tensor:
     """The frames as stored, ``uint8 (T, 3, H, W)`` RGB; an unreadable frame raises an error naming it."""
     from PIL import Image, UnidentifiedImageError
 
-    arrays = []
+    arrays: list[np.ndarray] = []
     for path in paths:
         try:
             with Image.open(path) as image:

@@ -7,12 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
-from .cli_runner import CliRunner
 
 from ovavebench.benchmark import load_benchmark
 from ovavebench.cli import app
 
 from .avllm_env import build_tiny_model, ensure_venv, run
+from .cli_runner import CliRunner
 
 runner = CliRunner()
 
@@ -122,7 +122,7 @@ def test_bad_models_prompts_and_media_are_one_line_and_exit_2(demo_small, tmp_pa
         "cpu",
     ]
     cases = [
-        ([*base, "--media", str(demo_small / "build" / "media"), "--model", str(not_av)], "--model"),
+        ([*base, "--media", str(demo_small / "build" / "media"), "--model", str(not_av), "--allow-missing"], "--model"),
         (
             [
                 *base,
@@ -152,3 +152,43 @@ def test_bad_models_prompts_and_media_are_one_line_and_exit_2(demo_small, tmp_pa
         lines = result.output.strip().splitlines()
         assert len(lines) == 1 and needle in lines[0] and "Traceback" not in result.output, (args, result.output)
     assert not (tmp_path / "o.json").exists()
+
+
+def test_every_input_is_checked_before_a_model_loads(demo_small, tmp_path):
+    # `not_av` would fail at loading (a bert config): each case must fail earlier, on its own input, by name.
+    not_av = tmp_path / "bert"
+    not_av.mkdir()
+    (not_av / "config.json").write_text(json.dumps({"model_type": "bert", "vocab_size": 10}))
+    media, bench = demo_small / "build" / "media", demo_small / "benchmark"
+    labels = next(bench.glob("*_anno.json"))
+    answers = tmp_path / "old.json.answers.jsonl"
+    answers.write_text("{not json\n")
+    foreign = tmp_path / "notes.json"
+    foreign.write_text('{"mine": 1}')
+    base = ["baseline", "avllm", "--model", str(not_av), "--device", "cpu"]
+    empty = tmp_path / "empty_media"
+    empty.mkdir()
+    ok = ["--media", str(media), "--benchmark", str(bench)]
+    cases = [
+        (["--media", str(tmp_path / "none"), "--benchmark", str(bench), "--out", str(tmp_path / "o.json")], "--media"),
+        (
+            ["--media", str(media), "--benchmark", str(tmp_path / "none"), "--out", str(tmp_path / "o.json")],
+            "--benchmark",
+        ),
+        ([*ok, "--out", str(tmp_path / "o.json"), "--prompts", str(tmp_path / "none.json")], "--prompts"),
+        (["--media", str(empty), "--benchmark", str(bench), "--out", str(tmp_path / "o.json")], "have no media there"),
+        ([*ok, "--out", str(labels), "--allow-missing"], "is also the input --benchmark"),
+        ([*ok, "--out", str(foreign), "--allow-missing"], "refusing to replace it"),
+        ([*ok, "--out", str(tmp_path / "old.json"), "--allow-missing"], "old.json.answers.jsonl: not an answers file"),
+        ([*ok, "--out", str(tmp_path / "o.json"), "--allow-missing", "--dtype", "fp8"], "--dtype"),
+        ([*ok, "--out", str(tmp_path / "o.json"), "--allow-missing", "--layout", "weird"], "--layout"),
+    ]
+    before = {p: p.read_bytes() for p in (labels, answers, foreign)}
+    for args, needle in cases:
+        result = runner.invoke(app, [*base, *args])
+        assert result.exit_code == 2, (args, result.output)
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and needle in lines[0] and "--model" not in lines[0], (args, result.output)
+    assert {p: p.read_bytes() for p in before} == before and not (tmp_path / "o.json").exists()
+    missing = runner.invoke(app, ["baseline", "avllm", *ok, "--out", str(tmp_path / "o.json"), "--model", "./nope"])
+    assert missing.exit_code == 2 and "--model ./nope" in missing.output

@@ -6,13 +6,13 @@ import json
 
 import numpy as np
 import pytest
-from .cli_runner import CliRunner
 
 from ovavebench.baselines import FinetuneConfig, finetune, predict, zero_shot, zero_shot_rows
 from ovavebench.cli import app
 from ovavebench.features import FeatureStore
 from ovavebench.scoring import score
 
+from .cli_runner import CliRunner
 from .helpers import tiny_benchmark, vid
 
 runner = CliRunner()
@@ -270,5 +270,115 @@ def test_config_files_of_the_published_rows_are_honoured(tmp_path):
     )
     shipped = repo / "ovavebench" / "baselines" / "configs"
     for config in sorted(shipped.glob("finetune*.json")):  # every published row's config is valid
-        fields = {k: v for k, v in json.loads(config.read_text()).items() if k not in ("description", "command")}
+        fields = {
+            k: v
+            for k, v in json.loads(config.read_text()).items()
+            if k not in ("description", "command", "differs_from_paper")
+        }
         FinetuneConfig(**fields).validate()
+
+
+def test_the_papers_fine_tuning_set_up_is_a_config_and_every_other_says_how_it_differs(reference):
+    paper = json.loads((reference / "paper" / "ovavebench_cvpr2025_tables.json").read_text())["setup"]["fine_tuning"]
+    shipped = __import__("pathlib").Path(__file__).resolve().parent.parent / "ovavebench" / "baselines" / "configs"
+    own = json.loads((shipped / "finetune_paper.json").read_text())
+    assert (own["epochs"], own["batch_size"], own["lr"]) == (
+        paper["epochs"],
+        paper["batch_size"],
+        paper["learning_rate"],
+    )
+    assert paper["optimizer"] == "Adam"  # the only optimizer the toolkit's fine-tuning uses
+    FinetuneConfig(**{k: v for k, v in own.items() if k in FinetuneConfig.__dataclass_fields__}).validate()
+    for config in sorted(shipped.glob("finetune*.json")):
+        data = json.loads(config.read_text())
+        if data["epochs"] != paper["epochs"]:  # the released recipe: the difference is said in the config itself
+            note = data["differs_from_paper"]
+            assert "10 epochs" in note and "5 epochs" in note and "finetune_paper.json" in note, config.name
+
+
+def test_baseline_commands_check_their_paths_before_any_work(tmp_path):
+    store, bench = synthetic(tmp_path, distortion=0.5, per_class=4)
+    labels = next(bench.glob("*_anno.json"))
+    foreign = tmp_path / "mine.json"
+    foreign.write_text('{"not": "predictions"}')
+    before = {p: p.read_bytes() for p in (labels, foreign)}
+    zs = ["baseline", "zero-shot", "--features", str(store), "--benchmark", str(bench)]
+    cases = [
+        (
+            [
+                "baseline",
+                "zero-shot",
+                "--features",
+                str(tmp_path / "none"),
+                "--benchmark",
+                str(bench),
+                "--out",
+                "x.json",
+            ],
+            "--features",
+        ),
+        ([*zs, "--out", str(labels)], "is also the input --benchmark"),
+        ([*zs, "--out", str(foreign)], "refusing to replace it"),
+        (
+            [
+                "baseline",
+                "predict",
+                "--run",
+                str(tmp_path / "none"),
+                "--features",
+                str(store),
+                "--benchmark",
+                str(bench),
+                "--out",
+                "x.json",
+            ],
+            "--run",
+        ),
+        (
+            ["baseline", "finetune", "--features", str(store), "--benchmark", str(tmp_path / "none"), "--out", "r"],
+            "--benchmark",
+        ),
+        (
+            [
+                "baseline",
+                "finetune",
+                "--features",
+                str(store),
+                "--benchmark",
+                str(bench),
+                "--out",
+                "r",
+                "--train-subset",
+                "nan",
+            ],
+            "--train-subset",
+        ),
+        (
+            ["baseline", "finetune", "--features", str(store), "--benchmark", str(bench), "--out", "r", "--lr", "nan"],
+            "--lr",
+        ),
+        (
+            [
+                "baseline",
+                "finetune",
+                "--features",
+                str(store),
+                "--benchmark",
+                str(bench),
+                "--out",
+                "r",
+                "--lr",
+                "1e999",
+            ],
+            "--lr",
+        ),
+    ]
+    for args, needle in cases:
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, (args, result.output)
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and needle in lines[0], (args, result.output)
+    assert {p: p.read_bytes() for p in before} == before
+    out = tmp_path / "zs.json"
+    for _ in range(2):  # its own predictions file is replaced on a second run
+        assert runner.invoke(app, [*zs, "--out", str(out)]).exit_code == 0

@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from .cli_runner import CliRunner
 
 from ovavebench.cli import app
 from ovavebench.scoring import score
 from ovavebench.scoring.functional import event_f1, per_video_metrics, segment_accuracy, segment_f1
 
+from .cli_runner import CliRunner
 from .helpers import tiny_benchmark, vid
 
 runner = CliRunner()
@@ -280,3 +280,49 @@ def test_malformed_prediction_files_always_get_one_line_and_exit_2(small_bench, 
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and str(path) in lines[0]
     assert result.stdout == ""
+
+
+def _tree(folder):
+    """Every file under ``folder`` with its bytes: what a command may not change outside its outputs."""
+    return {p: p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_score_never_writes_over_one_of_its_inputs_nor_a_file_it_did_not_write(small_bench, tmp_path):
+    pred = _write(tmp_path, _truth())
+    notes = _write(tmp_path, "my own notes, not a table\n", "notes.csv")
+    labels = next(small_bench.glob("*_anno.json"))
+    other = _write(tmp_path, _truth(), "other.json")
+    before = _tree(tmp_path)
+    cases = [
+        (["score", str(pred), "--out", str(pred)], "--out"),  # would replace the predictions with the scores
+        (["score", str(pred), "--per-class", str(pred)], "--per-class"),
+        (["score", str(pred), "--per-group", str(labels)], "--per-group"),
+        (["score", str(pred), "--out", str(labels)], "is also the input --benchmark"),
+        (
+            ["score", str(pred), "--per-class", str(tmp_path / "t.csv"), "--per-length", str(tmp_path / "t.csv")],
+            "same path",
+        ),
+        (["score", str(pred), "--per-class", str(notes)], "refusing to replace it"),
+        (["score", str(pred), "--out", str(notes)], "refusing to replace it"),
+        (["score", "compare", str(pred), str(other), "--out", str(other)], "is also the input PREDICTIONS"),
+        (["score", "compare", str(pred), str(other), "--out", str(notes)], "refusing to replace it"),
+        (
+            ["score", str(pred), "--plots", str(tmp_path / "p"), "--timelines", "1", "--media", str(tmp_path / "no")],
+            "--media",
+        ),
+        (["score", str(pred), "--classes", str(tmp_path / "none.csv")], "--classes"),
+    ]
+    for args, needle in cases:
+        result = runner.invoke(app, [*args, "--benchmark", str(small_bench)])
+        assert result.exit_code == 2, (args, result.output)
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0], (args, result.output)
+        assert _tree(tmp_path) == before, args
+    assert not (tmp_path / "p").exists()  # refused before any work: no plot folder
+    # a file score wrote itself is replaced on a second run
+    out, table = tmp_path / "s.json", tmp_path / "c.csv"
+    for _ in range(2):
+        result = runner.invoke(
+            app, ["score", str(pred), "--benchmark", str(small_bench), "--out", str(out), "--per-class", str(table)]
+        )
+        assert result.exit_code == 0, result.output

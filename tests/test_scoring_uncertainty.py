@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 
 import numpy as np
 import pytest
-from .cli_runner import CliRunner
 
 from ovavebench.cli import app
 from ovavebench.scoring import bootstrap, holm, paired_tests, score, score_arrays
-from ovavebench.scoring.uncertainty import bootstrap_intervals
+from ovavebench.scoring.uncertainty import Interval, bootstrap_intervals
 
+from .cli_runner import CliRunner
 from .helpers import tiny_benchmark, vid
 
 runner = CliRunner()
@@ -384,3 +385,106 @@ def test_bad_inputs_are_one_line_and_exit_2(reference, ovave_ref, tmp_path):
         lines = result.output.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0], (args, result.output)
         assert "Traceback" not in result.output
+
+
+def _strict(text: str):
+    """Parse JSON refusing NaN and ±Infinity (what a strict reader such as JavaScript's JSON.parse does)."""
+
+    def refuse(name: str):
+        raise AssertionError(f"non-strict JSON constant {name}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_bca_on_perfect_predictions_warns_nothing_and_reports_degenerate_intervals(tmp_path):
+    bench, videos = _bench(tmp_path)
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({v: [c if f else "background" for f in flags] for v, _, c, _, flags in videos}))
+    out = tmp_path / "score.json"
+    args = ["score", str(path), "--benchmark", str(bench), "--ci", "--ci-method", "bca", "--bootstrap", "200"]
+    result = runner.invoke(app, [*args, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == "" and "Warning" not in result.output and "nan" not in result.output
+    assert (
+        "100.00–100.00*" in result.stdout
+        and "* degenerate: every video of the group has the same value" in result.stdout
+    )
+    doc = _strict(out.read_text())
+    assert doc["ci"]["intervals"]["total"]["avg"] == [1.0, 1.0]
+    assert doc["ci"]["degenerate"] == {g: ["acc", "seg_f1", "eve_f1", "avg"] for g in ("seen", "unseen", "total")}
+
+
+def test_bca_on_constant_columns_keeps_the_others_and_needs_no_scipy_warning():
+    rng = np.random.default_rng(3)
+    values = np.column_stack([rng.random(40), np.zeros(40), np.full(40, 0.5), rng.random(40)])
+    seen = np.arange(40) % 3 != 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any library warning fails the test
+        bca = bootstrap_intervals(values, seen, 300, 0, 0.95, "bca")
+        pct = bootstrap_intervals(values, seen, 300, 0, 0.95, "percentile")
+    for intervals in (bca, pct):
+        for group in ("seen", "unseen", "total"):
+            assert intervals[group]["seg_f1"] == Interval(0.0, 0.0, degenerate=True)
+            assert intervals[group]["eve_f1"] == Interval(0.5, 0.5, degenerate=True)
+            acc = intervals[group]["acc"]
+            assert not acc.degenerate and 0 < acc.low < acc.high < 1
+    # one unseen video: fixed in every resample, the total is the seen stratum's interval moved by it
+    one = np.zeros(11, dtype=bool)
+    one[:10] = True
+    column = np.linspace(0, 1, 11)[:, None].repeat(4, axis=1)
+    got = bootstrap_intervals(column, one, 300, 0, 0.95, "bca")
+    assert got["unseen"]["acc"] == Interval(1.0, 1.0, degenerate=True)
+    seen_iv = got["seen"]["acc"]
+    assert got["total"]["acc"].low == pytest.approx((seen_iv.low * 10 + 1.0) / 11)
+    assert got["total"]["acc"].high == pytest.approx((seen_iv.high * 10 + 1.0) / 11)
+
+
+def test_every_json_written_is_strict_when_a_group_has_no_videos(tmp_path):
+    videos = [(vid(i), "test", ["dog barking", "race car"][i % 2], True, [1] * 5 + [0] * 5) for i in range(6)]
+    videos.append((vid(9), "val", "playing piano", False, [1] * 10))  # the test split has no unseen video
+    bench = tiny_benchmark(tmp_path / "bench", videos)
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps({v: [c] * 10 for v, s, c, _, _ in videos if s == "test"}))
+    b.write_text(json.dumps({v: ["background"] * 10 for v, s, _, _, _ in videos if s == "test"}))
+    base = ["--benchmark", str(bench)]
+    for args in (
+        ["score", str(a), "--json"],
+        ["score", str(a), "--json", "--ci", "--bootstrap", "100"],
+        ["score", str(a), "--json", "--ci", "--ci-method", "bca", "--bootstrap", "100"],
+        ["score", "compare", str(a), str(b), "--json"],
+    ):
+        result = runner.invoke(app, [*args, *base])
+        assert result.exit_code == 0, result.output
+        doc = _strict(result.stdout)
+        assert doc["scores"][str(a)]["unseen"]["avg"] is None if "compare" in args else doc["unseen"]["avg"] is None
+    out, cmp_out = tmp_path / "s.json", tmp_path / "c.json"
+    assert runner.invoke(app, ["score", str(a), *base, "--ci", "--bootstrap", "100", "--out", str(out)]).exit_code == 0
+    assert runner.invoke(app, ["score", "compare", str(a), str(b), *base, "--out", str(cmp_out)]).exit_code == 0
+    assert _strict(out.read_text())["ci"]["intervals"]["unseen"]["avg"] == [None, None]
+    pair = _strict(cmp_out.read_text())["pairs"][0]["tests"]["unseen"]["avg"]
+    assert pair["difference"] is None and pair["p_bootstrap"] is None
+    table = tmp_path / "R.md"  # and the results table reads such a score file back
+    assert runner.invoke(app, ["results", str(out), "--out", str(table)]).exit_code == 0
+
+
+def test_ci_method_without_ci_and_non_finite_levels_are_refused_by_name(tmp_path):
+    bench, videos = _bench(tmp_path)
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({v: [c] * 10 for v, _, c, _, _ in videos}))
+    for extra, needle in (
+        (["--ci-method", "bca"], "--ci-method chooses how --ci computes"),
+        (["--ci-method", "percentile"], "give --ci too"),
+        (["--ci", "--confidence", "nan"], "--confidence"),
+        (["--ci", "--confidence", "inf"], "--confidence"),
+        (["--ci", "--confidence", "1e999"], "--confidence"),
+        (["--ci", "--confidence", "1.5"], "--confidence"),
+        (["--ci", "--bootstrap", "1e999"], "--bootstrap"),
+    ):
+        result = runner.invoke(app, ["score", str(path), "--benchmark", str(bench), *extra])
+        assert result.exit_code == 2 and needle in result.output, (extra, result.output)
+        assert len(result.output.strip().splitlines()) == 1
+    for extra in (["--confidence", "nan"], ["--confidence", "-inf"], ["--bootstrap", "50"]):
+        other = tmp_path / "q.json"
+        other.write_text(path.read_text())
+        result = runner.invoke(app, ["score", "compare", str(path), str(other), "--benchmark", str(bench), *extra])
+        assert result.exit_code == 2 and extra[0] in result.output, (extra, result.output)

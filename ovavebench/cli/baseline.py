@@ -37,7 +37,7 @@ def _check_predict_paths(
     require_path(features, "--features", "folder")
     require_path(benchmark, "--benchmark", "folder")
     refuse_output_among_inputs([("--out", out)], [*benchmark_inputs(benchmark), *(more or [])])
-    refuse_foreign_output(out, "--out", "a predictions JSON", b'"predictions"')
+    refuse_foreign_output(out, "--out", "a predictions JSON", b'{"predictions": {')
 
 
 @app.command("zero-shot")
@@ -220,7 +220,7 @@ def baseline_avllm_cmd(
         fail(f"--model {model}: no such folder (a local save_pretrained folder, or a Hub name such as org/name)")
     inputs = [*benchmark_inputs(benchmark), ("--prompts", prompts), ("--media", media)]
     refuse_output_among_inputs([("--out", out), ("--out's answers file", answers_path(out))], inputs)
-    refuse_foreign_output(out, "--out", "a predictions JSON", b'"predictions"')
+    refuse_foreign_output(out, "--out", "a predictions JSON", b'{"predictions": {')
     template = load_prompt(prompt, prompts)
     check_inputs(media, benchmark, split, out, layout, limit, allow_missing)
     llm = load_avllm(model, device, dtype, trust_remote_code)

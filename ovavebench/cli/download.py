@@ -161,7 +161,8 @@ def download_cmd(
     retry_failed: str | None = typer.Option(
         None,
         "--retry-failed",
-        help="Also retry permanent failures: 'all' or comma-separated error classes (e.g. unknown,unavailable; see `download status`).",
+        help="Also retry permanent failures: 'all' or comma-separated error classes "
+        "(e.g. unknown,unavailable; see `download status`).",
     ),
     only_classes: str | None = typer.Option(
         None, "--only-classes", help="Only clips of these benchmark classes (comma-separated class names)."
@@ -197,7 +198,8 @@ def download_cmd(
     ),
     archive: Archive = None,
 ) -> None:
-    """Download and segment clips (resumable: finished clips are skipped). Subcommands: doctor, status, verify, export-layout."""
+    """Download and segment clips (resumable: finished clips are skipped).
+    Subcommands: doctor, status, verify, export-layout."""
     if ctx.invoked_subcommand is not None:
         return
     if manifest is None or out is None:
@@ -278,7 +280,7 @@ def download_doctor_cmd(
     typer.echo(f"EJS scripts   {report.ejs_version or 'none'}")
     typer.echo(f"ffmpeg        {report.ffmpeg_version or 'none'}")
     typer.echo(f"cookies       {cookies or 'none'}" + (" (Netscape format, readable)" if cookies else ""))
-    typer.echo(f"egress        {', '.join(options.proxies or (proxy,)) if (options.proxies or proxy) else 'direct'}")
+    typer.echo(f"egress        {', '.join(options.proxies) if options.proxies else (proxy or 'direct')}")
     for warning in report.warnings:
         typer.echo(f"warning: {warning}", err=True)
     if report.problems:

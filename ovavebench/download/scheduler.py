@@ -220,7 +220,7 @@ def _egresses(options: DownloadOptions, conn, remote: RemoteWorkers | None) -> l
     per_hour = options.clips_per_hour
     per_egress = max(1, -(-options.workers // len(proxies)))
     egresses = []
-    for name, proxy in zip(names, proxies):
+    for name, proxy in zip(names, proxies, strict=True):
         bucket = None
         if per_hour is not None:
             saved = load_budget(conn, name)
@@ -295,14 +295,14 @@ def run_download(
                 _run(local, _egresses(offline, conn, None), out_dir, offline, wrapper, conn, summary, start,
                      on_result, on_state)  # fmt: skip
             egresses = _egresses(options, conn, remote)
-            started = remote is not None and bool(jobs)
-            if started:
-                remote.start(egresses, out_dir)
+            started = remote if jobs else None  # the remote workers, started only when there is work
+            if started is not None:
+                started.start(egresses, out_dir)
             try:
                 _run(jobs, egresses, out_dir, options, wrapper, conn, summary, start, on_result, on_state)
             finally:
-                if started:
-                    remote.close()
+                if started is not None:
+                    started.close()
             summary.pending_left += summary.not_in_archive
         finally:
             conn.close()

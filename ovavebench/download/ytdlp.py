@@ -14,13 +14,16 @@ import threading
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ..constants import SEGMENTS
 from ..ids import video_url
 from .ffmpeg_wrapper import LOG_SUFFIX, read_ffmpeg_log
 from .options import YOUTUBE_HOSTS, DownloadOptions
 from .records import ClipJob
+
+if TYPE_CHECKING:
+    from yt_dlp import _YoutubeDLOptions  # the stubs' TypedDict of YoutubeDL's parameters
 
 # The cut's window starts at this time on the cut file's timeline. ffmpeg's range cut by stream copy starts at the
 # keyframe before the window, so the packets before the window have negative times: MP4 hides them behind an edit
@@ -82,7 +85,7 @@ def _ytdlp_options(
         "format": format_selector(options.min_height, options.max_height),
         "format_sort": ["+res", "ext:mp4:m4a"],
         "merge_output_format": "mp4",
-        "download_ranges": download_range_func(None, [(job.start_s, job.end_s)]),
+        "download_ranges": download_range_func([], [(job.start_s, job.end_s)]),  # no chapters: the range
         "force_keyframes_at_cuts": options.reencode,
         "socket_timeout": options.socket_timeout_s,
         # Retries are ours (classified, with per-egress backoff and block detection), not yt-dlp's.
@@ -128,14 +131,15 @@ def _youtube_dl():
 
         class YoutubeDL(yt_dlp.YoutubeDL):
             def _forceprint(self, key, info_dict):
-                params = self.params
+                # yt-dlp holds both options as {step: templates} dicts here (the CLI's parsed form)
+                params = cast("dict[str, Any]", self.params)
                 if (
                     key != "video"
                     and not params.get("forceprint", {}).get(key)
                     and not params.get("print_to_file", {}).get(key)
                 ):
                     return None
-                return super()._forceprint(key, info_dict)
+                return super()._forceprint(key, info_dict)  # type: ignore[misc]  # private: not in the stubs
 
         _youtube_dl_class = YoutubeDL
     return _youtube_dl_class
@@ -190,7 +194,7 @@ def _fetch(
     target = work / "clip.mp4"
     # Only these parameters change from clip to clip.
     ydl.params["outtmpl"] = {"default": str(target.with_suffix("")) + ".%(ext)s"}
-    ydl.params["download_ranges"] = download_range_func(None, [(job.start_s, job.end_s)])
+    ydl.params["download_ranges"] = download_range_func([], [(job.start_s, job.end_s)])
     url = video_url(job.youtube_id, options.url_template)
     ie_key = extractor_for(url)
     _register_extractor(ydl, registered, ie_key)
@@ -257,8 +261,14 @@ def _media_seconds(source: str | os.PathLike | None, timeout_s: float = 10.0) ->
         with av.open(str(source), options=options, timeout=timeout_s) as container:
             if container.duration is not None:
                 return container.duration / 1_000_000
-            streams = [s for s in container.streams if s.duration is not None and s.time_base is not None]
-            return max((float(s.duration * s.time_base) for s in streams), default=float("inf"))
+            return max(
+                (
+                    float(s.duration * s.time_base)
+                    for s in container.streams
+                    if s.duration is not None and s.time_base is not None
+                ),
+                default=float("inf"),
+            )
     except (av.FFmpegError, OSError, ValueError):
         return float("inf")
 
@@ -326,7 +336,7 @@ def runtime_report(options: DownloadOptions | None = None, wrapper: Path | None 
         "ffmpeg_location": str(wrapper / "ffmpeg"),
     }
     params.update({k: v for k, v in options.ytdlp_params.items() if k in ("js_runtimes", "remote_components")})
-    with yt_dlp.YoutubeDL(params, auto_init=False) as ydl:
+    with yt_dlp.YoutubeDL(cast("_YoutubeDLOptions", params), auto_init=False) as ydl:
         ydl.print_debug_header()
     lines = [line.removeprefix("[debug] ") for line in log.debug_lines]
 
@@ -376,11 +386,12 @@ def probe(url: str, options: DownloadOptions) -> tuple[int, list[str]]:
         if k not in ("download_ranges", "outtmpl", "ffmpeg_location", "external_downloader_args")
     }
     try:
-        with yt_dlp.YoutubeDL(params) as ydl:
+        with yt_dlp.YoutubeDL(cast("_YoutubeDLOptions", params)) as ydl:
             info = ydl.extract_info(url, download=False)
     except yt_dlp.utils.DownloadError as exc:
         raise _Failure(str(exc)) from None
-    return len((info or {}).get("formats") or [info]), log.warnings
+    formats = (info or {}).get("formats")
+    return (len(formats) if formats else 1), log.warnings  # a direct file: one format
 
 
 def is_youtube_url(url: str) -> bool:

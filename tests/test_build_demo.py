@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 from PIL import Image
-from .cli_runner import CliRunner
 
 from ovavebench.benchmark import read_meta
 from ovavebench.cli import app
@@ -14,6 +13,8 @@ from ovavebench.metadata.published import read_vggsound_csv
 from ovavebench.taxonomy import load_taxonomy
 from ovavebench.testing.localserver import LocalServer
 from ovavebench.testing.synth import colour_second_specs, render_video
+
+from .cli_runner import CliRunner
 
 runner = CliRunner()
 

@@ -12,10 +12,10 @@ import pytest
 import soundfile
 import torch
 
-from ovavebench.features.clipclap import ClipClap, one_second_pieces
 from ovavebench.benchmark import REPLACED_IN_OFFICIAL_MEDIA
 from ovavebench.build.job import availability_report
 from ovavebench.features import FeatureStore
+from ovavebench.features.clipclap import ClipClap, one_second_pieces
 
 from .annotation_helpers import make_media
 from .clipclap_helpers import save_tiny_clap, save_tiny_clip

@@ -21,7 +21,6 @@ from ovavebench.download import DownloadOptions, download_clips, verify_download
 from ovavebench.testing.localserver import ForwardingProxy, LocalServer, Quota  # noqa: E402
 from ovavebench.testing.synth import linked_window_source  # noqa: E402
 
-
 pytestmark = [pytest.mark.distributed, pytest.mark.slow]
 
 

@@ -17,7 +17,6 @@ import pandas as pd
 import pytest
 import soundfile
 from PIL import Image
-from .cli_runner import CliRunner
 
 from ovavebench.cli import app
 from ovavebench.download import (
@@ -37,6 +36,8 @@ from ovavebench.errors import OvavebenchError
 from ovavebench.media.decode import MediaError, encode_png, write_png
 from ovavebench.testing.localserver import LocalServer
 from ovavebench.testing.synth import colour_second_specs, dominant_tone, nearest_second, render_video, tone_for_second
+
+from .cli_runner import CliRunner
 
 runner = CliRunner()
 WIDTH, HEIGHT = 320, 240

@@ -13,13 +13,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from .cli_runner import CliRunner
 
 from ovavebench.cli import app
 from ovavebench.features import FeatureStore
 from ovavebench.imagebind import ImageBind, preprocess_audio, preprocess_frames
 
 from .annotation_helpers import make_media
+from .cli_runner import CliRunner
 from .helpers import tiny_benchmark, vid
 
 runner = CliRunner()

@@ -1,11 +1,12 @@
 import json
 
 import pandas as pd
-from .cli_runner import CliRunner
 
 from ovavebench.cli import app
 from ovavebench.ids import is_youtube_id
 from ovavebench.manifest import read_manifest
+
+from .cli_runner import CliRunner
 
 runner = CliRunner()
 

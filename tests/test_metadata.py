@@ -2,7 +2,6 @@ import json
 import shutil
 
 import pytest
-from .cli_runner import CliRunner
 
 from ovavebench.cli import app
 from ovavebench.errors import ChecksumError, InputFileError
@@ -10,6 +9,8 @@ from ovavebench.metadata.fetch import fetch_file
 from ovavebench.metadata.published import OVAVE_FILES, read_vggsound_csv, read_vggsound_labels
 from ovavebench.taxonomy import load_taxonomy
 from ovavebench.testing.localserver import LocalServer
+
+from .cli_runner import CliRunner
 
 runner = CliRunner()
 

@@ -9,12 +9,13 @@ from pathlib import Path
 import numpy as np
 import soundfile
 from PIL import Image
-from .cli_runner import CliRunner
 
 from ovavebench.benchmark import load_benchmark
 from ovavebench.cli import app
 from ovavebench.download.layout import clip_dirs_by_youtube_id, resolve_clip_dir
 from ovavebench.publish.webdataset import datasets_features
+
+from .cli_runner import CliRunner
 
 runner = CliRunner()
 

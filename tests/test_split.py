@@ -5,13 +5,14 @@ from collections import Counter
 
 import pytest
 from PIL import Image
-from .cli_runner import CliRunner
 
 from ovavebench.benchmark import load_benchmark, read_labels
 from ovavebench.cli import app
 from ovavebench.errors import OvavebenchError
 from ovavebench.split import class_counts, group_quota, make_split
 from ovavebench.taxonomy import GROUPS, load_taxonomy
+
+from .cli_runner import CliRunner
 
 runner = CliRunner()
 

@@ -431,24 +431,55 @@ def test_cookies_proxy_and_format_reach_yt_dlp(tmp_path):
 
 # Real messages from yt-dlp's YouTube extractor and the downloader issues (video2dataset #336, #338, #347, #267, #174).
 MESSAGES = {
-    "ERROR: [youtube] kUhNOSdfPiI: Sign in to confirm you’re not a bot. Use --cookies-from-browser or --cookies for the authentication. See  https://github.com/yt-dlp/yt-dlp/wiki/FAQ#how-do-i-pass-cookies-to-yt-dlp  for how to manually pass cookies.": "bot_check",
+    (
+        "ERROR: [youtube] kUhNOSdfPiI: Sign in to confirm you’re not a bot. Use --cookies-from-browser or "
+        "--cookies for the authentication. See  "
+        "https://github.com/yt-dlp/yt-dlp/wiki/FAQ#how-do-i-pass-cookies-to-yt-dlp  for how to manually pass "
+        "cookies."
+    ): "bot_check",
     "ERROR: [youtube] abcdefghijk: Video unavailable": "unavailable",
     "ERROR: [youtube] abcdefghijk: Video unavailable. This video is private": "private",
     "ERROR: [youtube] abcdefghijk: Private video. Sign in if you've been granted access to this video": "private",
     "ERROR: [youtube] abcdefghijk: Video unavailable. This video has been removed by the uploader": "removed",
-    "ERROR: [youtube] abcdefghijk: Video unavailable. This video is no longer available because the YouTube account associated with this video has been terminated.": "account_terminated",
-    "ERROR: [youtube] abcdefghijk: Video unavailable. This video is no longer available due to a copyright claim by Sony Music": "copyright",
-    "ERROR: [youtube] abcdefghijk: Video unavailable. The uploader has not made this video available in your country": "geo_blocked",
-    "ERROR: [youtube] abcdefghijk: Video unavailable. This video contains content from SME, who has blocked it in your country on copyright grounds": "geo_blocked",
-    "ERROR: [youtube] abcdefghijk: Sign in to confirm your age. This video may be inappropriate for some users.": "age_restricted",
-    "ERROR: [youtube] abcdefghijk: Join this channel to get access to members-only content like this video, and other exclusive perks.": "members_only",
+    (
+        "ERROR: [youtube] abcdefghijk: Video unavailable. This video is no longer available because the "
+        "YouTube account associated with this video has been terminated."
+    ): "account_terminated",
+    (
+        "ERROR: [youtube] abcdefghijk: Video unavailable. This video is no longer available due to a "
+        "copyright claim by Sony Music"
+    ): "copyright",
+    (
+        "ERROR: [youtube] abcdefghijk: Video unavailable. The uploader has not made this video available in "
+        "your country"
+    ): "geo_blocked",
+    (
+        "ERROR: [youtube] abcdefghijk: Video unavailable. This video contains content from SME, who has "
+        "blocked it in your country on copyright grounds"
+    ): "geo_blocked",
+    (
+        "ERROR: [youtube] abcdefghijk: Sign in to confirm your age. This video may be inappropriate for some users."
+    ): "age_restricted",
+    (
+        "ERROR: [youtube] abcdefghijk: Join this channel to get access to members-only content like this "
+        "video, and other exclusive perks."
+    ): "members_only",
     "ERROR: [youtube] abcdefghijk: This video has been removed for violating YouTube's Terms of Service": "removed",
     "ERROR: unable to download video data: HTTP Error 403: Forbidden": "forbidden",
     "ERROR: [youtube] abcdefghijk: Unable to download API page: HTTP Error 429: Too Many Requests": "rate_limited",
-    "ERROR: [youtube] abcdefghijk: The current session has been rate-limited by YouTube for up to an hour. It is recommended to use `-t sleep` to add a delay between video requests to avoid exceeding the rate limit.": "rate_limited",
+    (
+        "ERROR: [youtube] abcdefghijk: The current session has been rate-limited by YouTube for up to an "
+        "hour. It is recommended to use `-t sleep` to add a delay between video requests to avoid exceeding "
+        "the rate limit."
+    ): "rate_limited",
     "ERROR: [youtube] abcdefghijk: Unable to download webpage: HTTP Error 503: Service Unavailable": "server_error",
-    "ERROR: [youtube] abcdefghijk: Unable to download webpage: <urlopen error [Errno 110] Connection timed out>": "timeout",
-    "ERROR: [youtube] abcdefghijk: Unable to download webpage: ('Connection aborted.', ConnectionResetError(104, 'Connection reset by peer'))": "connection",
+    (
+        "ERROR: [youtube] abcdefghijk: Unable to download webpage: <urlopen error [Errno 110] Connection timed out>"
+    ): "timeout",
+    (
+        "ERROR: [youtube] abcdefghijk: Unable to download webpage: ('Connection aborted.', "
+        "ConnectionResetError(104, 'Connection reset by peer'))"
+    ): "connection",
     "ERROR: unable to download video data: <urlopen error [Errno 104] Connection reset by peer>": "connection",
     "ERROR: Did not get any data blocks": "unknown",
 }

@@ -123,9 +123,10 @@ def run_export(code: Path, kind: str, bench: Path, media: Path, out: Path) -> tu
 def baseline_code(rev: str, into: Path) -> Path:
     """The ``ovavebench`` package of git revision ``rev``, extracted under ``into``."""
     into.mkdir(parents=True)
-    archive = subprocess.run(
-        ["git", "-C", str(REPO), "archive", rev, "ovavebench", "manifests/classes.csv"], capture_output=True
-    )
+    # Older revisions kept the taxonomy outside the package (manifests/classes.csv); newer ones ship it inside.
+    old_taxonomy = subprocess.run(["git", "-C", str(REPO), "cat-file", "-e", f"{rev}:manifests/classes.csv"]).returncode
+    paths = ["ovavebench"] + (["manifests/classes.csv"] if old_taxonomy == 0 else [])
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", rev, *paths], capture_output=True)
     if archive.returncode:
         raise SystemExit(f"--baseline {rev}: {archive.stderr.decode().strip()}")
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)

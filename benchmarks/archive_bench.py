@@ -87,7 +87,8 @@ def run_phase(args: argparse.Namespace) -> None:
 
 def phase(args: argparse.Namespace, name: str, out: Path, archive: Path, manifest: Path) -> dict:
     command = [sys.executable, __file__, "--phase", name, "--out", str(out), "--archive", str(archive),
-               "--manifest", str(manifest), "--workers", str(args.workers), "--url-clips", str(args.url_clips)]  # fmt: skip
+               "--manifest", str(manifest), "--workers", str(args.workers),
+               "--url-clips", str(args.url_clips)]  # fmt: skip
     started = time.perf_counter()
     done = subprocess.run(command, check=True, capture_output=True, text=True)
     figures = json.loads(done.stdout.strip().splitlines()[-1])
@@ -139,7 +140,8 @@ def main() -> None:
             ms = 1000 * figures["elapsed_s"] / figures["clips"]
             print(
                 f"{label:<24} {figures['clips']:6,} clips: {figures['done']:,} done, {figures['failed']} failed, "
-                f"{figures['elapsed_s']:7.1f} s = {ms:6.1f} ms/clip, {figures['written'] / 1024 / figures['clips']:6.1f} "
+                f"{figures['elapsed_s']:7.1f} s = {ms:6.1f} ms/clip, "
+                f"{figures['written'] / 1024 / figures['clips']:6.1f} "
                 f"KB/clip written, peak {figures['peak_kb'] / 1024:5.0f} MB (largest process)",
                 flush=True,
             )

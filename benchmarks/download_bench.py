@@ -56,14 +56,16 @@ def main() -> None:
                 assert summary.done == args.clips, summary
                 results[n_workers] = args.clips / summary.elapsed_s
                 print(
-                    f"workers {n_workers:3d}: {args.clips} clips in {summary.elapsed_s:6.1f} s = {results[n_workers]:6.2f} clips/s",
+                    f"workers {n_workers:3d}: {args.clips} clips in {summary.elapsed_s:6.1f} s = "
+                    f"{results[n_workers]:6.2f} clips/s",
                     flush=True,
                 )
     base = results[workers[0]]
     for n_workers in workers[1:]:
         print(f"{n_workers} workers vs {workers[0]}: {results[n_workers] / base:.1f}x")
     print(
-        f"(latency {args.latency * 1000:.0f} ms per request, {os.cpu_count()} CPU cores; goal: 16 workers >= 10x one worker)"
+        f"(latency {args.latency * 1000:.0f} ms per request, {os.cpu_count()} CPU cores; "
+        "goal: 16 workers >= 10x one worker)"
     )
 
 

@@ -107,7 +107,8 @@ def main() -> None:
     rate = matmul_gflops()
     print(
         f"this CPU: {rate:.0f} GFLOP/s fp32 matrix products ({torch.get_num_threads()} threads); "
-        f"{'GPU: ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU here'}; rows run on {args.device} "
+        f"{'GPU: ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU here'}; "
+        f"rows run on {args.device} "
         "(the floor is the CPU's: on a GPU read the s/epoch column)"
     )
     batches = -(-args.videos // 32)
@@ -115,7 +116,8 @@ def main() -> None:
         start = time.perf_counter()
         store, bench = synthetic(Path(tmp), args.videos, args.val)
         print(
-            f"synthetic store: {args.videos:,} training videos x 10 s x 1024-d (both modalities) in {time.perf_counter() - start:.1f} s",
+            f"synthetic store: {args.videos:,} training videos x 10 s x 1024-d (both modalities) "
+            f"in {time.perf_counter() - start:.1f} s",
             flush=True,
         )
         print(f"{'row':<12} {'s/epoch':>9} {'floor s':>8} {'x floor':>8}  (matrix-product FLOPs per epoch)")

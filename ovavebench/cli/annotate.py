@@ -111,6 +111,8 @@ def annotate_export_cmd(
         typer.echo("warning: --keep-earlier-rounds: the earlier rounds' answers stay readable on the server", err=True)
     for annotator, count in report.tasks.items():
         where = report.files.get(annotator) or f"project {report.projects.get(annotator)} on {label_studio_url}"
+        if len(parts := report.chunks.get(annotator, [])) > 1:  # bounded task files: import each one
+            where = f"{parts[0]} … {parts[-1].name} ({len(parts)} files)"
         gold_note = f" ({report.gold[annotator]} gold)" if report.gold.get(annotator) else ""
         typer.echo(f"round {round_no}  {annotator:<16}{count:7,} task(s){gold_note}  {where}")
     if predictions:

@@ -63,7 +63,7 @@ def render(
             audio.layout = layout
         image = np.empty((height, width, 3), np.uint8)
         for n, t in enumerate(times):
-            image[:] = colour_at(t, n) if colour_at else COLOURS[int(t)]
+            image[:] = colour_at(t, n) if colour_at else COLOURS[int(t) % len(COLOURS)]
             if marker:
                 image[: height // 3, : width // 4] = 255
             frame = av.VideoFrame.from_ndarray(image, format="rgb24")

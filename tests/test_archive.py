@@ -153,3 +153,37 @@ def test_a_missing_archive_is_refused_before_anything_is_written(tmp_path, archi
     result = runner.invoke(app, ["download", "--manifest", str(archive / "manifest.csv"), "--out", str(tmp_path / "o"),
                                  "--archive", str(tmp_path / "bad.zip")])  # fmt: skip
     assert result.exit_code == 2 and "not a folder and not a readable .zip" in result.output
+
+
+@pytest.mark.slow  # ~25 s on a loaded 2-core machine: the whole build
+def test_build_takes_the_archive_first_and_the_availability_file_says_where_each_clip_came_from(
+    reference, ovave_ref, tmp_path
+):
+    from ovavebench.benchmark import read_meta
+    from ovavebench.manifest import build_rebuild_manifest
+    from ovavebench.metadata.published import read_vggsound_csv
+    from ovavebench.taxonomy import load_taxonomy
+
+    table = read_vggsound_csv(reference / "vggsound" / "vggsound_test_rows.csv", load_taxonomy())
+    manifest = build_rebuild_manifest(table, load_taxonomy(), read_meta(ovave_ref / "ovave_dataset_meta.csv")).frame
+    resolved = manifest[manifest["status"] == "resolved"].sort_values("clip_id").head(3)
+    rows = list(resolved.itertuples())
+    for row in rows[:2]:  # in the archive: a 10 s window file
+        render(tmp_path / "raw" / str(row.class_name) / f"{row.youtube_id}.mp4", seconds=10)
+    render(tmp_path / "host" / "videos" / f"{rows[2].youtube_id}.mp4", seconds=int(rows[2].start_s) + 11)
+    with LocalServer(reference) as meta_server, LocalServer(tmp_path / "host") as video_server:
+        os.environ["OVAVEBENCH_VGGSOUND_STAT_URL"] = meta_server.url("vggsound/stat.csv")
+        try:
+            result = runner.invoke(app, ["build", "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"),
+                                         "--workers", "2", "--vggsound-url",
+                                         meta_server.url("vggsound/vggsound_test_rows.csv"), "--ovave-base-url",
+                                         meta_server.url("ovavebench/"), "--archive", str(tmp_path / "raw"),
+                                         "--url-template", video_server.base_url + "videos/{youtube_id}.mp4",
+                                         "--limit", "3"])  # fmt: skip
+        finally:
+            del os.environ["OVAVEBENCH_VGGSOUND_STAT_URL"]
+    assert result.exit_code == 0, result.output
+    for name in ("availability.json", "benchmark/availability.json"):
+        availability = json.loads((tmp_path / "out" / name).read_text())
+        assert availability["obtained"] == 3 and availability["obtained_by_source"] == {"archive": 2, "url": 1}
+    assert frame_seconds(tmp_path / "out" / "media" / str(rows[0].clip_id)) == list(range(10))

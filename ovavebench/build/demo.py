@@ -152,7 +152,7 @@ def generate_source(
     vgg += [(_youtube_id(rng, False), int(rng.integers(0, 300)), "male singing", "train") for _ in range(5)]
     pd.DataFrame(vgg).to_csv(folder / "vggsound.csv", header=False, index=False)
     labels = sorted({row[2] for row in vgg})
-    pd.DataFrame([(l, 100, "demo") for l in labels]).to_csv(folder / "stat.csv", header=False, index=False)
+    pd.DataFrame([(label, 100, "demo") for label in labels]).to_csv(folder / "stat.csv", header=False, index=False)
     # The "published" benchmark: the truth, split by the published rule; one video is gone from the host.
     truth = Labels(
         [c.youtube_id for c in clips], [c.class_name for c in clips], np.array([c.truth for c in clips], np.uint8)
@@ -298,7 +298,7 @@ def run_demo(
     test = bench.split_videos("test")
     background = {v: [BACKGROUND] * SEGMENTS for v in test["vid_name"]}
     noisy_pred = {}
-    for vid, cls in zip(test["vid_name"], test["cls_name"]):
+    for vid, cls in zip(test["vid_name"], test["cls_name"], strict=True):
         seconds = [cls if a else BACKGROUND for a in truth[vid]]
         noisy_pred[vid] = [(BACKGROUND if s != BACKGROUND else cls) if rng.random() < 0.15 else s for s in seconds]
     predictions = out / "predictions"

@@ -105,7 +105,8 @@ def availability_report(
         "caveat": (
             "all published clips were obtained: scores are comparable to the published ones"
             if missing == 0
-            else f"{missing:,} of {total['published']:,} published clips ({100 * missing / max(1, total['published']):.1f} %) "
+            else f"{missing:,} of {total['published']:,} published clips "
+            f"({100 * missing / max(1, total['published']):.1f} %) "
             "could not be obtained; scores on this rebuild are computed on the clips that exist and are NOT "
             "directly comparable to the paper's (per-class weights and difficulty differ)"
         ),

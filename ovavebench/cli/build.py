@@ -52,7 +52,8 @@ def build_cmd(
     shared_out: SharedOut = False,
     archive: Archive = None,
 ) -> None:
-    """Rebuild the published benchmark here: metadata, manifest, download, benchmark folder, layout, plots, availability."""
+    """Rebuild the published benchmark here: metadata, manifest, download, benchmark folder, layout, plots,
+    availability."""
     from ..build.job import BuildOptions, build
     from ..download import DownloadOptions
 

@@ -42,7 +42,8 @@ def features_extract_cmd(
     ),
     layout: str = typer.Option(
         "toolkit",
-        help="toolkit (folders of `ovavebench download`), or official (the official preprocessed download: <split>/video/<class>/<vid>/, <split>/audio/<class>/<vid>.wav).",
+        help="toolkit (folders of `ovavebench download`), or official (the official preprocessed download: "
+        "<split>/video/<class>/<vid>/, <split>/audio/<class>/<vid>.wav).",
     ),
 ) -> None:
     """Embed every benchmark video's frames and audio seconds, and the class names (+ other)."""

@@ -57,7 +57,8 @@ def split_cmd(
     paths = write_split(result, out, prefix)
     report = result.report
     typer.echo(
-        f"wrote {out}: {report['videos']:,} videos, {report['seen_classes']} seen / {report['unseen_classes']} unseen classes "
+        f"wrote {out}: {report['videos']:,} videos, "
+        f"{report['seen_classes']} seen / {report['unseen_classes']} unseen classes "
         f"(unseen share of videos {100 * report['unseen_video_share']:.2f} %)"
     )
     for split, counts in report["splits"].items():

@@ -178,6 +178,8 @@ def test_an_export_killed_earlier_leaves_no_temporary_file_and_no_partial_file(t
     out.mkdir(exist_ok=True)
     (out / ".round1_ann1+007.json.k1ll3d.tmp").write_text('[\n{"data": {"clip_id": "half')
     (out / ".someone-elses.tmp").write_text("not ours")
+    (work / "archive").mkdir()
+    (work / "archive" / ".round1_ann1_project7.json.x1y2z3.tmp").write_text("[")  # a round being closed, killed
     for path in out.glob("round1_*.json"):
         json.loads(path.read_text())  # never a half-written file under its final name
     _invoke(

@@ -283,7 +283,7 @@ def export_round(
     if order != "plan":
         order_clips([], model, order)  # refuses --order uncertain without a model's uncertainty, before writing
     folder = Path(out) if out else work / "tasks"
-    remove_stale_temp_files(work, folder)
+    remove_stale_temp_files(work, folder, work / "archive")
     conn = open_work(work, create=True)
     report = ExportReport(round_no)
     with contextlib.closing(conn):

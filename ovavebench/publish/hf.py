@@ -134,8 +134,8 @@ def export_hf(
     counts = {split: len(records) for split, records in by_split.items()}
     subset_counts = {s: sum(s in r.train_subsets for r in collection.records) for s in collection.subsets}
     card = dataset_card(configs, counts, subset_counts, len(collection.missing), features(), availability)
-    with export.shard("README.md", "w") as handle:
-        handle.write(card)  # type: ignore[attr-defined]
+    with export.shard("README.md") as handle:
+        handle.write(card.encode("utf-8"))
     return HfExport(export.path, counts, configs, export.sizes(), len(collection.missing), skipped)
 
 

@@ -9,6 +9,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, BinaryIO, cast
 
 from ..errors import OvavebenchError
 from ..io import atomic_open, atomic_write_json, read_json
@@ -124,6 +125,40 @@ def sha256_path(path: Path) -> str:
     return digest.hexdigest()
 
 
+class _HashingWriter:
+    """A binary file that hashes what goes through it; closing it is left to its owner (``atomic_open``)."""
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        self._handle = handle
+        self.digest = hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        return self._handle.write(data)
+
+    def tell(self) -> int:
+        return self._handle.tell()
+
+    def flush(self) -> None:
+        self._handle.flush()
+
+    @property
+    def closed(self) -> bool:
+        return self._handle.closed
+
+    def close(self) -> None:  # pyarrow and tarfile may close their sink: the temp file stays open to be synced
+        self._handle.flush()
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def readable(self) -> bool:
+        return False
+
+
 @dataclass
 class ExportFolder:
     """An export's folder: new, empty, or made by the same kind of export. Finished shards are remembered with
@@ -198,16 +233,18 @@ class ExportFolder:
         return name in self.done
 
     @contextlib.contextmanager
-    def shard(self, name: str, mode: str = "wb") -> Iterator[object]:
-        """Write one shard atomically, then remember it (a crash loses at most this shard)."""
+    def shard(self, name: str) -> Iterator[BinaryIO]:
+        """Write one shard atomically, then remember it with the sha256 of what was written (hashed on the way
+        out: a shard is never read back); a crash loses at most this shard."""
         target = self.path / name
         inside = target.parent.resolve().is_relative_to(self.path.resolve())
         if target.is_symlink() or not inside:  # written through, it would change a file outside the export
             raise OvavebenchError(f"{target}: a link where the export writes a file; nothing was written: remove it")
         target.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_open(target, mode) as handle:
-            yield handle
-        self.done[name] = sha256_path(target)
+        with atomic_open(target, "wb") as handle:
+            writer = _HashingWriter(handle)
+            yield cast(BinaryIO, writer)
+        self.done[name] = writer.digest.hexdigest()
         self.save()
 
     def record_file(self, name: str) -> None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.2.0"
+from .constants import VERSION as __version__
 
 if TYPE_CHECKING:  # what mypy and IDEs see; at run time each name is imported when first used
     from . import torch as torch

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from typing import Final
 
+VERSION: Final = "0.2.0"
+"""The toolkit's version: the one source of truth (the build reads it; ``ovavebench.__version__`` is it). Here, in
+the leaf module every stage may import, so that a module recording the version never imports the package's face."""
+
 CLIP_SECONDS: Final = 10
 """Length of every benchmark window, in seconds."""
 

@@ -18,8 +18,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
 from ..benchmark import find_benchmark_files
+from ..constants import VERSION as __version__
 from ..errors import InputFileError, OvavebenchError
 from ..io import read_json, sha256_file
 from .core import ScoreResult, strict_json

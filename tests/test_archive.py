@@ -23,6 +23,7 @@ CLIPS = {
     "window00030": 30,  # a 10 s file: the window itself
     "window10005": 5,  # a 10.02 s file (within the tolerance), from a WebM
     "wholevideo1": 7,  # a 24 s file: the whole video, cut at 7 s
+    "wholewebm01": 12,  # a 24 s WebM, its Cues at the end: reached by seeking (deflated in the zip)
     "emptyfile01": 0,
     "randombytes": 0,
     "sixsecond01": 0,
@@ -38,6 +39,7 @@ def archive(tmp_path_factory):
     render(folder / "cat" / "window10005.webm", seconds=10.02, vcodec="libvpx-vp9", acodec="libopus",
            sample_rate=48_000)  # fmt: skip
     render(folder / "wholevideo1.mp4", seconds=24)
+    render(folder / "wholewebm01.webm", seconds=24, vcodec="libvpx-vp9", acodec="libopus", sample_rate=48_000)
     (folder / "emptyfile01.mp4").write_bytes(b"")
     (folder / "randombytes.mp4").write_bytes(os.urandom(50_000))
     render(folder / "sixsecond01.mp4", seconds=6)
@@ -74,6 +76,8 @@ def _check_media(out: Path) -> None:
     assert tone_seconds(out / "window10005_000005") == [float(s) for s in range(10)]
     assert frame_seconds(out / "wholevideo1_000007") == list(range(7, 17))
     assert tone_seconds(out / "wholevideo1_000007") == [float(s) for s in range(7, 17)]
+    assert frame_seconds(out / "wholewebm01_000012") == list(range(12, 22))
+    assert tone_seconds(out / "wholewebm01_000012") == [float(s) for s in range(12, 22)]
     for clip in ("window00030_000030", "window10005_000005", "wholevideo1_000007"):
         assert not list((out / clip).glob("clip.*"))  # the archive holds the video: nothing copied
 
@@ -85,13 +89,13 @@ def test_archive_clips_are_exact_bad_files_classified_and_the_rest_fetched_from_
     with LocalServer(archive / "site") as server:
         stdout = _download(archive / "manifest.csv", out, source, "--url-template",
                            server.base_url + "videos/{youtube_id}.mp4")  # fmt: skip
-    assert "done by source: archive 3, url 1" in stdout
+    assert "done by source: archive 4, url 1" in stdout
     _check_media(out)
     assert frame_seconds(out / "urlonly0001_000003") == list(range(3, 13))
 
     status = runner.invoke(app, ["download", "status", "--out", str(out), "--json", "--failures", str(tmp_path / "f")])
     report = json.loads(status.stdout.split("\nwrote")[0])
-    assert report["by_source"] == {"archive": {"done": 3, "failed": 3}, "url": {"done": 1}}
+    assert report["by_source"] == {"archive": {"done": 4, "failed": 3}, "url": {"done": 1}}
     assert report["by_error_class"] == {"empty_file": 1, "too_short": 1, "undecodable": 1}
     failures = pd.read_csv(tmp_path / "f").set_index("youtube_id")
     assert failures["error_class"].to_dict() == {
@@ -113,7 +117,7 @@ def test_zip_and_folder_give_the_same_frames_and_the_url_path_the_same_frames_as
         result = runner.invoke(app, ["download", "--manifest", str(manifest), "--out", str(tmp_path / "url"),
                                      "--url-template", server.base_url + "videos/{youtube_id}.mp4"])  # fmt: skip
         assert result.exit_code == 0, result.output
-    for clip in ("window00030_000030", "window10005_000005", "wholevideo1_000007"):
+    for clip in ("window00030_000030", "window10005_000005", "wholevideo1_000007", "wholewebm01_000012"):
         for k in range(10):
             frame = f"{clip}/frames/{k}.png"
             assert (tmp_path / "zip" / frame).read_bytes() == (tmp_path / "folder" / frame).read_bytes(), frame
@@ -128,12 +132,12 @@ def test_without_a_url_a_clip_missing_from_the_archive_stays_pending_and_a_rerun
     assert "1 clip(s) not in the archive left pending" in stdout
     status = runner.invoke(app, ["download", "status", "--out", str(out), "--json"])
     report = json.loads(status.stdout)
-    assert report["by_status"] == {"pending": 1, "done": 3, "failed": 3}
+    assert report["by_status"] == {"pending": 1, "done": 4, "failed": 3}
     assert report["pending_reasons"] == {"not in archive": 1}
     plain = runner.invoke(app, ["download", "status", "--out", str(out)])
     assert "pending, not in archive: 1" in plain.stdout and "archive" in plain.stdout
     again = _download(archive / "manifest.csv", out, archive / "folder")
-    assert "0 done, 0 failed, 3 already done" in again
+    assert "0 done, 0 failed, 4 already done" in again
     row = json.loads(
         __import__("sqlite3")
         .connect(out / "download.sqlite")

@@ -257,9 +257,12 @@ const whole = document.querySelector('.ovave-clip audio');
 const out = {sources: players.map(p => p.currentSrc || p.src), whole: whole.src, played: []};
 const one = i => {
   if (i >= players.length) { done(out); return; }
-  const p = players[i]; let from = null;
+  const p = players[i]; let at = null, from = null;
+  // where playback starts (the fragment's start, set when the metadata loads), and where it was once playing
+  p.addEventListener('loadedmetadata', () => { at = p.currentTime; }, {once: true});
   p.addEventListener('playing', () => { from = p.currentTime; }, {once: true});
-  p.addEventListener('pause', () => { out.played.push([from, p.currentTime, p.duration]); one(i + 1); }, {once: true});
+  p.addEventListener('pause', () => { out.played.push([at, from, p.currentTime, p.duration]); one(i + 1); },
+                     {once: true});
   p.muted = true;
   p.play();
 };
@@ -269,7 +272,8 @@ one(0);
 
 def second_playback(driver) -> dict:  # type: ignore[no-untyped-def]
     """Each second's player played through as an annotator's click plays it: its source URL, and per player
-    (currentTime when it starts playing, currentTime when it pauses by itself, the file's duration)."""
+    (the position playback starts from, currentTime once playing, currentTime when it pauses by itself, the file's
+    duration)."""
     driver.set_script_timeout(60)
     return driver.execute_async_script(_SECOND_PLAYBACK)
 

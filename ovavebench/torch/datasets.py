@@ -30,15 +30,13 @@ class _SplitItems:
     """The videos of a split, their event flags and class indices (the benchmark's class order)."""
 
     def __init__(self, bench: Benchmark, split: str) -> None:
-        videos = bench.split_videos(split)
-        if videos.empty:
+        self.video_ids: list[str] = bench.videos(split)
+        if not self.video_ids:
             raise OvavebenchError(f"{bench.folder}: the {split} split has no videos")
         self.classes = list(bench.classes)
         index = {name: i for i, name in enumerate(self.classes)}
-        rows = bench.labels.index()
-        self.video_ids: list[str] = videos["vid_name"].tolist()
-        self.class_index = {v: index[c] for v, c in zip(self.video_ids, videos["cls_name"], strict=True)}
-        self.flags = {v: bench.labels.flags[rows[v]].astype(np.int64) for v in self.video_ids}
+        self.class_index = {v: index[bench.video_class[v]] for v in self.video_ids}
+        self.flags = {v: bench.segment_labels(v).astype(np.int64) for v in self.video_ids}
 
     def keep(self, available: set[str], allow_missing: bool, where: object, what: str) -> tuple[list[str], list[str]]:
         """(videos kept, videos left out); leaving one out needs ``allow_missing``."""

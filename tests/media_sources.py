@@ -37,10 +37,11 @@ def render(
     audio_from: float = 0.0,
     audio_to: float | None = None,
     marker: bool = False,
+    audio_holes: Sequence[tuple[float, float]] = (),
 ) -> Path:
     """Encode a video; frames at ``n / fps`` (or at ``frame_times``: variable frame rate), audio over
     ``[audio_from, audio_to)``. ``colour_at(t, n)`` is frame n's colour (default: its second's); ``marker`` puts
-    a white block in the top-left corner (to see rotations)."""
+    a white block in the top-left corner (to see rotations); ``audio_holes`` are spans with no audio packets."""
     path.parent.mkdir(parents=True, exist_ok=True)
     times = list(frame_times) if frame_times is not None else [float(n / fps) for n in range(int(seconds * fps))]
     time_base = Fraction(1, 90_000)
@@ -78,6 +79,8 @@ def render(
             chunk = 960 if acodec in ("libopus", "opus") else 1024
             first = int(round(audio_from * sample_rate))
             for at in range(first, int(end * sample_rate), chunk):
+                if any(a <= at / sample_rate < b for a, b in audio_holes):
+                    continue
                 t = (np.arange(at, at + chunk)) / sample_rate
                 tone = np.array([tone_for_second(int(x)) for x in t])
                 wave = (0.4 * np.sin(2 * np.pi * tone * t)).astype(np.float32)

@@ -164,3 +164,22 @@ def test_a_dash_pair_of_separate_video_and_audio_files_is_cut_exactly(tmp_path):
         summary = download_clips(manifest, tmp_path / "media", options)
     assert summary.done == 1
     _exact(tmp_path / "media" / "dashpair001_000007", 7)
+
+
+def test_a_hole_in_the_audio_is_silence_where_it_is_and_a_long_one_fails(tmp_path):
+    import soundfile
+
+    source = render(tmp_path / "hole.mp4", seconds=12, audio_holes=[(5.0, 5.2)])
+    segment_clip(source, tmp_path / "out")
+    audio, rate = soundfile.read(tmp_path / "out" / "audio.wav")
+
+    def rms(a: float, b: float) -> float:
+        return float(np.sqrt(np.mean(audio[int(a * rate) : int(b * rate)] ** 2)))
+
+    assert rms(5.03, 5.17) < 0.01 and rms(5.3, 5.9) > 0.2  # the hole, in place
+    assert rms(9.8, 10.0) > 0.2  # nothing after it moved earlier (which would leave silence at the end)
+    assert tone_seconds(tmp_path / "out")[6:] == [6.0, 7.0, 8.0, 9.0]
+    long_hole = render(tmp_path / "long.mp4", seconds=12, audio_holes=[(5.0, 5.5)])
+    with pytest.raises(MediaError) as caught:
+        segment_clip(long_hole, tmp_path / "long")
+    assert caught.value.error_class == "audio_gap" and "5.0" in str(caught.value)

@@ -104,6 +104,8 @@ class SegmentedClip:
 MediaSource = str | os.PathLike | BinaryIO
 SEEK_AFTER_S = 4.0  # a window further into the file than this is reached by seeking, not decoding up to it
 _EPS = 1e-6  # timestamps are exact fractions; this absorbs their float rounding
+# Audio timestamps off by up to this much are rounding (Matroska stores milliseconds), not a hole to fill.
+AUDIO_JITTER_S = 0.002
 
 
 def _open(source: MediaSource) -> av.container.InputContainer:
@@ -298,7 +300,7 @@ def _decode_from_here(
                     if audio_start is None:
                         audio_start, audio_rate = t, audio_frame.sample_rate
                     gap = t - (audio_start + written)
-                    if gap > 1.5 / audio_rate:  # a hole in the audio's timeline: silence there, never a shift
+                    if gap > AUDIO_JITTER_S:  # a hole in the audio's timeline: silence there, never a shift
                         if gap > MAX_AUDIO_GAP_S and audio_start + written < end:
                             raise MediaError(
                                 "audio_gap",

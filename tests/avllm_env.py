@@ -70,7 +70,8 @@ out = Path(sys.argv[1])
 classes = sys.argv[2:]
 SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|AUDIO|>", "<|audio_bos|>", "<|audio_eos|>",
            "<|IMAGE|>", "<|VIDEO|>", "<|vision_bos|>", "<|vision_eos|>", "<|vision_pad|>"]
-words = "system user assistant second event other background audio visual heard seen answer lines 0 1 2 3 4 5 6 7 8 9 : - \n"
+words = ("system user assistant second event other background audio visual heard seen answer lines "
+         "0 1 2 3 4 5 6 7 8 9 : - \n")
 tokenizer = Tokenizer(models.BPE())
 tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
 tokenizer.decoder = decoders.ByteLevel()

@@ -19,7 +19,8 @@ def command_paths(command: object, prefix: tuple[str, ...] = ()) -> list[tuple[s
 
 
 def all_help(app: typer.Typer) -> str:
-    """``ovavebench … --help`` of every command, each under a ``=== path`` line (the test runner's fixed 80-column terminal)."""
+    """``ovavebench … --help`` of every command, each under a ``=== path`` line (the test runner's fixed
+    80-column terminal)."""
     runner = CliRunner()
     parts = []
     for path in command_paths(typer.main.get_command(app)):

@@ -29,7 +29,8 @@ BG = "background"
         ),
         # a JSON list inside a code fence
         (
-            '```json\n["race car", "race car", "other", "other", "other", "other", "other", "other", "race car", "race car"]\n```',
+            '```json\n["race car", "race car", "other", "other", "other", "other", "other", "other", '
+            '"race car", "race car"]\n```',
             ["race car"] * 2 + [BG] * 6 + ["race car"] * 2,
             0,
         ),
@@ -47,7 +48,8 @@ BG = "background"
             0,
         ),
         (
-            "0：baby laughter、1：baby laughter、2：其他、3：other、4：other、5：other、6：other、7：other、8：other、9：other",
+            "0：baby laughter、1：baby laughter、2：其他、3：other、4：other、"
+            "5：other、6：other、7：other、8：other、9：other",
             ["baby laughter"] * 2 + [BG, BG] + [BG] * 6,
             1,
         ),  # 其他 ("other") is not an English label: counted
@@ -68,7 +70,8 @@ BG = "background"
         ),
         # one line with several numbered items
         (
-            "0s: race car, 1s: race car, 2s: other, 3s: other, 4s: other, 5s: other, 6s: other, 7s: other, 8s: other, 9s: other",
+            "0s: race car, 1s: race car, 2s: other, 3s: other, 4s: other, "
+            "5s: other, 6s: other, 7s: other, 8s: other, 9s: other",
             ["race car"] * 2 + [BG] * 8,
             0,
         ),

@@ -144,7 +144,7 @@ def test_the_published_selection_rule_averages_seg_and_eve_per_batch(tmp_path):
     seen_test = seen_test[seen_test["seen"]]
     truth = {
         v: [c if f else "background" for f in bench.labels.flags[bench.labels.index()[v]]]
-        for v, c in zip(seen_test["vid_name"], seen_test["cls_name"])
+        for v, c in zip(seen_test["vid_name"], seen_test["cls_name"], strict=True)
     }
     perfect = published_criterion(bench, truth, batch_size=3)
     assert perfect["avg"] == pytest.approx(1.0) and perfect["videos"] == len(truth)

@@ -194,7 +194,8 @@ def test_the_state_follows_a_fixed_manifest_for_clips_not_done(tmp_path):
     register_clips(conn, frame)
     with conn:
         conn.execute(
-            "UPDATE clips SET status = 'failed', error_class = 'too_short', end_s = 9 WHERE clip_id = 'okvideo0001_000000'"
+            "UPDATE clips SET status = 'failed', error_class = 'too_short', end_s = 9 "
+            "WHERE clip_id = 'okvideo0001_000000'"
         )
         conn.execute("UPDATE clips SET status = 'done', class_name = 'kept' WHERE clip_id = 'okvideo0002_000005'")
     frame.loc[:, "class_name"] = "cat purring"
@@ -372,9 +373,7 @@ def test_text_inputs_in_other_encodings_are_refused_in_one_line(tmp_path, bench)
         (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
         (b'{"' + vid(2).encode() + b'": ' + b"9" * 5000 + b"}", "unreadable JSON value"),
         (
-            (
-                '{"%s": %s, "%s": %s}' % (vid(2), json.dumps(["background"] * 10), vid(2), json.dumps(["other"] * 10))
-            ).encode(),
+            f'{{"{vid(2)}": {json.dumps(["background"] * 10)}, "{vid(2)}": {json.dumps(["other"] * 10)}}}'.encode(),
             "appears twice",
         ),
     ],

@@ -313,7 +313,7 @@ def test_a_blocked_proxy_rests_while_the_other_carries_on(source, tmp_path):
             manifest, tmp_path / "media", _options(server, proxies=(blocked.url, free.url), max_blocks=1)
         )
         by_egress = {}
-        for _, egress, path, _ in server.request_log():
+        for _, egress, _path, _ in server.request_log():
             by_egress[egress] = by_egress.get(egress, 0) + 1
     assert summary.done == 40 and summary.failed == 0
     assert _statuses(tmp_path / "media") == {"done": 40}

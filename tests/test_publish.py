@@ -59,7 +59,7 @@ def _same_video(expected, frames, audio_bytes, labels) -> None:
     want_frames, want_samples, want_labels, _ = expected
     assert labels == want_labels
     assert len(frames) == 10
-    for got, want in zip(frames, want_frames):
+    for got, want in zip(frames, want_frames, strict=True):
         np.testing.assert_array_equal(np.asarray(got.convert("RGB")), want)
     samples, rate = soundfile.read(io.BytesIO(audio_bytes), dtype="int16")
     assert rate == 16000

@@ -25,16 +25,16 @@ runner = CliRunner()
 def slow_video_metrics(pred: list[int], truth: list[int], n_rows: int) -> tuple[float, float, float]:
     """One video as the published definition reads: a (C+1)×10 one-hot matrix per side, F1 averaged over the rows
     with any positive, events matched at IoU ≥ 0.5. Plain Python, nothing shared with ovavebench.scoring.functional."""
-    acc = sum(p == t for p, t in zip(pred, truth)) / len(pred)
+    acc = sum(p == t for p, t in zip(pred, truth, strict=True)) / len(pred)
     seg, eve = [], []
     for row in range(n_rows):
         p = [int(x == row) for x in pred]
         t = [int(x == row) for x in truth]
         if not any(p) and not any(t):
             continue
-        tp = sum(a and b for a, b in zip(p, t))
-        fp = sum(a and not b for a, b in zip(p, t))
-        fn = sum(b and not a for a, b in zip(p, t))
+        tp = sum(a and b for a, b in zip(p, t, strict=True))
+        fp = sum(a and not b for a, b in zip(p, t, strict=True))
+        fn = sum(b and not a for a, b in zip(p, t, strict=True))
         seg.append(2 * tp / (2 * tp + fp + fn))
         runs_p, runs_t = _runs(p), _runs(t)
         e_tp = sum(any(_iou(a, b) >= 0.5 for b in runs_t) for a in runs_p)
@@ -125,7 +125,7 @@ def test_paired_p_values_equal_a_per_resample_loop_to_1e9(reference, ovave_ref):
     b = b_full.subset(np.array([b_full.video_ids.index(v) for v in a.video_ids]))
     resamples, seed = 200, 3
     fast = paired_tests(a.values, b.values, a.seen, resamples, seed)
-    d = [[x - y for x, y in zip(ra, rb)] for ra, rb in zip(_slow_values(a), _slow_values(b))]
+    d = [[x - y for x, y in zip(ra, rb, strict=True)] for ra, rb in zip(_slow_values(a), _slow_values(b), strict=True)]
     seen_rows = [i for i in range(len(d)) if a.seen[i]]
     unseen_rows = [i for i in range(len(d)) if not a.seen[i]]
     rng_seen, rng_unseen, rng_signs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3)]

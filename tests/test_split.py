@@ -83,7 +83,10 @@ def test_same_seed_is_byte_identical_and_another_seed_moves_members(labels_path,
     mine = {(r["vid_name"], r["split"]) for r in _rows(official / "ovave_dataset_meta.csv")}
     theirs = {(r["vid_name"], r["split"]) for r in _rows(other / "ovave_dataset_meta.csv")}
     assert mine != theirs
-    count = lambda folder: Counter((r["cls_name"], r["split"]) for r in _rows(folder / "ovave_dataset_meta.csv"))
+
+    def count(folder):
+        return Counter((r["cls_name"], r["split"]) for r in _rows(folder / "ovave_dataset_meta.csv"))
+
     assert count(official) == count(other)
 
 

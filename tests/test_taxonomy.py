@@ -8,21 +8,21 @@ from ovavebench.taxonomy import GROUPS, default_classes_path, load_taxonomy
 
 def test_classes_file_matches_published_categories_and_vggsound_labels(ovave_ref, reference, classes_csv):
     taxonomy = load_taxonomy(classes_csv, expected_classes=67)
-    published = [l.strip() for l in open(ovave_ref / "ovave_categories.csv") if l.strip()]
+    published = [line.strip() for line in open(ovave_ref / "ovave_categories.csv") if line.strip()]
     assert taxonomy.names == published  # same classes, same group-block order
     groups = [c.group for c in taxonomy.classes]
     assert [groups.count(g) for g in GROUPS] == [17, 15, 17, 9, 9]
     assert groups == sorted(groups, key=GROUPS.index)  # contiguous blocks in paper order
-    seen = [l.strip() for l in open(ovave_ref / "ovave_train_close_categories.csv") if l.strip()]
+    seen = [line.strip() for line in open(ovave_ref / "ovave_train_close_categories.csv") if line.strip()]
     assert sorted(taxonomy.seen_names) + ["other"] == seen
     assert sorted(taxonomy.names) + ["other"] == [
-        l.strip() for l in open(ovave_ref / "ovave_total_close_open_categories.csv") if l.strip()
+        line.strip() for line in open(ovave_ref / "ovave_total_close_open_categories.csv") if line.strip()
     ]
     unseen_per_group = [sum(1 for c in taxonomy.classes if c.group == g and not c.seen) for g in GROUPS]
     assert unseen_per_group == [5, 5, 5, 3, 3]
     vgg_labels = [row[0] for row in csv.reader(open(reference / "vggsound" / "stat.csv"))]
     for cls in taxonomy.classes:
-        matches = [l for l in vgg_labels if l.split(",")[0] == cls.name]
+        matches = [label for label in vgg_labels if label.split(",")[0] == cls.name]
         assert matches == [cls.vggsound_label], cls.name
 
 

@@ -52,7 +52,7 @@ def test_every_module_trains_and_is_stochastic_only_where_released(name):
     module.eval()
     with torch.no_grad():
         first, second = module(audio, visual), module(audio, visual)
-    assert all(torch.equal(a, b) for a, b in zip(first, second))  # eval mode is deterministic
+    assert all(torch.equal(a, b) for a, b in zip(first, second, strict=True))  # eval mode is deterministic
 
 
 def test_an_unknown_name_or_a_wrong_state_dict_is_one_clear_error(fixtures):

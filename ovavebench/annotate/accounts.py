@@ -19,9 +19,7 @@ class AnnotatorAccount:
     password: str | None  # None: the account existed already and keeps its password
 
 
-def create_annotator_accounts(
-    client: LabelStudioClient, names: list[str], email_domain: str
-) -> list[AnnotatorAccount]:
+def create_annotator_accounts(client: LabelStudioClient, names: list[str], email_domain: str) -> list[AnnotatorAccount]:
     """An account per annotator that logs in with a fresh random password (checked by logging in once)."""
     accounts = []
     for name in names:

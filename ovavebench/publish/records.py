@@ -46,11 +46,14 @@ class VideoRecord:
     def audio(self) -> Path | None:
         return Path(self.audio_file) if self.audio_file is not None else None
 
+    def media_files(self) -> tuple[str, ...]:
+        """The 10 PNGs and the wav as plain strings (the hot loops stat and read them; no path objects)."""
+        if self.frames_dir is None or self.audio_file is None:
+            return ()
+        return (*(os.path.join(self.frames_dir, name) for name in self.frame_names), self.audio_file)
+
     def media_bytes(self) -> int:
-        frames, audio = self.frames, self.audio
-        if frames is None or audio is None:
-            return 0
-        return sum(p.stat().st_size for p in frames) + audio.stat().st_size
+        return sum(os.stat(f).st_size for f in self.media_files())
 
     def json_record(self) -> dict[str, object]:
         return {
@@ -84,9 +87,9 @@ class Collection:
         digest = hashlib.sha256()
         for record in self.records:
             digest.update(json.dumps(record.json_record(), sort_keys=True).encode())
-            for path in (*(record.frames or ()), *((record.audio,) if record.audio else ())):
-                info = path.stat()
-                digest.update(f"{path.name}:{info.st_size}:{info.st_mtime_ns}".encode())
+            for path in record.media_files():
+                info = os.stat(path)
+                digest.update(f"{os.path.basename(path)}:{info.st_size}:{info.st_mtime_ns}".encode())
         return digest.hexdigest()
 
 
@@ -159,13 +162,14 @@ def read_media(record: VideoRecord) -> tuple[list[bytes], bytes] | None:
     A PNG is checked chunk by chunk (every chunk's CRC, through to IEND) rather than decoded to pixels: that finds
     a truncated or damaged file as surely, at a thirtieth of the cost for 640x360 frames (decoding 248,000
     frames was most of an export's time)."""
-    if record.frames is None or record.audio is None:
+    files = record.media_files()
+    if not files:
         return None
     import soundfile
     from PIL import Image, UnidentifiedImageError
 
     frames = []
-    for path in record.frames:
+    for path in files[:-1]:
         data = _read(path, record.video_id)
         try:
             with Image.open(io.BytesIO(data)) as image:
@@ -175,23 +179,22 @@ def read_media(record: VideoRecord) -> tuple[list[bytes], bytes] | None:
         except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as exc:
             raise OvavebenchError(f"{path}: not a decodable PNG ({str(exc)[:80]}); video {record.video_id}") from None
         frames.append(data)
-    audio = _read(record.audio, record.video_id)
+    audio = _read(files[-1], record.video_id)
     try:
         info = soundfile.info(io.BytesIO(audio))
     except (RuntimeError, soundfile.LibsndfileError) as exc:
-        raise OvavebenchError(
-            f"{record.audio}: not a decodable wav ({str(exc)[:80]}); video {record.video_id}"
-        ) from None
+        raise OvavebenchError(f"{files[-1]}: not a decodable wav ({str(exc)[:80]}); video {record.video_id}") from None
     if info.samplerate != SAMPLE_RATE or info.channels != 1 or info.frames != SEGMENTS * SAMPLE_RATE:
         raise OvavebenchError(
-            f"{record.audio}: {info.samplerate} Hz, {info.channels} channel(s), {info.frames} samples; "
+            f"{files[-1]}: {info.samplerate} Hz, {info.channels} channel(s), {info.frames} samples; "
             f"expected {SAMPLE_RATE} Hz mono, {SEGMENTS * SAMPLE_RATE} samples (video {record.video_id})"
         )
     return frames, audio
 
 
-def _read(path: Path, video_id: str) -> bytes:
+def _read(path: str, video_id: str) -> bytes:
     try:
-        return path.read_bytes()
+        with open(path, "rb") as handle:
+            return handle.read()
     except OSError as exc:  # removed meanwhile, a folder in its place, unreadable
         raise OvavebenchError(f"{path}: cannot read it ({exc.strerror or exc}); video {video_id}") from None

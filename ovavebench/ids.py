@@ -46,14 +46,6 @@ def make_clip_id(youtube_id: str, start_s: int) -> str:
     return f"{youtube_id}_{int(start_s):06d}"
 
 
-def parse_clip_id(clip_id: str) -> tuple[str, int]:
-    """Split a clip id into (youtube_id, start_s); raise on anything else."""
-    match = CLIP_ID_RE.match(clip_id)
-    if not match:
-        raise OvavebenchError(f"invalid clip id {clip_id!r}: expected <11-char YouTube id>_<start:06d>")
-    return match.group("youtube_id"), int(match.group("start"))
-
-
 @functools.lru_cache(maxsize=64)  # a run checks one template for every clip: once is enough
 def validate_url_template(template: str) -> str:
     """Return ``template`` if it is an http(s) URL with exactly the ``{youtube_id}`` field, else raise."""

@@ -113,22 +113,9 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
         handle.write(text)
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically."""
-    with atomic_open(path, "wb") as handle:
-        handle.write(data)
-
-
 def atomic_write_json(path: str | os.PathLike, obj: Any, indent: int | None = 2) -> None:
     """Write ``obj`` as JSON atomically (UTF-8, keys in insertion order)."""
     atomic_write_text(path, json.dumps(obj, indent=indent, ensure_ascii=False) + "\n")
-
-
-def make_private_dir(parent: str | os.PathLike, prefix: str) -> Path:
-    """A new temp folder under ``parent`` with the umask's mode (``mkdtemp`` makes 0700)."""
-    folder = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
-    folder.chmod(0o777 & ~current_umask())
-    return folder
 
 
 def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:

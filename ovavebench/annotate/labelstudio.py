@@ -114,6 +114,15 @@ class LabelStudioClient:
         for start in range(0, len(tasks), IMPORT_CHUNK):
             chunk = tasks[start : start + IMPORT_CHUNK]
             self._call(
+    def imported_clips(self, project_id: int) -> set[str]:
+        """The clips a project holds tasks of already (an export run again, or resumed after a kill, imports only
+        the others)."""
+        return {
+            str(task["data"]["clip_id"])
+            for task in self.snapshot_export(project_id)
+            if isinstance(task, dict) and isinstance(task.get("data"), dict) and "clip_id" in task["data"]
+        }
+
                 f"importing {len(chunk)} tasks into project {project_id}",
                 self._sdk.projects.import_tasks,
                 id=project_id,

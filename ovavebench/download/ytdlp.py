@@ -392,7 +392,3 @@ def probe(url: str, options: DownloadOptions) -> tuple[int, list[str]]:
         raise _Failure(str(exc)) from None
     formats = (info or {}).get("formats")
     return (len(formats) if formats else 1), log.warnings  # a direct file: one format
-
-
-def is_youtube_url(url: str) -> bool:
-    return urllib.parse.urlsplit(url).hostname in YOUTUBE_HOSTS

@@ -247,10 +247,5 @@ class ExportFolder:
         self.done[name] = writer.digest.hexdigest()
         self.save()
 
-    def record_file(self, name: str) -> None:
-        """Remember a file written in place (the card, the Croissant file)."""
-        self.done[name] = sha256_path(self.path / name)
-        self.save()
-
     def sizes(self) -> dict[str, int]:
         return {name: (self.path / name).stat().st_size for name in sorted(self.done)}

@@ -298,8 +298,3 @@ def write_results(
     before, rest = out_text.split(START_MARK, 1)
     after = rest.split(END_MARK, 1)[1]
     return before + block + (after[1:] if after.startswith("\n") else after), checks
-
-
-def results_rows() -> list[dict[str, Any]]:
-    """The published rows, table by table (for documentation and tests)."""
-    return [{"table": t, "config": r.config, "label": r.label} for t, rows in TABLES for r in rows]

@@ -292,9 +292,6 @@ class LocalServer:
         with self._server.lock:
             return list(self._server.log)
 
-    def set_latency(self, seconds: float) -> None:
-        self._server.latency = seconds
-
     def request_count(self, relative_path: str) -> int:
         return self._server.requests.get("/" + urllib.parse.quote(relative_path.lstrip("/")), 0)
 

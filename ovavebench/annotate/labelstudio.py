@@ -50,14 +50,6 @@ class LabelStudioClient:
 
     # ----------------------------------------------------------------- projects and tasks
 
-    def validate_config(self, project_id: int, config: str) -> None:
-        self._call(
-            "validating the labelling config",
-            self._sdk.projects.validate_label_config,
-            id=project_id,
-            label_config=config,
-        )
-
     def create_project(self, title: str, config: str) -> int:
         project = self._call(f"creating project {title!r}", self._sdk.projects.create, title=title, label_config=config)
         return int(project.id)
@@ -114,6 +106,14 @@ class LabelStudioClient:
         for start in range(0, len(tasks), IMPORT_CHUNK):
             chunk = tasks[start : start + IMPORT_CHUNK]
             self._call(
+                f"importing {len(chunk)} tasks into project {project_id}",
+                self._sdk.projects.import_tasks,
+                id=project_id,
+                request=chunk,
+                request_options=RequestOptions(timeout_in_seconds=LONG_TIMEOUT_S),
+            )
+        return len(tasks)
+
     def imported_clips(self, project_id: int) -> set[str]:
         """The clips a project holds tasks of already (an export run again, or resumed after a kill, imports only
         the others)."""
@@ -122,14 +122,6 @@ class LabelStudioClient:
             for task in self.snapshot_export(project_id)
             if isinstance(task, dict) and isinstance(task.get("data"), dict) and "clip_id" in task["data"]
         }
-
-                f"importing {len(chunk)} tasks into project {project_id}",
-                self._sdk.projects.import_tasks,
-                id=project_id,
-                request=chunk,
-                request_options=RequestOptions(timeout_in_seconds=LONG_TIMEOUT_S),
-            )
-        return len(tasks)
 
     def project_ids(self, conn: sqlite3.Connection, round_no: int) -> dict[str, int]:
         return {

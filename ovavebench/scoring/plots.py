@@ -43,7 +43,7 @@ def per_class_plot(per_class: Table, path: str | os.PathLike, title: str) -> Pat
     y = np.arange(len(rows))
     err = np.vstack([rows["avg"] - rows["avg_low"], rows["avg_high"] - rows["avg"]]) * 100
     ax.barh(y, rows["avg"] * 100, color=colours, xerr=err, error_kw={"ecolor": "#333", "capsize": 2, "lw": 0.8})
-    ax.set_yticks(y, [f"{n} ({v})" for n, v in zip(rows["class_name"], rows["videos"])], fontsize=7)
+    ax.set_yticks(y, [f"{n} ({v})" for n, v in zip(rows["class_name"], rows["videos"], strict=True)], fontsize=7)
     ax.set_xlim(0, 100)
     ax.set_xlabel("Avg. of Acc., Seg. F1, Eve. F1 (%), 95 % bootstrap interval")
     ax.set_title(title, fontsize=10)
@@ -69,7 +69,7 @@ def seen_unseen_plot(
     fig, ax = plt.subplots(figsize=(7, 3.6))
     width = 0.26
     x = np.arange(len(METRICS))
-    for k, (group, colour) in enumerate(zip(GROUPS, (SEEN_COLOUR, UNSEEN_COLOUR, "#6a6a6a"))):
+    for k, (group, colour) in enumerate(zip(GROUPS, (SEEN_COLOUR, UNSEEN_COLOUR, "#6a6a6a"), strict=True)):
         values = np.array([scores[group][m] for m in METRICS]) * 100
         err = None
         if intervals is not None:
@@ -120,7 +120,7 @@ def timeline_plot(
         max(1, len(rows)), 1, figsize=(11, (1.9 if media_dir else 1.0) * max(1, len(rows)) + 0.6), squeeze=False
     )
     background = len(per_video.classes)
-    for ax, row in zip(axes[:, 0], rows):
+    for ax, row in zip(axes[:, 0], rows, strict=False):  # no rows: one empty axis, nothing drawn in it
         vid, cls = per_video.video_ids[row], int(per_video.true_class[row])
         truth = np.where(per_video.flags[row].astype(bool), cls, background)
         pred = per_video.pred[row]

@@ -192,3 +192,30 @@ def test_every_input_is_checked_before_a_model_loads(demo_small, tmp_path):
     assert {p: p.read_bytes() for p in before} == before and not (tmp_path / "o.json").exists()
     missing = runner.invoke(app, ["baseline", "avllm", *ok, "--out", str(tmp_path / "o.json"), "--model", "./nope"])
     assert missing.exit_code == 2 and "--model ./nope" in missing.output
+
+
+def test_a_corrupt_frame_or_wav_is_named(tmp_path):
+    import numpy as np
+    import soundfile
+    from PIL import Image
+
+    from ovavebench.baselines.avllm.run import video_inputs
+    from ovavebench.errors import InputFileError
+
+    frames = []
+    for k in range(10):
+        frames.append(tmp_path / f"{k}.png")
+        Image.new("RGB", (8, 6), (k, 0, 0)).save(frames[-1])
+    wav = tmp_path / "audio.wav"
+    soundfile.write(wav, np.zeros(160_000, np.int16), 16_000, subtype="PCM_16")
+    images, audio = video_inputs(frames, wav)
+    assert len(images) == 10 and [len(a) for a in audio] == [16_000] * 10
+    good_png = frames[3].read_bytes()
+    for damage in (good_png[: len(good_png) // 2], b"not a png at all"):
+        frames[3].write_bytes(damage)
+        with pytest.raises(InputFileError, match=r"3\.png: not a readable frame image"):
+            video_inputs(frames, wav)
+    frames[3].write_bytes(good_png)
+    wav.write_bytes(wav.read_bytes()[:30])  # a cut header
+    with pytest.raises(InputFileError, match=r"audio\.wav: not a readable WAV file"):
+        video_inputs(frames, wav)

@@ -326,3 +326,20 @@ def test_score_never_writes_over_one_of_its_inputs_nor_a_file_it_did_not_write(s
             app, ["score", str(pred), "--benchmark", str(small_bench), "--out", str(out), "--per-class", str(table)]
         )
         assert result.exit_code == 0, result.output
+
+
+def test_a_corrupt_frame_drawn_in_a_timeline_is_named(small_bench, tmp_path):
+    from .annotation_helpers import make_media
+
+    pred = _write(tmp_path, _truth())
+    make_media(tmp_path / "media", {vid(0): "dog barking", vid(1): "cat purring", vid(2): "cat purring"})
+    frame = tmp_path / "media" / f"{vid(0)}_000000" / "frames" / "4.png"
+    frame.write_bytes(frame.read_bytes()[:40])  # truncated
+    args = ["score", str(pred), "--benchmark", str(small_bench), "--plots", str(tmp_path / "plots")]
+    result = runner.invoke(
+        app, [*args, "--timelines", "3", "--media", str(tmp_path / "media"), "--out", str(tmp_path / "s.json")]
+    )
+    assert result.exit_code == 2, result.output
+    assert not (tmp_path / "s.json").exists()  # the plots come first: nothing written when a frame is damaged
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and f"{frame}: not a readable frame image" in lines[0], result.output

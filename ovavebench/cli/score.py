@@ -129,6 +129,8 @@ def score_cmd(
             "published clips; scores are not comparable to the paper's",
             err=True,
         )
+    # The plots first: they read the media (a damaged frame stops the command before any file is written).
+    written = write_plots(evaluation, plots, timelines, media, f"{split} split") if plots else []
     if out:
         atomic_write_json(out, evaluation.document())
     for path, frame in (
@@ -139,7 +141,6 @@ def score_cmd(
         if path:
             with atomic_open(path, "w", encoding="utf-8", newline="") as handle:
                 frame.to_csv(handle)
-    written = write_plots(evaluation, plots, timelines, media, f"{split} split") if plots else []
     if as_json:
         echo_json(evaluation.document() if ci else result.to_dict())
     else:

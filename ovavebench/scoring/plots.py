@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import InputFileError
 from ..io import atomic_open
 from .core import PerVideo
 from .table import Table
@@ -100,9 +101,12 @@ def _thumbnail(clips: dict[str, list[Path]], video_id: str, k: int) -> np.ndarra
     frame = folder / "frames" / f"{k}.png" if folder is not None else None
     if frame is None or not frame.is_file():
         return None
-    with Image.open(frame) as image:
-        image.thumbnail((96, 72))
-        return np.asarray(image.convert("RGB"))
+    try:
+        with Image.open(frame) as image:
+            image.thumbnail((96, 72))
+            return np.asarray(image.convert("RGB"))
+    except (OSError, ValueError, SyntaxError) as exc:  # truncated or not an image: PIL's errors do not name the file
+        raise InputFileError(frame, f"not a readable frame image ({' '.join(str(exc).split())[:120]})") from None
 
 
 def timeline_plot(

@@ -56,7 +56,8 @@ def _read_answers(path: Path, identity: dict[str, Any]) -> dict[str, dict[str, A
     """The answers already in the JSONL of an earlier run of the same model and prompt."""
     if not path.exists():
         return {}
-    lines = path.read_text(encoding="utf-8").splitlines()
+    # A run killed mid-write can leave a cut (even non-UTF-8) last line: each line is decoded on its own.
+    lines = [line.decode("utf-8", errors="replace") for line in path.read_bytes().splitlines()]
     try:
         header = json.loads(lines[0]) if lines else None
     except ValueError:
@@ -83,8 +84,17 @@ def video_inputs(frames: list[Path], wav: Path) -> tuple[list[Any], list[np.ndar
     import soundfile
     from PIL import Image
 
-    images = [Image.open(p).convert("RGB") for p in frames]
-    samples, rate = soundfile.read(wav, dtype="float32", always_2d=True)
+    images = []
+    for path in frames:
+        try:
+            with Image.open(path) as image:
+                images.append(image.convert("RGB"))
+        except (OSError, ValueError, SyntaxError) as exc:  # PIL's messages do not always name the file
+            raise InputFileError(path, f"not a readable frame image ({' '.join(str(exc).split())[:120]})") from None
+    try:
+        samples, rate = soundfile.read(wav, dtype="float32", always_2d=True)
+    except (OSError, RuntimeError, ValueError) as exc:  # soundfile.LibsndfileError is a RuntimeError
+        raise InputFileError(wav, f"not a readable WAV file ({' '.join(str(exc).split())[:120]})") from None
     mono = samples.mean(axis=1)
     if rate != SAMPLE_RATE:
         raise OvavebenchError(f"{wav}: {rate} Hz; expected the 16 kHz audio of `ovavebench download`")

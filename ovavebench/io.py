@@ -26,7 +26,10 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import sqlite3
 
 _UMASK_LOCK = threading.Lock()
 
@@ -262,7 +265,7 @@ def claim_output_dir(path: str | os.PathLike, marker: str, purpose: str) -> Path
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 
-def open_sqlite_state(path: str | os.PathLike, schema: str, main_table: str, what: str):
+def open_sqlite_state(path: str | os.PathLike, schema: str, main_table: str, what: str) -> sqlite3.Connection:
     """Open (creating) one of the toolkit's SQLite state databases, refusing anything else.
 
     A file that is not SQLite, a damaged database, or one that holds other tables

@@ -392,3 +392,27 @@ def test_fuzzed_gold_and_prediction_files_never_touch_anything_but_the_work_fold
         before = snapshot(root, root / "work")
         code, _, err = _annotate(root, which, root / "input.json", "--order", order, "--gold-rate", "0.5")
         assert_oracle(code, err, before, snapshot(root, root / "work"))
+
+
+@pytest.mark.parametrize("damage", ["truncated wav", "folder for a wav", "png header only", "flipped byte"])
+def test_a_damaged_frame_or_audio_file_is_named(base, damage):
+    with sandbox(base) as root:
+        clip = root / "media" / f"{base['videos'][5][0]}_000000"
+        if damage == "truncated wav":
+            bad = clip / "audio.wav"
+            bad.write_bytes(bad.read_bytes()[:1000])
+        elif damage == "folder for a wav":
+            bad = clip / "audio.wav"
+            bad.unlink()
+            bad.mkdir()
+        else:
+            bad = clip / "frames" / "7.png"
+            data = bad.read_bytes()
+            bad.write_bytes(
+                data[:33] if damage == "png header only" else data[:60] + bytes([data[60] ^ 0xFF]) + data[61:]
+            )
+        for kind in ("webdataset", "hf"):
+            before = snapshot(root, root / kind)
+            code, _, err = _export(root, kind, root / kind)
+            assert code == 2 and f"error: {bad}: " in err, (kind, err)
+            assert_oracle(code, err, before, snapshot(root, root / kind))

@@ -21,8 +21,9 @@ from .avllm_env import PINS as AVLLM_PINS
 from .avllm_env import REPO
 
 PINS = (*AVLLM_PINS, "lmms-eval==0.7.3")
-# What the toolkit's task and model adapter read besides the core (the media extra's readers, the tables' pandas).
-EXTRA = ("pandas>=2.0", "soundfile>=0.12", "pillow>=10")
+# What the toolkit's task and model adapter read besides the core (the media readers, pandas), and filelock<4:
+# lmms-eval 0.7.3 patches filelock._api, which filelock 4 no longer has.
+EXTRA = ("pandas>=2.0", "soundfile>=0.12", "pillow>=10", "filelock<4")
 
 
 def venv_dir() -> Path:

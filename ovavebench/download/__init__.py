@@ -4,7 +4,9 @@ For every manifest row with a start time, yt-dlp fetches only
 [start, start + 10) (``download_ranges``), the lowest format of at least 224p
 up to ``max_height``, and :func:`ovavebench.media.decode.segment_clip` writes the 10
 middle frames and the 16 kHz mono wav. Output per clip, under ``DIR/<clip_id>/``:
-``clip.mp4``, ``frames/0.png`` … ``frames/9.png``, ``audio.wav``.
+``clip.<ext>`` (the cut, named by its container: mp4, webm, mkv), ``frames/0.png`` … ``frames/9.png``,
+``audio.wav``. With ``--archive`` a clip's video is read from a folder or zip of the raw videos instead
+(:mod:`ovavebench.media.archive`; no cut is written) and the URL is only the fallback.
 
 One module per concern: :mod:`.options` (a run's options and their checks),
 :mod:`.state` (the SQLite state: clips, attempts with yt-dlp's warnings, budgets),

@@ -416,3 +416,18 @@ def test_a_damaged_frame_or_audio_file_is_named(base, damage):
             code, _, err = _export(root, kind, root / kind)
             assert code == 2 and f"error: {bad}: " in err, (kind, err)
             assert_oracle(code, err, before, snapshot(root, root / kind))
+
+
+def test_finalize_never_writes_its_labels_over_the_store_or_a_file_it_did_not_make(base):
+    with sandbox(base) as root:
+        code, _, err = _annotate(root)
+        assert code == 0, err
+        for out, needle in [
+            (root / "work" / "annotate.sqlite", "is the annotation store of --work"),
+            (root / "victim.txt", "exists and is not a labels JSON file"),
+            (root / "user", "is a folder"),
+        ]:
+            before = snapshot(root)
+            code, _, err = run_cli("annotate", "finalize", "--work", root / "work", "--out", out, "--allow-unresolved")
+            assert code == 2 and needle in err, (out, err)
+            assert_oracle(code, err, before, snapshot(root))

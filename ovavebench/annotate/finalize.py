@@ -5,10 +5,11 @@ from __future__ import annotations
 import contextlib
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..errors import OvavebenchError
-from ..io import atomic_write_json
-from .store import current_answers, open_work
+from ..io import atomic_write_json, read_json
+from .store import DB_NAME, current_answers, open_work
 
 
 @dataclass
@@ -40,6 +41,7 @@ def finalize(
     every clip's label comes from crowd-kit's aggregation of all answers instead (disagreements need no round 3),
     and the report says how many seconds differ from the adjudicated labels.
     """
+    _check_output(Path(out), Path(work))
     conn = open_work(work)
     with contextlib.closing(conn):
         clips = {r["clip_id"]: r for r in conn.execute("SELECT * FROM clips")}
@@ -89,6 +91,22 @@ def finalize(
         raise OvavebenchError("; ".join(parts) + " (export and import round 3, or pass --allow-unresolved)")
     atomic_write_json(out, labels, indent=4)
     return report
+
+
+def _check_output(out: Path, work: Path) -> None:
+    """The labels file may replace only a labels file: never the store, nor any other file of the user's."""
+    target = out.resolve()
+    if target.parent == work.resolve() and target.name.startswith(DB_NAME):
+        raise OvavebenchError(f"--out {out}: is the annotation store of --work; pass a labels file (labels.json)")
+    if target.is_dir():
+        raise OvavebenchError(f"--out {out}: is a folder, expected a labels JSON file to write")
+    if target.exists():
+        try:
+            earlier = read_json(target, "labels")
+        except OvavebenchError:
+            earlier = None
+        if not isinstance(earlier, dict):
+            raise OvavebenchError(f"--out {out}: exists and is not a labels JSON file; nothing was changed")
 
 
 def _count(n: int, unit: str) -> str:

@@ -44,12 +44,49 @@ def _invoke(*args: object) -> str:
     return result.stdout
 
 
+def _previous_stream(rev: str, root: Path, private: Path, clips: dict, name: str, server) -> str:  # type: ignore[no-untyped-def]
+    """Export the same clips with the implementation of ``rev`` (``git archive``, in a child process) into a project of
+    its own on ``server``; return its "Label All Tasks" URL."""
+    import subprocess
+
+    code = private / f"code-{rev}"
+    code.mkdir()
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", rev, "ovavebench"], capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(code)], input=archive.stdout, check=True)
+    manifest = _scene_media(root / "media-previous", clips)  # its own media: it may write into them
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[1]); from ovavebench.annotate import export_round, open_work; "
+        "from ovavebench.annotate.labelstudio import LabelStudioClient; from ovavebench.manifest import read_manifest; "
+        "export_round(read_manifest(sys.argv[2]), sys.argv[3], 1, [sys.argv[4]], sys.argv[5], "
+        "client=LabelStudioClient(sys.argv[6], sys.argv[7])); "
+        "print(open_work(sys.argv[5]).execute('SELECT ls_project_id FROM projects').fetchone()[0])"
+    )
+    work = private / f"work-{rev}"
+    args = [str(code), str(manifest), str(root / "media-previous"), name, str(work), server.url, server.token]
+    done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, check=True)
+    return f"{server.url}/projects/{int(done.stdout.split()[-1])}/data?labeling=1"
+
+
+def _print_figures(name: str, f: dict) -> None:
+    print(
+        f"{name:>10}: {f['tasks_per_minute']:5.1f} tasks/min the UI allows, "
+        f"{f['keystrokes_per_task']:4.1f} keystrokes per task, "
+        f"Submit -> next interactive {f['submit_to_next_ms']:6.0f} ms (median of "
+        f"{f['tasks']} tasks); the keys {f['keys_ms']:5.0f} ms a task ({f['ms_per_key']:.0f} ms a key, "
+        f"one WebDriver request each); load average {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", type=int, default=10)
     parser.add_argument("--model-right", type=int, default=8, help="Seconds of 10 the pre-annotation gets right.")
     parser.add_argument("--loads", type=int, default=3, help="Fresh loads of the first task for time to interactive.")
     parser.add_argument("--runs", type=int, default=1, help="Labelling runs per kind (for the spread).")
+    parser.add_argument(
+        "--previous", default="", help="A git revision whose task view's time to interactive to measure alongside."
+    )
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} (Label Studio and Chromium on it)")
     root = Path(tempfile.mkdtemp(prefix="annotator-bench-"))
@@ -96,36 +133,41 @@ def main() -> None:
                     project = client.project_ids(conn, 1)[name]
                 stream = f"{server.url}/projects/{project}/data?labeling=1"
                 if name == "plain0" and args.loads:
+                    streams = {"this version": stream}
+                    if args.previous:  # the same clips through the previous implementation, on the same server
+                        streams[args.previous] = _previous_stream(args.previous, root, private, clips, name, server)
                     driver = start_chromium(1366, 768)
+                    loads: dict[str, list] = {label: [] for label in streams}
                     try:
                         log_in(driver, server.url, *accounts[name])
-                        loads = [open_task(driver, stream, tti=True) for _ in range(args.loads)]
+                        for _ in range(args.loads):  # alternated: both see the same load on the machine
+                            for label, url in streams.items():
+                                loads[label].append(open_task(driver, url, tti=True))
                     finally:
                         driver.quit()
-                    blocks = [round(d) for load in loads for s, d in load.long_tasks if d > 200]
-                    print(
-                        f"first task, time to interactive (Label All Tasks, 1366x768, {args.loads} fresh loads): "
-                        f"{[round(load.tti_ms) for load in loads]} ms, best {min(load.tti_ms for load in loads):.0f} "
-                        f"ms; a real click then answered in {[round(load.click_ms) for load in loads]} ms; "
-                        f"main-thread tasks over 200 ms: {blocks or 'none'}",
-                        flush=True,
-                    )
-                driver = start_chromium(1366, 768, STREAM_RECORDER)
-                try:
-                    log_in(driver, server.url, *accounts[name])
-                    driver.get(stream)
-                    figures[name] = summary(label_stream(driver, lambda clip: truth, args.tasks))
-                finally:
-                    driver.quit()
-                f = figures[name]
-                print(
-                    f"{name:>10}: {f['tasks_per_minute']:5.1f} tasks/min the UI allows, "
-                    f"{f['keystrokes_per_task']:4.1f} keystrokes per task, "
-                    f"Submit -> next interactive {f['submit_to_next_ms']:6.0f} ms (median of "
-                    f"{f['tasks']} tasks); the keys {f['keys_ms']:5.0f} ms a task ({f['ms_per_key']:.0f} ms a key, "
-                    "one WebDriver request each)",
-                    flush=True,
-                )
+                    for label, measured in loads.items():
+                        blocks = [round(d) for load in measured for _, d in load.long_tasks if d > 200]
+                        print(
+                            f"first task, time to interactive ({label}; Label All Tasks, 1366x768, {args.loads} fresh "
+                            f"loads): {[round(load.tti_ms) for load in measured]} ms, best "
+                            f"{min(load.tti_ms for load in measured):.0f} ms; a real click then answered in "
+                            f"{[round(load.click_ms) for load in measured]} ms; main-thread tasks over 200 ms: "
+                            f"{blocks or 'none'}; load average {os.getloadavg()[0]:.1f}",
+                            flush=True,
+                        )
+                runs = [(name, stream)]
+                if name == "plain0" and args.loads and args.previous:
+                    runs.append((f"{args.previous}", streams[args.previous]))
+                for label, url in runs:
+                    driver = start_chromium(1366, 768, STREAM_RECORDER)
+                    try:
+                        log_in(driver, server.url, *accounts[name])
+                        driver.get(url)
+                        figures[label] = summary(label_stream(driver, lambda clip: truth, args.tasks))
+                    finally:
+                        driver.quit()
+                for label, _ in runs:
+                    _print_figures(label, figures[label])
             saved = 1 - figures["prefilled0"]["keystrokes_per_task"] / figures["plain0"]["keystrokes_per_task"]
             print(
                 f"pre-annotation right on {args.model_right} of 10 seconds saves {100 * saved:.0f} % of the keystrokes"

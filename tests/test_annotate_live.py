@@ -459,3 +459,37 @@ def test_a_work_folder_below_the_document_root_is_readable_by_any_user_so_export
     assert {p.id for p in client._sdk.projects.list()} == before  # the empty projects it made are gone again
     with contextlib.closing(open_work(work)) as conn:
         assert conn.execute("SELECT COUNT(*) FROM projects").fetchone()[0] == 0
+
+
+def test_an_export_run_again_or_resumed_after_a_kill_imports_each_task_once(
+    tmp_path, private_dir, label_studio, client
+):
+    manifest = make_media(tmp_path / "media", {f"r{i:010d}": "dog barking" for i in range(5)})
+    export = [
+        "annotate",
+        "export",
+        "--manifest",
+        manifest,
+        "--media",
+        tmp_path / "media",
+        "--round",
+        1,
+        "--annotators",
+        "ann1",
+        "--work",
+        private_dir / "work",
+        "--label-studio-url",
+        label_studio.url,
+        "--api-key",
+        label_studio.token,
+    ]
+    _invoke(*export)
+    with contextlib.closing(open_work(private_dir / "work")) as conn:
+        (project,) = client.project_ids(conn, 1).values()
+    first = sorted(t.data["clip_id"] for t in client._sdk.tasks.list(project=project))
+    for task in list(client._sdk.tasks.list(project=project))[:2]:  # as if killed after part of the import
+        client._sdk.tasks.delete(id=task.id)
+    again = _invoke(*export).stdout
+    assert "      2 task(s)" in again  # only the missing ones
+    _invoke(*export)
+    assert sorted(t.data["clip_id"] for t in client._sdk.tasks.list(project=project)) == first  # each clip once

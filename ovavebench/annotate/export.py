@@ -299,6 +299,7 @@ def export_round(
         config = label_config()
         atomic_write_text(work / "label_config.xml", config)
         local_files = client is not None and url_prefix == DEFAULT_MEDIA_URL_PREFIX
+        before: set[int] = set()  # live: the projects this round had before this call
         if client is not None and round_no > 1 and not keep_earlier_rounds:
             report.archived = close_earlier_rounds(client, work, round_no)
         if client is not None:
@@ -328,9 +329,12 @@ def export_round(
             prefill = (
                 (model.model_version, store_prefills(conn, round_no, annotator, ordered, model)) if model else None
             )
+            if client is not None and projects[annotator] in before:  # again, or after a kill: only what is missing
+                present = client.imported_clips(projects[annotator])
+                ordered = [clip for clip in ordered if clip not in present]
             tasks = iter_tasks(conn, round_no, ordered, media, root, url_prefix, prefill, classes, earlier)
             report.gold[annotator] = len(gold_plan.get(annotator, []))
-            report.tasks[annotator] = len(ordered)
+            report.tasks[annotator] = len(ordered)  # live: the tasks imported now
             # A bounded number of tasks at a time, whatever the round's size: one file, or one import request, each.
             if client is None:
                 names = task_file_names(round_no, annotator, len(ordered), tasks_per_file)

@@ -488,3 +488,23 @@ def test_ci_method_without_ci_and_non_finite_levels_are_refused_by_name(tmp_path
         other.write_text(path.read_text())
         result = runner.invoke(app, ["score", "compare", str(path), str(other), "--benchmark", str(bench), *extra])
         assert result.exit_code == 2 and extra[0] in result.output, (extra, result.output)
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"confidence": float("nan")}, "confidence"),
+        ({"confidence": float("inf")}, "confidence"),
+        ({"confidence": 1.0}, "confidence"),
+        ({"resamples": 0}, "resamples"),
+        ({"resamples": 2.5}, "resamples"),
+        ({"seed": -1}, "seed"),
+    ],
+)
+def test_python_callers_get_a_value_error_naming_a_bad_setting(kwargs, name):
+    values, seen = np.random.default_rng(0).random((20, 4)), np.arange(20) % 2 == 0
+    settings = {"resamples": 100, "seed": 0, "confidence": 0.95, **kwargs}
+    with pytest.raises(ValueError, match=f"^{name} must be"):
+        bootstrap_intervals(values, seen, settings["resamples"], settings["seed"], settings["confidence"])
+    with pytest.raises(ValueError, match=f"^{name} must be"):
+        paired_tests(values, values[::-1], seen, settings["resamples"], settings["seed"], settings["confidence"])

@@ -15,7 +15,7 @@ from ..errors import OvavebenchError
 from .core import PredictionsError, encode_predictions, read_predictions_with_meta, split_truth, strict_json
 from .functional import per_video_metrics
 from .report import BenchmarkIdentity, benchmark_identity, check_predictions_benchmark
-from .uncertainty import GROUPS, METRICS, PairedTest, group_means, holm, paired_tests
+from .uncertainty import GROUPS, METRICS, PairedTest, check_settings, group_means, holm, paired_tests
 
 
 @dataclass(frozen=True)
@@ -108,6 +108,10 @@ def compare(
     """
     if len(predictions) < 2:
         raise OvavebenchError("compare needs at least two predictions files")
+    try:
+        check_settings(resamples, confidence, seed)
+    except ValueError as exc:  # before any file is read
+        raise OvavebenchError(f"compare: {exc}") from None
     bench = benchmark if isinstance(benchmark, Benchmark) else load_benchmark(benchmark)
     identity = benchmark_identity(bench.folder)
     truth = split_truth(bench, split)

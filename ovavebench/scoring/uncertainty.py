@@ -38,6 +38,16 @@ class Interval:
     degenerate: bool = False
 
 
+def check_settings(resamples: int, confidence: float, seed: int = 0) -> None:
+    """Refuse resampling settings no interval can come from (NaN and infinities included), naming the argument."""
+    if isinstance(resamples, bool) or not isinstance(resamples, int | np.integer) or resamples < 1:
+        raise ValueError(f"resamples must be a positive integer, got {resamples!r}")
+    if isinstance(confidence, bool) or not isinstance(confidence, int | float) or not 0 < confidence < 1:
+        raise ValueError(f"confidence must be a number in (0, 1), got {confidence!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+
+
 def _generators(seed: int) -> list[np.random.Generator]:
     return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3)]
 
@@ -183,6 +193,7 @@ def bootstrap_intervals(
     (acc, seg_f1, eve_f1, avg per video)."""
     if method not in CI_METHODS:
         raise ValueError(f"method must be one of {', '.join(CI_METHODS)}, got {method!r}")
+    check_settings(resamples, confidence, seed)
     values = np.asarray(values, dtype=np.float64)
     if method == "bca":
         bounds = bca_intervals(values, seen, resamples, seed, confidence)
@@ -232,6 +243,7 @@ def paired_tests(
     p = (1 + #{|δ*ᵦ − δ| ≥ |δ|}) / (B + 1) (the resampled differences shifted to the null). Randomisation: each
     video's pair swapped with probability ½, p = (1 + #{|δᵣ| ≥ |δ|}) / (R + 1). Identical inputs give δ = 0, p = 1.
     """
+    check_settings(resamples, confidence, seed)
     differences = np.asarray(values_a, dtype=np.float64) - np.asarray(values_b, dtype=np.float64)
     seen = np.asarray(seen, dtype=bool)
     observed = group_means(differences, seen)

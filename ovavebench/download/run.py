@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 
@@ -28,5 +29,6 @@ def download_clips(
             RayWorkers,  # needs the `distributed` extra, imported only here
         )
 
-        remote = RayWorkers(options)
+        # The archive is read on this machine (scheduler.run_download): the actors only fetch URLs.
+        remote = RayWorkers(dataclasses.replace(options, archive=None))
     return run_download(manifest, out_dir, options, on_result, on_state, remote=remote)

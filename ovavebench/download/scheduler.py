@@ -294,6 +294,7 @@ def run_download(
                 offline = dataclasses.replace(options, max_clips_per_hour=0, proxies=(), proxy=None, ray=None)
                 _run(local, _egresses(offline, conn, None), out_dir, offline, wrapper, conn, summary, start,
                      on_result, on_state)  # fmt: skip
+            options = dataclasses.replace(options, archive=None)  # what is left comes from the URL
             egresses = _egresses(options, conn, remote)
             started = remote if jobs else None  # the remote workers, started only when there is work
             if started is not None:

@@ -373,12 +373,17 @@ def test_baseline_commands_check_their_paths_before_any_work(tmp_path):
             "--lr",
         ),
     ]
+    for into in (store, bench):  # a run folder is never the store's or the benchmark's
+        cases.append(
+            (["baseline", "finetune", "--features", str(store), "--benchmark", str(bench), "--out", str(into)], "--out")
+        )
     for args, needle in cases:
         result = runner.invoke(app, args)
         assert result.exit_code == 2, (args, result.output)
         lines = result.output.strip().splitlines()
         assert len(lines) == 1 and needle in lines[0], (args, result.output)
     assert {p: p.read_bytes() for p in before} == before
+    assert not (store / "config.json").exists() and not (bench / "config.json").exists()
     out = tmp_path / "zs.json"
     for _ in range(2):  # its own predictions file is replaced on a second run
         assert runner.invoke(app, [*zs, "--out", str(out)]).exit_code == 0

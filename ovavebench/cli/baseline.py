@@ -101,6 +101,8 @@ def baseline_finetune_cmd(
 
     require_path(features, "--features", "folder")
     require_path(benchmark, "--benchmark", "folder")
+    # the run folder gets model.pt, config.json and log.json: never the store's or the benchmark's folder
+    refuse_output_among_inputs([("--out", out)], [("--features", features), ("--benchmark", benchmark)])
     if train_subset is not None and not 0 < train_subset < 1:  # NaN and infinities included
         fail(f"--train-subset must be a ratio in (0, 1), got {train_subset}")
     base: dict[str, Any] = {}

@@ -131,7 +131,7 @@ def main() -> None:
                 for path in sorted(archive.rglob("*.mp4")):
                     handle.write(path, path.relative_to(archive).as_posix(), compress_type=zipfile.ZIP_STORED)
             sources.append(("archive (zip)", zipped))
-        results = {}
+        results: dict[str, dict] = {}
         for label, source in sources:
             figures = phase(args, "archive", root / f"out-{len(results)}", source, manifest)
             results[label] = figures

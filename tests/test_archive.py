@@ -60,10 +60,10 @@ def archive(tmp_path_factory):
     return root
 
 
-def _download(manifest: Path, out: Path, archive: Path, *extra: str) -> str:
+def _download(manifest: Path, out: Path, archive: Path, *extra: str, workers: int = 2) -> str:
     result = runner.invoke(
-        app, ["download", "--manifest", str(manifest), "--out", str(out), "--workers", "2", "--archive", str(archive),
-              "--backoff", "0.05", *extra]
+        app, ["download", "--manifest", str(manifest), "--out", str(out), "--workers", str(workers), "--archive",
+              str(archive), "--backoff", "0.05", *extra]
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     return result.stdout
@@ -110,7 +110,7 @@ def test_archive_clips_are_exact_bad_files_classified_and_the_rest_fetched_from_
 
 def test_zip_and_folder_give_the_same_frames_and_the_url_path_the_same_frames_as_the_archive(archive, tmp_path):
     _download(archive / "manifest.csv", tmp_path / "folder", archive / "folder")
-    _download(archive / "manifest.csv", tmp_path / "zip", archive / "raw.zip")
+    _download(archive / "manifest.csv", tmp_path / "zip", archive / "raw.zip", workers=1)  # segmented in-thread
     with LocalServer(archive / "site") as server:
         manifest = tmp_path / "one.csv"
         pd.read_csv(archive / "manifest.csv").query("youtube_id == 'wholevideo1'").to_csv(manifest, index=False)
@@ -138,6 +138,8 @@ def test_without_a_url_a_clip_missing_from_the_archive_stays_pending_and_a_rerun
     assert "pending, not in archive: 1" in plain.stdout and "archive" in plain.stdout
     again = _download(archive / "manifest.csv", out, archive / "folder")
     assert "0 done, 0 failed, 4 already done" in again
+    verify = runner.invoke(app, ["download", "verify", "--out", str(out)])
+    assert verify.exit_code == 0 and "4 ok, 0 bad, 0 stray" in verify.stdout, verify.output
     row = json.loads(
         __import__("sqlite3")
         .connect(out / "download.sqlite")

@@ -133,17 +133,19 @@ def test_audio_that_starts_late_or_ends_early_fails_by_name_beyond_a_quarter_sec
 
 def test_display_rotation_and_sample_aspect_ratio_are_applied(tmp_path):
     source = render(tmp_path / "src.mp4", seconds=14, marker=True)
-    rotated, wide = tmp_path / "rotated.mp4", tmp_path / "wide.mp4"
-    ffmpeg("-display_rotation", "90", "-i", str(source), "-c", "copy", str(rotated))
+    wide = tmp_path / "wide.mp4"
     ffmpeg("-i", str(source), "-c", "copy", "-bsf:v", "h264_metadata=sample_aspect_ratio=2/1", str(wide))
-    clip = segment_clip(rotated, tmp_path / "rot")
-    assert (clip.width, clip.height) == (64, 96)
-    # What ffmpeg itself shows (it applies the rotation): the same picture, marker in the same corner.
-    shown = tmp_path / "shown.png"
-    ffmpeg("-ss", "0.5", "-i", str(rotated), "-frames:v", "1", str(shown))
-    ours = np.asarray(Image.open(tmp_path / "rot" / "frames" / "0.png"), dtype=float)
-    theirs = np.asarray(Image.open(shown).convert("RGB"), dtype=float)
-    assert ours.shape == theirs.shape and np.abs(ours - theirs).mean() < 4
+    for angle in (90, 180, 270):
+        rotated = tmp_path / f"rotated{angle}.mp4"
+        ffmpeg("-display_rotation", str(angle), "-i", str(source), "-c", "copy", str(rotated))
+        clip = segment_clip(rotated, tmp_path / f"rot{angle}")
+        assert (clip.width, clip.height) == ((96, 64) if angle == 180 else (64, 96))
+        # What ffmpeg itself shows (it applies the rotation): the same picture, marker in the same corner.
+        shown = tmp_path / f"shown{angle}.png"
+        ffmpeg("-ss", "0.5", "-i", str(rotated), "-frames:v", "1", str(shown))
+        ours = np.asarray(Image.open(tmp_path / f"rot{angle}" / "frames" / "0.png"), dtype=float)
+        theirs = np.asarray(Image.open(shown).convert("RGB"), dtype=float)
+        assert ours.shape == theirs.shape and np.abs(ours - theirs).mean() < 4, angle
     clip = segment_clip(wide, tmp_path / "wide")
     assert (clip.width, clip.height) == (192, 64)
     frame = np.asarray(Image.open(tmp_path / "wide" / "frames" / "0.png"), dtype=float)

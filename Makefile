@@ -1,6 +1,6 @@
 # The two commands of the README:  `make demo` (main job)  and  `make test` (whole test suite).
 # `make check` is the quick lane for contributors (lint, format, types, workflows, quick tests: < 4 min on 2 cores);
-# `.ci/run` runs `make lint`, `make docs` and `make test`.
+# `.ci/run` runs `make lint` (ruff, mypy, actionlint, cffconvert), `make docs` and `make test`.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -27,12 +27,14 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	bash tools/actionlint.sh
+	bash tools/cffconvert.sh
 
 check: lint
 	$(PY) -m pytest -q -m "$(QUICK)"
 
 docs: $(STAMP)
-	$(VENV)/bin/mkdocs build --strict --site-dir site
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
 
 clean:
 	rm -rf $(VENV) demo-out site

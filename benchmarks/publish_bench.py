@@ -4,7 +4,8 @@ For each N (default 2,000 and 24,800, the benchmark's size) it builds a syntheti
 generated clips (10 PNG frames written by the toolkit's own PNG writer, 10 s of 16 kHz audio) hard-linked under N clip
 folders of the toolkit's media layout, and a benchmark folder naming them. Then each export runs in a fresh process,
 once with this checkout's code and once with ``--baseline`` (a git revision, its ``ovavebench/`` package extracted
-to a temp folder), and it prints seconds, ms per clip, the peak memory (max RSS) of that process, and the ratios.
+to a temp folder), and it prints seconds and CPU seconds (ms per clip), the peak memory (max RSS) of that process,
+and the ratios.
 A peak that stays flat from 2,000 to 24,800 clips is what "does not hold the benchmark in memory" means here.
 
 ``--read-back`` also times reading one WebDataset export back with ``webdataset`` against the PNG folders.
@@ -102,8 +103,11 @@ def make_benchmark(root: Path, clips: int, templates: list[Path]) -> tuple[Path,
     return root / "bench", media
 
 
-def run_export(code: Path, kind: str, bench: Path, media: Path, out: Path) -> tuple[float, float]:
-    """(seconds, peak RSS in MB) of one export in a fresh process running the package found under ``code``."""
+def run_export(code: Path, kind: str, bench: Path, media: Path, out: Path) -> tuple[float, float, float]:
+    """(seconds, CPU seconds, peak RSS in MB) of one export in a fresh process running the package under ``code``.
+
+    The CPU seconds (user + system) are the figure to compare on a shared machine: wall time there mostly
+    measures how long the process waited for a core."""
     with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
         process = subprocess.Popen(
             [sys.executable, "-c", CHILD, str(code), kind, str(bench), str(media), str(out)],
@@ -117,7 +121,7 @@ def run_export(code: Path, kind: str, bench: Path, media: Path, out: Path) -> tu
         if os.waitstatus_to_exitcode(status):
             raise SystemExit(f"export {kind} ({code}) failed:\n{stderr.read().decode()[-2000:]}")
         seconds = float(stdout.read().decode().strip().splitlines()[-1])
-    return seconds, usage.ru_maxrss / 1024  # KB on Linux
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024  # KB on Linux
 
 
 def baseline_code(rev: str, into: Path) -> Path:
@@ -172,13 +176,17 @@ def main() -> None:
             bench, media = make_benchmark(root / f"n{n}", n, templates)
             print(f"\n{n:,} clips: synthetic benchmark built in {time.perf_counter() - start:.1f} s", flush=True)
             for kind in kinds:
-                new_s, new_mb = run_export(REPO, kind, bench, media, root / f"n{n}" / f"{kind}-new")
-                line = f"  export {kind:<10} {new_s:7.1f} s  {1000 * new_s / n:6.2f} ms/clip  peak {new_mb:6.0f} MB"
+                new_s, new_cpu, new_mb = run_export(REPO, kind, bench, media, root / f"n{n}" / f"{kind}-new")
+                line = (
+                    f"  export {kind:<10} {new_s:6.1f} s ({1000 * new_s / n:5.2f} ms/clip), CPU {new_cpu:6.1f} s "
+                    f"({1000 * new_cpu / n:5.2f} ms/clip), peak {new_mb:4.0f} MB"
+                )
                 if old is not None:
-                    old_s, old_mb = run_export(old, kind, bench, media, root / f"n{n}" / f"{kind}-old")
+                    old_s, old_cpu, old_mb = run_export(old, kind, bench, media, root / f"n{n}" / f"{kind}-old")
                     line += (
-                        f"   |  {args.baseline}: {old_s:7.1f} s, peak {old_mb:6.0f} MB"
-                        f"   |  {old_s / new_s:4.2f}x faster, {new_mb / old_mb:4.2f}x the memory"
+                        f"  |  {args.baseline}: {old_s:6.1f} s, CPU {old_cpu:6.1f} s, peak {old_mb:4.0f} MB"
+                        f"  |  CPU {old_cpu / new_cpu:4.2f}x less, wall {old_s / new_s:4.2f}x, "
+                        f"{new_mb / old_mb:4.2f}x the memory"
                     )
                 print(line, flush=True)
             if args.read_back and "webdataset" in kinds:

@@ -21,10 +21,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import io
+import os
 import shutil
 import sqlite3
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -41,21 +44,23 @@ def make_source(root: Path, clips: int) -> Path:
 
 
 def load_legacy(commit: str, into: Path):  # type: ignore[no-untyped-def]
-    """The download stage as it was at ``commit`` (one module), importable beside today's package."""
-    package = into / "legacy_ovb"
-    package.mkdir(parents=True)
-    (package / "__init__.py").write_text("")
-    for name in ("download", "errors_youtube"):
-        text = subprocess.run(
-            ["git", "-C", str(REPO), "show", f"{commit}:ovavebench/{name}.py"],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        text = text.replace("from .errors_youtube import", "from legacy_ovb.errors_youtube import")
-        text = text.replace("from .", "from ovavebench.")
-        (package / f"{name}.py").write_text(text)
+    """The download stage as it was at ``commit``, importable beside today's package.
+
+    The whole package of that commit is extracted as ``legacy_ovb`` (its relative imports stay inside it), so the
+    modules it imported may have moved or changed since without breaking the comparison.
+    """
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", "--format=tar", commit, "ovavebench"], check=True, capture_output=True
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    (into / "ovavebench").rename(into / "legacy_ovb")
+    for module in (into / "legacy_ovb").rglob("*.py"):  # absolute self-references, e.g. a worker process's command
+        text = module.read_text(encoding="utf-8")
+        if "ovavebench." in text:
+            module.write_text(text.replace("from ovavebench.", "from legacy_ovb."), encoding="utf-8")
     sys.path.insert(0, str(into))
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(into), os.environ.get("PYTHONPATH")]))
     return importlib.import_module("legacy_ovb.download")
 
 

@@ -310,7 +310,7 @@ def test_a_path_option_that_does_not_exist_is_refused_before_any_work(base):
             assert code == 2 and f"{option} {root / 'nowhere'}: not found" in err, err
             assert not (root / "work").exists()
         code, _, err = run_cli("annotate", "finalize", "--work", root / "nowork", "--out", root / "l.json")
-        assert code == 2 and "--work" in err and not (root / "l.json").exists()
+        assert code == 2 and "not an annotation work folder" in err and not (root / "l.json").exists()
 
 
 # --------------------------------------------------------------------------- annotate export: gold and predictions

@@ -285,7 +285,6 @@ def annotate_finalize_cmd(
     """Final labels: agreed answers, round-3 decisions where rounds disagreed, broken clips dropped."""
     from ..annotate import finalize
 
-    _must_exist(("--work", work))
     report = finalize(work, out, allow_unresolved, aggregate, seed)
     typer.echo(
         f"wrote {out}: {len(report.labels):,} video(s) ({report.agreed:,} agreed, {report.adjudicated:,} adjudicated); "

@@ -233,7 +233,7 @@ def parse_label_string(value: object) -> list[int] | None:
     if isinstance(value, str):
         try:
             value = json.loads(value)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # JSONDecodeError, an integer of over 4,300 digits, deep nesting
             return None
     if not isinstance(value, list) or len(value) != SEGMENTS:
         return None

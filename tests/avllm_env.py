@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import re
 import subprocess
 import sys
 import tomllib
@@ -33,18 +34,44 @@ def venv_dir() -> Path:
     return Path(os.environ.get("OVAVEBENCH_AVLLM_VENV", default))
 
 
+def extra_requirements(*extras: str) -> list[str]:
+    """The toolkit's core dependencies and those of ``extras`` (their own ``ovavebench[...]`` references followed),
+    less the packages ``PINS`` fixes."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    optional: dict[str, list[str]] = project["optional-dependencies"]
+    pinned = {pin.split("==")[0] for pin in PINS}
+    found: list[str] = list(project["dependencies"])
+    todo, seen = list(extras), set()
+    while todo:
+        extra = todo.pop()
+        if extra in seen:
+            continue
+        seen.add(extra)
+        for requirement in optional[extra]:
+            if requirement.startswith("ovavebench["):
+                todo += requirement[len("ovavebench[") : -1].split(",")
+            else:
+                found.append(requirement)
+    name = re.compile(r"^[A-Za-z0-9_.-]+")
+    return sorted({r for r in found if (m := name.match(r)) is None or m.group(0) not in pinned})
+
+
 def ensure_venv() -> Path:
-    """The venv's python, installing the pins and the toolkit's own dependencies (not the toolkit: PYTHONPATH)."""
+    """The venv's python, installing the pins and the toolkit's dependencies for the AV-LLM row (the ``baselines``
+    extra; not the toolkit itself: PYTHONPATH). A change of dependencies installs into the same venv."""
     venv = venv_dir()
     python = venv / "bin" / "python"
-    core = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
-    marker = venv / f".installed-{hashlib.sha256(' '.join([*PINS, *core]).encode()).hexdigest()[:10]}"
+    requirements = extra_requirements("baselines")
+    marker = venv / f".installed-{hashlib.sha256(' '.join([*PINS, *requirements]).encode()).hexdigest()[:10]}"
     venv.parent.mkdir(parents=True, exist_ok=True)
     with open(str(venv) + ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # two test processes: one installs, the other waits
         if not marker.exists():
-            subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
-            subprocess.run([str(python), "-m", "pip", "install", "--quiet", *PINS, *core], check=True, timeout=3000)
+            if not python.exists():
+                subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+            subprocess.run(
+                [str(python), "-m", "pip", "install", "--quiet", *PINS, *requirements], check=True, timeout=3000
+            )
             marker.touch()
     return python
 

@@ -83,13 +83,14 @@ def test_a_folder_is_cleared_only_when_it_carries_the_marker_of_the_command_that
 def test_an_output_path_that_is_a_symlink_is_written_through_and_stays_a_link(tmp_path, bench):
     real = tmp_path / "results" / "score.json"
     real.parent.mkdir()
-    real.write_text("old")
+    assert run_cli("score", tmp_path / "pred.json", "--benchmark", bench, "--out", real)[0] == 0  # ours to replace
+    real.write_bytes(real.read_bytes().replace(b"{", b"{ ", 1))  # changed, still a score JSON of ours
     link = tmp_path / "latest.json"
     link.symlink_to(real)
     code, _, err = run_cli("score", tmp_path / "pred.json", "--benchmark", bench, "--out", link)
     assert code == 0, err
     assert link.is_symlink() and os.readlink(link) == str(real)
-    assert json.loads(real.read_text())["total"]["videos"] == 3
+    assert json.loads(real.read_text())["total"]["videos"] == 3 and not real.read_bytes().startswith(b"{ ")
 
 
 def test_devices_and_pipes_are_written_directly_never_replaced(tmp_path, bench):
@@ -456,6 +457,7 @@ def test_urls_other_than_http_a_damaged_run_and_a_missing_media_folder_are_one_l
     assert not (tmp_path / "c" / "ovavebench").exists() or not any((tmp_path / "c" / "ovavebench").iterdir())
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "model.pt").write_bytes(b"not a checkpoint")
+    (tmp_path / "store").mkdir()  # present (a missing one is refused first, by name), the damaged run is the problem
     code, _, err = run_cli(
         "baseline",
         "predict",

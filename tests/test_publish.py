@@ -12,7 +12,7 @@ from PIL import Image
 
 from ovavebench.benchmark import load_benchmark
 from ovavebench.cli import app
-from ovavebench.download.layout import clip_dirs_by_youtube_id, resolve_clip_dir
+from ovavebench.media.layout import clip_dirs_by_youtube_id, resolve_clip_dir
 from ovavebench.publish.webdataset import datasets_features
 
 from .cli_runner import CliRunner

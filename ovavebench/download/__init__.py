@@ -19,13 +19,13 @@ scheduler Ray's workers from :mod:`.distributed` when asked), :mod:`.segmenter` 
 
 from __future__ import annotations
 
-from .failures import ErrorClass, classify_error
-from .layout import (
+from ..media.layout import (
     ExportReport,
     clip_dirs_by_youtube_id,
     export_layout,
     resolve_clip_dir,
 )
+from .failures import ErrorClass, classify_error
 from .options import (
     DownloadOptions,
     check_cookies_file,

@@ -323,7 +323,7 @@ class ImageBind(nn.Module):
         elif not isinstance(config, dict):
             try:
                 loaded: dict[str, Any] = json.loads(Path(config).read_text())
-            except (OSError, json.JSONDecodeError) as exc:
+            except (OSError, ValueError) as exc:  # JSONDecodeError, or an integer of over 4,300 digits
                 raise OvavebenchError(f"{config}: not a JSON model config ({exc})") from None
             config = loaded
         model = cls(config)

@@ -30,15 +30,15 @@ def benchmark_videos(
     ``official``: the official preprocessed download as it is (``<split>/video/<class>/<vid>/`` with 10
     frames, ``<split>/audio/<class>/<vid>.wav``).
     """
-    from ..benchmark import find_benchmark_files, read_meta
-    from ..download.layout import clip_dirs_by_youtube_id, resolve_clip_dir
+    from ..benchmark import find_benchmark_files, read_meta_rows
+    from .layout import clip_dirs_by_youtube_id, resolve_clip_dir
 
     if layout not in LAYOUTS:
         raise OvavebenchError(f"--layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
     media = Path(media)
     if not media.is_dir():
         raise OvavebenchError(f"{media}: media folder not found")
-    meta = read_meta(find_benchmark_files(benchmark).meta)
+    meta = read_meta_rows(find_benchmark_files(benchmark).meta)  # no pandas: the torch and AV-LLM paths read this
     found: list[tuple[str, list[Path], Path]] = []
     missing: list[str] = []
     problems: list[str] = []
@@ -52,9 +52,7 @@ def benchmark_videos(
             else:
                 found.append((video, frames, folder / "audio.wav"))
         return found, missing, problems
-    for row in meta.itertuples(index=False):
-        # read_meta reads every column as str; str() tells the type checker so
-        vid_name, split, cls_name = str(row.vid_name), str(row.split), str(row.cls_name)
+    for vid_name, split, cls_name in zip(meta.vid_name, meta.split, meta.cls_name, strict=True):
         frames_dir = media / split / "video" / cls_name / vid_name
         wav = media / split / "audio" / cls_name / f"{vid_name}.wav"
         frames = (

@@ -95,7 +95,7 @@ def _thumbnail(clips: dict[str, list[Path]], video_id: str, k: int) -> np.ndarra
     """Second ``k``'s frame of a benchmark video, small, from its clip folder (``<youtube_id>_<start>``)."""
     from PIL import Image
 
-    from ..download.layout import resolve_clip_dir
+    from ..media.layout import resolve_clip_dir
 
     folder = resolve_clip_dir(video_id, clips)
     frame = folder / "frames" / f"{k}.png" if folder is not None else None
@@ -116,7 +116,7 @@ def timeline_plot(
     given: green = the video's class, grey = background, red = a wrong class (named in the cell)."""
     plt = _pyplot()
     media_dir = Path(media) if media is not None else None
-    from ..download.layout import clip_dirs_by_youtube_id
+    from ..media.layout import clip_dirs_by_youtube_id
 
     clips = clip_dirs_by_youtube_id(media_dir) if media_dir is not None else {}
     per_row = 3 if media_dir is not None else 2

@@ -49,6 +49,7 @@ def _cli(python: Path, demo: Path, out: Path, model: Path, *extra: str):
     )
 
 
+@pytest.mark.slow
 def test_every_frame_and_every_second_of_audio_reach_the_model(avllm, demo_small):
     python, model = avllm
     snippet = f"""
@@ -77,6 +78,7 @@ print("seconds", [int(n) for n in inputs["feature_attention_mask"].sum(-1)])
     assert json.loads(lines["seconds"]) == [100] * 20
 
 
+@pytest.mark.slow
 def test_the_whole_path_writes_predictions_that_score_and_resumes(avllm, demo_small, tmp_path):
     python, model = avllm
     out = tmp_path / "avllm.json"

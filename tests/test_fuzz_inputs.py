@@ -210,6 +210,7 @@ def test_fuzzed_predictions_never_crash_score(base, data):
         assert_clean(code, err, (path, content))
 
 
+@pytest.mark.slow
 @FUZZ
 @given(data=st.data())
 def test_fuzzed_labels_never_crash_split(base, data):
@@ -539,6 +540,7 @@ def test_fuzzed_option_values_are_refused_in_one_line(base, data):
         assert_clean(code, err)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(data=st.data())
 def test_fuzzed_state_databases_are_refused_and_kept(base, data):

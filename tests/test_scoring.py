@@ -256,6 +256,7 @@ def _is_valid(doc) -> bool:
     )
 
 
+@pytest.mark.slow
 @settings(
     max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 )

@@ -155,6 +155,7 @@ def test_dawid_skene_recovers_the_truth_better_than_majority_when_one_annotator_
     assert ranked[0] == "cal"  # the least reliable first
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["mace", "glad"])
 def test_mace_and_glad_rank_the_bad_annotator_least_reliable(tmp_path, method):
     work, truth = _two_rounds(tmp_path, 60, {"ann": 0.05, "bea": 0.10, "cal": 0.45}, seed=4)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from PIL import Image
 
 from ovavebench.benchmark import read_meta
@@ -19,6 +20,7 @@ from .cli_runner import CliRunner
 runner = CliRunner()
 
 
+@pytest.mark.slow
 def test_build_rebuilds_what_it_can_and_says_how_far_it_is(reference, ovave_ref, tmp_path):
     table = read_vggsound_csv(reference / "vggsound" / "vggsound_test_rows.csv", load_taxonomy())
     manifest = build_rebuild_manifest(table, load_taxonomy(), read_meta(ovave_ref / "ovave_dataset_meta.csv")).frame
@@ -77,6 +79,7 @@ def test_build_rebuilds_what_it_can_and_says_how_far_it_is(reference, ovave_ref,
         assert scored.exit_code == 0 and "partial rebuild: 3 of 24800" in scored.stderr
 
 
+@pytest.mark.slow
 def test_demo_runs_end_to_end_offline(tmp_path):
     out = tmp_path / "demo"
     result = runner.invoke(app, ["demo", "--out", str(out), "--size", "small"])

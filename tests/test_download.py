@@ -98,6 +98,7 @@ def source(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow
 def test_every_fault_ends_in_the_right_status_and_class(source, tmp_path):
     clips = [
         ("okvideo0001", 3),
@@ -344,6 +345,7 @@ def _kill_and_resume(source: Path, tmp_path: Path, kills: int, clips: int, seed:
     assert leftovers == [] and not (media / ".tmp").exists()
 
 
+@pytest.mark.slow
 def test_kill_and_resume_leaves_every_clip_done_once(source, tmp_path):
     _kill_and_resume(source, tmp_path, kills=5, clips=12, seed=0)
 

@@ -228,6 +228,7 @@ def test_ytdlp_pass_through_options_are_validated(tmp_path):
 # --------------------------------------------------------------------------- blocks, budgets, proxies
 
 
+@pytest.mark.slow
 def test_a_temporary_block_pauses_the_run_and_loses_no_clip(source, tmp_path):
     root, ids = source
     manifest = _manifest(tmp_path / "m.csv", ids)
@@ -243,6 +244,7 @@ def test_a_temporary_block_pauses_the_run_and_loses_no_clip(source, tmp_path):
     assert any(v.startswith("blocked, next probe at ") for s in states for v in s.values())
 
 
+@pytest.mark.slow
 def test_a_lasting_block_exits_3_with_untried_clips_pending_and_a_later_run_finishes(source, tmp_path):
     root, ids = source
     manifest = _manifest(tmp_path / "m.csv", ids)
@@ -276,6 +278,7 @@ def test_a_lasting_block_exits_3_with_untried_clips_pending_and_a_later_run_fini
     assert _statuses(tmp_path / "media") == {"done": 40}
 
 
+@pytest.mark.slow
 def test_the_request_budget_holds_over_a_scaled_hour_and_survives_a_restart(source, tmp_path):
     root, ids = source
     manifest = _manifest(tmp_path / "m.csv", ids)

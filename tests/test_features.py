@@ -89,6 +89,7 @@ def test_extract_writes_per_second_embeddings_and_text(setup):
     assert info.exit_code == 0 and "videos             6" in info.stdout
 
 
+@pytest.mark.slow
 def test_extract_resumes_after_a_kill(setup):
     root, bench, ib, videos, args = setup
     out = root / "killed"

@@ -156,6 +156,7 @@ def _states(valid: dict) -> st.SearchStrategy[object]:
     )
 
 
+@pytest.mark.slow
 @FUZZ
 @given(data=st.data())
 def test_fuzzed_export_state_files_never_reach_outside_the_output(base, data):
@@ -358,6 +359,7 @@ def test_a_gold_rate_asking_for_more_gold_than_the_file_holds_says_how_many_it_c
         assert code == 0 and "(1 gold)" in out, err
 
 
+@pytest.mark.slow
 @FUZZ
 @given(data=st.data())
 def test_fuzzed_gold_and_prediction_files_never_touch_anything_but_the_work_folder(base, data):

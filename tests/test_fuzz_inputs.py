@@ -190,6 +190,7 @@ def scratch():
 # --------------------------------------------------------------------------- one test per input format
 
 
+@pytest.mark.slow
 @FUZZ
 @given(data=st.data())
 def test_fuzzed_predictions_never_crash_score(base, data):
@@ -250,6 +251,7 @@ def test_fuzzed_labels_never_crash_split(base, data):
             assert not (folder / "out").exists(), "a refused split wrote files"
 
 
+@pytest.mark.slow
 @FUZZ
 @given(data=st.data())
 def test_fuzzed_manifests_never_crash_download_or_export(base, data):
@@ -289,6 +291,7 @@ def test_fuzzed_manifests_never_crash_download_or_export(base, data):
         assert_clean(code, err, (path, content))
 
 
+@pytest.mark.slow
 @FUZZ
 @given(data=st.data())
 def test_fuzzed_vggsound_csv_never_crashes_manifest(base, data):
@@ -310,6 +313,7 @@ def test_fuzzed_vggsound_csv_never_crashes_manifest(base, data):
         assert_clean(code, err, (path, content))
 
 
+@pytest.mark.slow
 @FUZZ
 @given(data=st.data())
 def test_fuzzed_label_studio_exports_never_crash_import(base, data):
@@ -339,6 +343,7 @@ def test_fuzzed_label_studio_exports_never_crash_import(base, data):
         assert_clean(code, err)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(data=st.data())
 def test_fuzzed_category_lists_never_crash_split_or_score(base, data):
@@ -358,6 +363,7 @@ def test_fuzzed_category_lists_never_crash_split_or_score(base, data):
         assert_clean(code, err, (target, content))
 
 
+@pytest.mark.slow
 @FUZZ
 @given(data=st.data())
 def test_fuzzed_benchmark_folders_never_crash_score(base, data):
@@ -397,6 +403,7 @@ OPTION_VALUES = st.one_of(
 )
 
 
+@pytest.mark.slow
 @FUZZ
 @given(data=st.data())
 def test_fuzzed_option_values_are_refused_in_one_line(base, data):
@@ -589,6 +596,7 @@ def test_fuzzed_state_databases_are_refused_and_kept(base, data):
         assert_clean(code, err, *([(db, content)] if code == 2 else []))
 
 
+@pytest.mark.slow
 @FUZZ
 @given(data=st.data())
 def test_fuzzed_side_files_never_crash(base, data):

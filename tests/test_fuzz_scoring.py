@@ -175,6 +175,7 @@ def test_fuzzed_score_options_keep_to_their_outputs(base, data):
             strict(stdout)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(data=st.data())
 def test_fuzzed_predictions_with_intervals_and_comparisons_keep_to_their_outputs(base, data):

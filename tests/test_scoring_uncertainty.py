@@ -171,6 +171,7 @@ def _simulated_split(rng: np.random.Generator, n_seen: int, n_unseen: int, p_see
     return score_arrays(pred, true_class, flags, seen, classes)
 
 
+@pytest.mark.slow
 def test_95_percent_intervals_cover_the_true_value_in_93_to_97_percent_of_400_benchmarks():
     rng = np.random.default_rng(20250611)
     n_seen, n_unseen, p_seen, p_unseen = 150, 350, 0.8, 0.6

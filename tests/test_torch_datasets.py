@@ -110,6 +110,7 @@ def test_items_feed_the_metric_and_transforms_apply(tiny):
     assert all(v == 1.0 for group in metric.compute().values() for v in group.values())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "layout,damage",
     [
@@ -136,6 +137,7 @@ def test_a_missing_or_corrupt_file_is_named_in_the_workers_error(tiny, tmp_path,
         dataset[3]  # in the main process: the toolkit's own error type, one line naming the file
 
 
+@pytest.mark.slow
 def test_videos_without_media_are_an_error_unless_allowed(tiny, tmp_path):
     media = tmp_path / "media"
     shutil.copytree(tiny["official"], media)

@@ -28,7 +28,7 @@ from .annotation_helpers import make_media, simulated_export
 from .helpers import tiny_benchmark, vid
 
 FUZZ = settings(
-    max_examples=140,
+    max_examples=100,
     derandomize=True,
     deadline=None,
     database=None,

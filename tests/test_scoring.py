@@ -258,7 +258,7 @@ def _is_valid(doc) -> bool:
 
 @pytest.mark.slow
 @settings(
-    max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+    max_examples=500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 )
 @given(doc=_document, raw=st.one_of(st.none(), st.binary(max_size=20), st.text(max_size=20)))
 def test_malformed_prediction_files_always_get_one_line_and_exit_2(small_bench, tmp_path, doc, raw):

@@ -145,7 +145,7 @@ _OWN_TEMP_RE = re.compile(r"^\.(round[123]_[^/]+\.json|label_config\.xml)\.[^/.]
 
 
 def remove_stale_temp_files(*folders: Path) -> list[Path]:
-    """Temporary files an earlier, killed export left in its own output folders (``.NAME.XXXX.tmp`` of the files
+    """Temporary files an earlier, killed export left in its own output folders (``.NAME.<random>.tmp`` of the files
     it writes), removed; the files under their final names are complete (atomic writes) and left as they are."""
     removed = []
     for folder in folders:

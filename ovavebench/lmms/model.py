@@ -14,6 +14,7 @@ from lmms_eval.api.model import lmms  # type: ignore[import-not-found, unused-ig
 from lmms_eval.api.registry import register_model  # type: ignore[import-not-found, unused-ignore]
 
 from ..baselines.avllm import answer, load_avllm
+from ..errors import OvavebenchError
 
 
 def _hf_messages(raw: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[Any], list[Any]]:
@@ -65,10 +66,12 @@ class OvavebenchAvllm(lmms):  # type: ignore[misc, unused-ignore]
         return self.batch_size_per_gpu
 
     def loglikelihood(self, requests: list[Any]) -> list[tuple[float, bool]]:
-        raise NotImplementedError("ovavebench_avllm answers in text only (generate_until)")
+        """Not a request this model serves: the OV-AVEBench task asks for text (``generate_until``)."""
+        raise OvavebenchError("ovavebench_avllm answers in text only (output_type generate_until), not loglikelihood")
 
     def generate_until_multi_round(self, requests: list[Any]) -> list[str]:
-        raise NotImplementedError("ovavebench_avllm answers in one round")
+        """Not a request this model serves: the OV-AVEBench task asks each video once."""
+        raise OvavebenchError("ovavebench_avllm answers in one round (output_type generate_until), not multi-round")
 
     def generate_until(self, requests: list[Any]) -> list[str]:
         """One greedy answer per request, ``batch_size`` videos at a time, in the requests' order."""

@@ -34,6 +34,7 @@ from .records import ClipJob, ClipResult
 
 DB_NAME = "download.sqlite"
 TMP_DIR = ".tmp"
+PARTIAL_DIR = "partial"  # a short window's whole seconds, kept for inspection: never a clip folder, never done
 LOCK_NAME = ".lock"
 CLIP_FILES = ["clip.mp4", *(f"frames/{k}.png" for k in range(SEGMENTS)), "audio.wav"]
 STATUSES = ("pending", "done", "failed")
@@ -358,12 +359,13 @@ def write_failures(out_dir: str | os.PathLike, path: str | os.PathLike) -> int:
         writer = csv.writer(handle)
         writer.writerow(
             ["clip_id", "youtube_id", "start_s", "class_name", "split", "error_class", "attempts", "error_message"]
-            + ["source", "source_file", "duration_s"]
+            + ["source", "source_file", "duration_s", "window_s", "seconds_kept"]
         )
         for r in rows:
             details = json.loads(r["provenance"] or "{}")
             where = details.get("member") or details.get("url") or ""
-            writer.writerow([*tuple(r)[:8], r["source"] or "", where, details.get("duration_s", "")])
+            lengths = [details.get(k, "") for k in ("duration_s", "window_s", "seconds_kept")]
+            writer.writerow([*tuple(r)[:8], r["source"] or "", where, *lengths])
     return len(rows)
 
 
@@ -409,12 +411,18 @@ def verify_downloads(out_dir: str | os.PathLike, reset_bad: bool = False) -> Ver
                     [(c,) for c, _ in report.bad],
                 )
         done_ids = {row["clip_id"] for row in done}
-    ignored = {DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", LOCK_NAME, TMP_DIR, ".tools"}
+        short = conn.execute("SELECT clip_id FROM clips WHERE status = 'failed' AND error_class = 'too_short'")
+        short_ids = {r[0] for r in short}
+    ignored = {DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", LOCK_NAME, TMP_DIR, ".tools", PARTIAL_DIR}
     for entry in sorted(out_dir.iterdir()):
         if entry.name in ignored:
             continue
         if entry.name not in done_ids:
             report.strays.append(entry.name)
+    partial = out_dir / PARTIAL_DIR
+    for entry in sorted(partial.iterdir()) if partial.is_dir() else []:
+        if entry.name not in short_ids:  # a short clip's seconds are kept only while it is failed as too_short
+            report.strays.append(f"{PARTIAL_DIR}/{entry.name}")
     tmp = out_dir / TMP_DIR
     if tmp.exists():
         report.temp_leftovers = sorted(str(p.relative_to(out_dir)) for p in tmp.rglob("*"))

@@ -21,7 +21,7 @@ from .failures import ALL_CLASSES, classify_error
 from .options import DownloadOptions
 from .records import Attempt, ClipJob, ClipResult
 from .segmenter import SegmenterProcesses
-from .state import TMP_DIR
+from .state import PARTIAL_DIR, TMP_DIR
 from .ytdlp import CUT_TIMELINE_S, RUNTIME_WARNINGS, _Failure, _fetch
 
 
@@ -77,18 +77,34 @@ def process_clip(
             staged = work / "staged"
             staged.mkdir()
             entry = archive_index(options.archive).get(job.youtube_id) if options.archive else None
+            short_cut: _Failure | None = None  # yt-dlp found the video short; its cut is still kept as far as it goes
             if entry is not None:
                 request = _archive_request(job, entry, staged, options, provenance)
             else:
-                clip = _fetch(job, work, options, wrapper, warnings, provenance)
+                try:
+                    clip = _fetch(job, work, options, wrapper, warnings, provenance)
+                except _Failure as exc:
+                    found = _short_cut(work, exc)
+                    if found is None:
+                        raise
+                    clip, short_cut = found, exc
+                    provenance.setdefault("source", "url")
                 os.replace(clip, staged / clip.name)
                 request = {"clip": str(staged / clip.name), "out": str(staged)}
                 request.update(start_s=float(CUT_TIMELINE_S), absolute=True)
+            request["keep_short"] = True  # a short window: its whole seconds are written, then kept apart below
             t1 = time.perf_counter()
-            done = segment_request(request) if segmenter is None else segmenter.segment(request)
+            try:
+                done = segment_request(request) if segmenter is None else segmenter.segment(request)
+            except MediaError:
+                if short_cut is not None:
+                    raise short_cut from None  # nothing of the window could be kept: yt-dlp's finding stands
+                raise
             duration = done.get("duration_s")
             if duration is not None and entry is not None:
                 provenance["duration_s"] = round(float(duration), 3)
+            if done.get("short") or short_cut is not None:
+                raise _keep_partial(job, done, staged, out_dir, work, provenance, short_cut)
             t2 = time.perf_counter()
         except (_Failure, MediaError) as exc:
             message = str(exc).replace(str(work / "staged") + os.sep, "")  # name the file, not the temp folder
@@ -106,6 +122,7 @@ def process_clip(
             if final.exists():  # left by a run killed between rename and commit
                 shutil.rmtree(final)
             os.replace(staged, final)
+            shutil.rmtree(out_dir / PARTIAL_DIR / job.clip_id, ignore_errors=True)  # an earlier short cut's seconds
             shutil.rmtree(work, ignore_errors=True)
             result.attempts.append(Attempt(started, time.time(), "done", warnings=warnings))
             result.status, result.error_class, result.error_message = "done", None, None
@@ -128,6 +145,43 @@ def process_clip(
 
 
 ARCHIVE_TOLERANCE_S = 0.5  # a file of 10 s give or take this is the window itself
+
+
+def _short_cut(work: Path, failure: _Failure) -> Path | None:
+    """The cut yt-dlp wrote before finding the video too short for the window (to keep as far as it goes)."""
+    if classify_error(str(failure)).name != "too_short":
+        return None
+    cuts = sorted(p for p in work.glob("clip.*") if p.is_file() and p.suffix in (".mp4", ".mkv", ".webm"))
+    return cuts[0] if cuts else None
+
+
+def _keep_partial(
+    job: ClipJob,
+    done: dict[str, Any],
+    staged: Path,
+    out_dir: Path,
+    work: Path,
+    provenance: dict[str, Any],
+    short_cut: _Failure | None,
+) -> Exception:
+    """A short window's whole seconds moved to ``<out>/partial/<clip_id>/``, where no complete-clip finder
+    looks; the ``too_short`` failure to record, with how long the window lasts and the seconds kept."""
+    seconds = int(done.get("seconds") or 0)
+    if not done.get("short"):  # yt-dlp said short, the cut holds the whole window: nothing to keep apart
+        assert short_cut is not None
+        return short_cut
+    window_s = round(float(done.get("window_s") or 0.0), 3)
+    provenance.update(window_s=window_s, seconds_kept=seconds, partial=f"{PARTIAL_DIR}/{job.clip_id}")
+    if provenance.get("source") != "archive":  # the video's length on its own timeline: where the window ends early
+        provenance["duration_s"] = round(job.start_s + window_s, 3)
+    kept = out_dir / PARTIAL_DIR / job.clip_id
+    kept.parent.mkdir(exist_ok=True)
+    if kept.exists():  # an earlier run's (the toolkit wrote it): replaced whole
+        os.replace(kept, work / "replaced")
+    os.replace(staged, kept)
+    reason = str(short_cut) if short_cut is not None else str(done["short"])
+    message = f"{reason}; its {seconds} whole second(s) kept apart in {PARTIAL_DIR}/{job.clip_id}"
+    return MediaError("too_short", message, provenance.get("duration_s"))
 
 
 def _archive_request(
@@ -195,3 +249,4 @@ def place_files(out_dir: Path, result: ClipResult, files: dict[str, bytes]) -> N
     if final.exists():  # left by a run killed between rename and commit
         shutil.rmtree(final)
     os.replace(staged, final)
+    shutil.rmtree(out_dir / PARTIAL_DIR / result.job.clip_id, ignore_errors=True)  # an earlier short cut's seconds

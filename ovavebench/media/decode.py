@@ -12,14 +12,12 @@ from __future__ import annotations
 import json
 import os
 import signal
-import struct
 import sys
 import traceback
-import zlib
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import Any, BinaryIO, cast
 
 import av
 import numpy as np
@@ -28,8 +26,8 @@ from av.video.reformatter import VideoReformatter
 
 from ..constants import SAMPLE_RATE, SEGMENTS
 from ..errors import OvavebenchError
+from .png import encode_png, write_png  # noqa: F401 - encode_png is part of this module's API
 
-PNG_COMPRESS_LEVEL = 1  # lossless either way; level 1 is the fast end
 MAX_AUDIO_GAP_S = 0.25  # missing audio up to this long (start, end, inside) is silence; longer fails the clip
 
 
@@ -40,52 +38,6 @@ class MediaError(OvavebenchError):
         super().__init__(message)
         self.error_class = error_class
         self.duration_s = duration_s  # how long the file lasts, when known (a short archive file)
-
-
-def _png_chunk(kind: bytes, payload: bytes) -> bytes:
-    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
-
-
-def encode_png(rgb: np.ndarray, level: int = PNG_COMPRESS_LEVEL) -> bytes:
-    """A lossless 8-bit RGB PNG of an ``[height, width, 3]`` uint8 array.
-
-    Every row uses PNG's "Sub" filter (each byte minus the byte one pixel to
-    its left, computed for the whole image at once) and one deflate stream with
-    zlib's run-length strategy: after the Sub filter, runs are what there is to
-    find, faster than level 1 and smaller (8.8 vs 11.9 ms, 386 vs 438 KB on a
-    640x360 frame). The bytes are a function of the pixels (the checksums in
-    the download state depend on it): ISA-L's deflate, 3x faster, gave the
-    same frame different bytes from run to run.
-
-    >>> encode_png(np.zeros((2, 3, 3), np.uint8))[:8]
-    b'\x89PNG\r\n\x1a\n'
-    """
-    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise ValueError(f"encode_png needs a [height, width, 3] uint8 array, got {rgb.dtype} {rgb.shape}")
-    height, width, _ = rgb.shape
-    rows = rgb.reshape(height, width * 3)
-    filtered = np.empty((height, width * 3 + 1), np.uint8)
-    filtered[:, 0] = 1  # filter type Sub
-    filtered[:, 1:4] = rows[:, :3]
-    np.subtract(rows[:, 3:], rows[:, :-3], out=filtered[:, 4:])  # modulo 256, as PNG defines it
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB, not interlaced
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _png_chunk(b"IHDR", header)
-        + _png_chunk(b"IDAT", _deflate(filtered.tobytes(), level))
-        + _png_chunk(b"IEND", b"")
-    )
-
-
-def _deflate(data: bytes, level: int) -> bytes:
-    compressor = zlib.compressobj(level, zlib.DEFLATED, 15, 9, zlib.Z_RLE)
-    return compressor.compress(data) + compressor.flush()
-
-
-def write_png(path: str | os.PathLike, rgb: np.ndarray) -> None:
-    """Write :func:`encode_png` of ``rgb`` to ``path``."""
-    with open(path, "wb") as handle:
-        handle.write(encode_png(rgb))
 
 
 @dataclass(frozen=True)
@@ -99,6 +51,11 @@ class SegmentedClip:
     frame_times: list[float]  # presentation time of each chosen frame, from the window's start
     window_start: float  # where the window starts on the file's own timeline (seconds)
     duration_s: float | None  # how long the file lasts (its container's duration), when it says
+    # A short window cut as far as it goes (``keep_short``): the whole seconds written (fewer than the window's),
+    # how long its video lasts from the window's start, and why it is short (the ``too_short`` message).
+    seconds: int = SEGMENTS
+    window_s: float | None = None
+    short: str | None = None
 
 
 MediaSource = str | os.PathLike | BinaryIO
@@ -132,6 +89,7 @@ def segment_clip(
     start_s: float = 0.0,
     absolute: bool = False,
     archive_tolerance_s: float | None = None,
+    keep_short: bool = False,
 ) -> SegmentedClip:
     """Decode ``clip`` once; write ``out_dir/frames/{0..segments-1}.png`` and ``out_dir/audio.wav``.
 
@@ -148,6 +106,12 @@ def segment_clip(
     tolerance *is* the window (``start_s`` is ignored); a shorter one fails as ``too_short`` with its duration;
     a longer one is the whole video, cut at ``start_s``.
 
+    With ``keep_short`` a window whose video ends inside it (a short archive file is the window's beginning)
+    is cut as far as it goes instead: the ``n`` whole seconds whose middle is still on screen, frames
+    ``0..n-1`` and ``n`` s of audio by the same rules, are written and returned with ``seconds = n`` and
+    ``short`` set (the caller must not take them for a full window). No whole second, or seconds that cannot
+    be made exact, still fail as ``too_short`` and write nothing.
+
     ``threaded_decoding`` lets the video decoder use several cores; turn it off
     when many clips are segmented in parallel (the cores are busy anyway, and
     per-decoder thread pools then cost more than they give).
@@ -161,18 +125,40 @@ def segment_clip(
         if not container.streams.audio:
             raise MediaError("no_audio", f"{name}: no audio stream")
         duration = container.duration / 1_000_000 if container.duration is not None else None
+        short_file = None
         if archive_tolerance_s is not None and duration is not None:
             if abs(duration - segments) <= archive_tolerance_s:
                 start_s = 0.0  # the file is the window, whatever start the manifest gives
             elif duration < segments:
-                raise MediaError(
-                    "too_short", f"{name}: the file lasts {duration:.2f} s, less than the {segments} s window", duration
-                )
+                short_file = f"{name}: the file lasts {duration:.2f} s, less than the {segments} s window"
+                if not keep_short:
+                    raise MediaError("too_short", short_file, duration)
+                start_s = 0.0  # a short file is the window's beginning (the video ended inside the window)
         origin = start_s if absolute else file_start(container) + start_s
-        picked, audio_start, samples = _decode_window(container, name, origin, segments, sample_rate, threaded_decoding)
+        picked, audio_start, samples, video_end = _decode_window(
+            container, name, origin, segments, sample_rate, threaded_decoding
+        )
         video = container.streams.video[0]
         sar = video.codec_context.sample_aspect_ratio
-    samples = _fit_audio(samples, audio_start - origin, name, segments, sample_rate)
+    seconds, window_s, short = len(picked), None, None
+    if video_end is not None:  # the video ends inside the window: only its first ``seconds`` whole seconds exist
+        window_s = max(0.0, video_end - origin)
+        # A second is whole when the video lasts to its end, short of what the audio rule fills with silence.
+        seconds = min(seconds, int(window_s + MAX_AUDIO_GAP_S + _EPS))
+        picked = picked[:seconds]
+        short = short_file or (
+            f"{name}: video ends after {seconds} whole s of the window, expected {segments} s "
+            f"(it lasts {window_s:.2f} s from the window's start)"
+        )
+        known = duration if archive_tolerance_s is not None else None
+        if not keep_short or seconds == 0:
+            raise MediaError("too_short", short, known)
+        try:
+            samples = _fit_audio(samples, audio_start - origin, name, seconds, sample_rate)
+        except MediaError as exc:  # the short window's fact stays the class; its seconds are not kept
+            raise MediaError("too_short", f"{short}; its {seconds} s not kept: {exc}", known) from None
+    else:
+        samples = _fit_audio(samples, audio_start - origin, name, segments, sample_rate)
 
     frames_dir = out_dir / "frames"
     frames_dir.mkdir(parents=True, exist_ok=True)
@@ -189,7 +175,7 @@ def segment_clip(
     audio_path = out_dir / "audio.wav"
     soundfile.write(audio_path, samples, sample_rate, subtype="PCM_16")
     times = [float(f.time) - origin for f in picked]
-    return SegmentedClip(frame_paths, audio_path, width, height, times, origin, duration)
+    return SegmentedClip(frame_paths, audio_path, width, height, times, origin, duration, seconds, window_s, short)
 
 
 def _display_rgb(to_rgb: VideoReformatter, frame: av.VideoFrame, sar: Fraction | None) -> np.ndarray:
@@ -213,8 +199,9 @@ def _decode_window(
     segments: int,
     sample_rate: int,
     threaded: bool,
-) -> tuple[list[av.VideoFrame], float, np.ndarray]:
-    """The frames shown at each second's middle, the audio's first timestamp and its samples (mono, resampled)."""
+) -> tuple[list[av.VideoFrame], float, np.ndarray, float | None]:
+    """The frames shown at each second's middle, the audio's first timestamp and its samples (mono, resampled),
+    and, when the video ends inside the window, when its last frame stops being shown (else None)."""
     video, audio = container.streams.video[0], container.streams.audio[0]
     if threaded:
         video.thread_type = "AUTO"
@@ -246,7 +233,7 @@ def _decode_from_here(
     segments: int,
     sample_rate: int,
     seeked: bool = False,
-) -> tuple[list[av.VideoFrame], float, np.ndarray]:
+) -> tuple[list[av.VideoFrame], float, np.ndarray, float | None]:
     middles = [origin + k + 0.5 for k in range(segments)]
     end = origin + segments
     picked: list[av.VideoFrame] = []
@@ -322,6 +309,7 @@ def _decode_from_here(
                 chunks.append(out.to_ndarray().reshape(-1))
     except av.error.FFmpegError as exc:
         raise MediaError("undecodable", f"{name}: decoding failed ({exc})") from None
+    video_end = None
     if len(picked) < segments:
         if previous is None:
             raise MediaError("undecodable", f"{name}: no decodable video frame")
@@ -330,13 +318,9 @@ def _decode_from_here(
         while len(picked) < segments and middles[len(picked)] < shown_until:
             picked.append(previous)
         if len(picked) < segments:
-            raise MediaError(
-                "too_short",
-                f"{name}: video ends after {len(picked)} s of the window, expected {segments} s "
-                f"(it lasts {shown_until - origin:.2f} s from the window's start)",
-            )
+            video_end = shown_until  # too short: the caller decides whether its whole seconds are kept
     samples = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
-    return picked, (audio_start if audio_start is not None else origin), samples
+    return picked, (audio_start if audio_start is not None else origin), samples, video_end
 
 
 def _frame_duration(frame: av.VideoFrame, video: av.video.stream.VideoStream) -> float:
@@ -372,13 +356,15 @@ def _fit_audio(samples: np.ndarray, lead: float, name: str, segments: int, sampl
     return np.clip(samples[:wanted], -1.0, 1.0)
 
 
-def segment_request(request: dict, threaded_decoding: bool = True) -> dict[str, float | None]:
+def segment_request(request: dict, threaded_decoding: bool = True) -> dict[str, Any]:
     """:func:`segment_clip` of one JSON-able request (``clip`` or ``archive`` + ``member``, ``out``, window):
-    what the download's workers and segmenter processes run; returns the window's start and file's duration."""
+    what the download's workers and segmenter processes run; returns the window's start, the file's duration, and
+    for a short window kept as far as it goes (``keep_short``) its whole ``seconds``, ``window_s`` and ``short``."""
     kwargs = {
         "start_s": float(request.get("start_s", 0.0)),
         "absolute": bool(request.get("absolute", False)),
         "archive_tolerance_s": request.get("archive_tolerance_s"),
+        "keep_short": bool(request.get("keep_short", False)),
         "threaded_decoding": threaded_decoding,
     }
     if request.get("archive") is not None:
@@ -388,7 +374,13 @@ def segment_request(request: dict, threaded_decoding: bool = True) -> dict[str, 
             done = segment_clip(source, request["out"], **kwargs)  # type: ignore[arg-type]
     else:
         done = segment_clip(request["clip"], request["out"], **kwargs)  # type: ignore[arg-type]
-    return {"window_start": done.window_start, "duration_s": done.duration_s}
+    return {
+        "window_start": done.window_start,
+        "duration_s": done.duration_s,
+        "seconds": done.seconds,
+        "window_s": done.window_s,
+        "short": done.short,
+    }
 
 
 def segmenter_process_init(parent_pid: int) -> None:

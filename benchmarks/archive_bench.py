@@ -58,6 +58,15 @@ def build_archive(root: Path, clips: int, width: int, height: int) -> tuple[Path
     return archive, manifest
 
 
+def url_site(root: Path, manifest: Path, clips: int) -> None:
+    """The local web site the URL phase fetches from: the first ``clips`` ids, each the 24 s whole video."""
+    site = root / "site" / "videos"
+    site.mkdir(parents=True)
+    whole = root / "templates" / "whole.mp4"
+    for youtube_id in pd.read_csv(manifest)["youtube_id"].head(clips):
+        os.link(whole, site / f"{youtube_id}.mp4")
+
+
 def run_phase(args: argparse.Namespace) -> None:
     """One download run in this (fresh) process; prints its figures as JSON."""
     from ovavebench.download import DownloadOptions, download_clips
@@ -78,11 +87,14 @@ def run_phase(args: argparse.Namespace) -> None:
         options = DownloadOptions(workers=args.workers, archive=args.archive)
         summary = download_clips(manifest, args.out, options)
     written = sum(p.stat().st_size for p in Path(args.out).rglob("*") if p.is_file())
-    peak_kb = max(
-        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    )
+    # This process's own high-water mark (VmHWM): its ru_maxrss would start at the parent's RSS, which Linux carries
+    # over the exec. The segmenter processes' ru_maxrss start at this process's RSS: an upper bound of theirs.
+    with open("/proc/self/status") as status:
+        peak_kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+    children_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     print(json.dumps({"clips": len(manifest), "done": summary.done, "failed": summary.failed,
-                      "elapsed_s": summary.elapsed_s, "written": written, "peak_kb": peak_kb}))  # fmt: skip
+                      "elapsed_s": summary.elapsed_s, "written": written, "peak_kb": peak_kb,
+                      "children_peak_kb": children_kb}))  # fmt: skip
 
 
 def phase(args: argparse.Namespace, name: str, out: Path, archive: Path, manifest: Path) -> dict:
@@ -116,11 +128,7 @@ def main() -> None:
         root = Path(tmp)
         t0 = time.perf_counter()
         archive, manifest = build_archive(root, args.clips, width, height)
-        site = root / "site" / "videos"
-        site.mkdir(parents=True)
-        whole = root / "templates" / "whole.mp4"
-        for youtube_id in pd.read_csv(manifest)["youtube_id"].head(args.url_clips):
-            os.link(whole, site / f"{youtube_id}.mp4")
+        url_site(root, manifest, args.url_clips)
         print(
             f"archive of {args.clips:,} clips ({width}x{height}) built in {time.perf_counter() - t0:.1f} s", flush=True
         )
@@ -142,7 +150,7 @@ def main() -> None:
                 f"{label:<24} {figures['clips']:6,} clips: {figures['done']:,} done, {figures['failed']} failed, "
                 f"{figures['elapsed_s']:7.1f} s = {ms:6.1f} ms/clip, "
                 f"{figures['written'] / 1024 / figures['clips']:6.1f} "
-                f"KB/clip written, peak {figures['peak_kb'] / 1024:5.0f} MB (largest process)",
+                f"KB/clip written, peak {figures['peak_kb'] / 1024:5.0f} MB (the run's process)",
                 flush=True,
             )
         url_ms = url["elapsed_s"] / url["clips"]

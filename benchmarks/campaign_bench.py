@@ -8,9 +8,9 @@ generated clip), then, each in a fresh child process so that its peak memory is 
    round 1 and 2 answers written straight into the store beforehand (not timed);
 
 and prints per run: wall time, ms per clip, KB of new files per clip (everything the export created: the store,
-the task files, and anything it wrote into the media folder), peak memory (the child's ru_maxrss), the largest
-task file, and the ratio to the previous implementation, run from git (``--previous REV``, extracted with
-``git archive`` into a temporary folder) on the same media at the sizes in ``--previous-sizes``.
+the task files, and anything it wrote into the media folder), peak memory (the child's own high-water mark,
+VmHWM), the largest task file, and the ratio to the previous implementation, run from git (``--previous REV``,
+extracted with ``git archive`` into a temporary folder) on the same media at the sizes in ``--previous-sizes``.
 
     python benchmarks/campaign_bench.py [--sizes 2000,24800] [--previous 2807a96] [--previous-sizes 2000]
 """
@@ -34,17 +34,19 @@ from PIL import Image
 
 REPO = Path(__file__).resolve().parent.parent
 
-# Run in the child: one export, then its own peak memory (ru_maxrss, KiB on Linux) and wall time as JSON.
+# Run in the child: one export, then its own peak memory (VmHWM, KiB) and wall time as JSON.
 CHILD = """
-import json, resource, sys, time
+import json, sys, time
 sys.path.insert(0, sys.argv[1])
 from ovavebench.annotate import export_round
 from ovavebench.manifest import read_manifest
 start = time.perf_counter()
 manifest = read_manifest(sys.argv[2])
 report = export_round(manifest, sys.argv[3], int(sys.argv[4]), sys.argv[5].split(","), sys.argv[6], sys.argv[7])
-print(json.dumps({"seconds": time.perf_counter() - start, "tasks": sum(report.tasks.values()),
-                  "peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+seconds = time.perf_counter() - start
+# VmHWM, not ru_maxrss: a child's ru_maxrss starts at its parent's RSS (Linux carries it over the exec)
+peak = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+print(json.dumps({"seconds": seconds, "tasks": sum(report.tasks.values()), "peak_kib": peak}))
 """
 
 

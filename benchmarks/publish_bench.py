@@ -51,6 +51,8 @@ else:
     from ovavebench.publish.webdataset import export_webdataset
     export_webdataset(collection, out, shard_bytes=256 * 10**6)
 print(time.perf_counter() - start)
+# VmHWM, not ru_maxrss: a child's ru_maxrss starts at its parent's RSS (Linux carries it over the exec)
+print(next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:")))
 """
 
 
@@ -104,7 +106,7 @@ def make_benchmark(root: Path, clips: int, templates: list[Path]) -> tuple[Path,
 
 
 def run_export(code: Path, kind: str, bench: Path, media: Path, out: Path) -> tuple[float, float, float]:
-    """(seconds, CPU seconds, peak RSS in MB) of one export in a fresh process running the package under ``code``.
+    """(seconds, CPU seconds, peak RSS in MB: its VmHWM) of one export in a fresh process running ``code``'s package.
 
     The CPU seconds (user + system) are the figure to compare on a shared machine: wall time there mostly
     measures how long the process waited for a core."""
@@ -115,13 +117,13 @@ def run_export(code: Path, kind: str, bench: Path, media: Path, out: Path) -> tu
             stderr=stderr,
             env={**os.environ, "PYTHONPATH": str(code)},
         )
-        _, status, usage = os.wait4(process.pid, 0)  # this child's own peak, not the maximum over all children
+        _, status, usage = os.wait4(process.pid, 0)  # this child's own CPU time, not all children's
         stdout.seek(0)
         stderr.seek(0)
         if os.waitstatus_to_exitcode(status):
             raise SystemExit(f"export {kind} ({code}) failed:\n{stderr.read().decode()[-2000:]}")
-        seconds = float(stdout.read().decode().strip().splitlines()[-1])
-    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024  # KB on Linux
+        seconds, peak_kib = stdout.read().decode().strip().splitlines()[-2:]
+    return float(seconds), usage.ru_utime + usage.ru_stime, int(peak_kib) / 1024
 
 
 def baseline_code(rev: str, into: Path) -> Path:

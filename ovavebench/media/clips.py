@@ -8,15 +8,103 @@ from pathlib import Path
 
 from ..constants import SEGMENTS
 from ..errors import OvavebenchError
+from ..ids import CLIP_ID_RE
 
 LAYOUTS = ("toolkit", "official")
 FRAME_SUFFIXES = (".png", ".jpg", ".jpeg")
+TOOLKIT_FRAMES = tuple(f"{k}.png" for k in range(SEGMENTS))
+
+# A video's media as plain strings: (folder of its frames, the frames' names in order, its wav). The names tuple is
+# shared between videos where equal, so the whole benchmark's lookup costs a few hundred bytes a video.
+MediaFiles = tuple[str, tuple[str, ...], str]
 
 
-def _natural(path: Path) -> tuple:
+def _natural(name: str) -> tuple:
     import re
 
-    return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path.name))
+    return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name))
+
+
+def _toolkit_folders(media: Path) -> dict[str, list[str]]:
+    """YouTube id → names of the clip folders (``<youtube_id>_<start:06d>``) holding a clip: names, not paths."""
+    out: dict[str, list[str]] = {}
+    with os.scandir(media) as entries:
+        for entry in entries:
+            match = CLIP_ID_RE.match(entry.name)
+            # a folder without its audio is no clip yet (a run killed mid-clip): as the download layout counts them
+            if match and entry.is_dir() and os.path.exists(os.path.join(entry.path, "audio.wav")):
+                out.setdefault(match.group("youtube_id"), []).append(entry.name)
+    return out
+
+
+def benchmark_media(
+    media: str | os.PathLike,
+    benchmark: str | os.PathLike,
+    layout: str = "toolkit",
+) -> tuple[dict[str, MediaFiles], list[str], list[str]]:
+    """Video id → (frames folder, frame names, wav) of every benchmark video with media, in meta order; the ids
+    without; why, by name. Plain strings, not path objects: publishing the 24,800-video benchmark looks up every
+    video before it writes, and this keeps that lookup small (see :func:`benchmark_videos` for the layouts).
+    """
+    from ..benchmark import find_benchmark_files, read_meta_rows
+
+    if layout not in LAYOUTS:
+        raise OvavebenchError(f"--layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
+    media = Path(media)
+    if not media.is_dir():
+        raise OvavebenchError(f"{media}: media folder not found")
+    meta = read_meta_rows(find_benchmark_files(benchmark).meta)  # no pandas: the torch and AV-LLM paths read this
+    found: dict[str, MediaFiles] = {}
+    missing: list[str] = []
+    problems: list[str] = []
+    if layout == "toolkit":
+        folders = _toolkit_folders(media)
+        for video in meta["vid_name"]:
+            names = folders.get(video, [])
+            if len(names) > 1:  # an id matching two folders: which one is the benchmark's is the user's call
+                raise OvavebenchError(
+                    f"YouTube id {video!r} matches {len(names)} clip folders ({', '.join(sorted(names))}); "
+                    "keep the one of the benchmark"
+                )
+            folder = os.path.join(media, names[0]) if names else ""
+            frames_dir = os.path.join(folder, "frames")
+            audio = os.path.join(folder, "audio.wav")
+            if (
+                not names
+                or not os.path.exists(audio)
+                or not all(os.path.exists(os.path.join(frames_dir, name)) for name in TOOLKIT_FRAMES)
+            ):
+                missing.append(video)
+            else:
+                found[video] = (frames_dir, TOOLKIT_FRAMES, audio)
+        return found, missing, problems
+    shared: dict[tuple[str, ...], tuple[str, ...]] = {}
+    for vid_name, split, cls_name in zip(meta["vid_name"], meta["split"], meta["cls_name"], strict=True):
+        frames_dir = os.path.join(media, split, "video", cls_name, vid_name)
+        wav = os.path.join(media, split, "audio", cls_name, f"{vid_name}.wav")
+        is_dir = os.path.isdir(frames_dir)
+        frames = (
+            tuple(
+                sorted(
+                    (n for n in os.listdir(frames_dir) if os.path.splitext(n)[1].lower() in FRAME_SUFFIXES),
+                    key=_natural,
+                )
+            )  # fmt: skip
+            if is_dir
+            else ()
+        )
+        if not is_dir and not os.path.exists(wav):
+            missing.append(vid_name)
+            continue
+        if len(frames) != SEGMENTS:
+            problems.append(f"{vid_name}: {len(frames)} frame(s) in {frames_dir} (expected {SEGMENTS})")
+        elif not os.path.isfile(wav):
+            problems.append(f"{vid_name}: no audio (expected {wav})")
+        else:
+            found[vid_name] = (frames_dir, shared.setdefault(frames, frames), wav)
+            continue
+        missing.append(vid_name)
+    return found, missing, problems
 
 
 def benchmark_videos(
@@ -30,45 +118,9 @@ def benchmark_videos(
     ``official``: the official preprocessed download as it is (``<split>/video/<class>/<vid>/`` with 10
     frames, ``<split>/audio/<class>/<vid>.wav``).
     """
-    from ..benchmark import find_benchmark_files, read_meta_rows
-    from .layout import clip_dirs_by_youtube_id, resolve_clip_dir
-
-    if layout not in LAYOUTS:
-        raise OvavebenchError(f"--layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
-    media = Path(media)
-    if not media.is_dir():
-        raise OvavebenchError(f"{media}: media folder not found")
-    meta = read_meta_rows(find_benchmark_files(benchmark).meta)  # no pandas: the torch and AV-LLM paths read this
-    found: list[tuple[str, list[Path], Path]] = []
-    missing: list[str] = []
-    problems: list[str] = []
-    if layout == "toolkit":
-        index = clip_dirs_by_youtube_id(media)
-        for video in meta["vid_name"]:
-            folder = resolve_clip_dir(video, index)  # an id matching two folders is an error naming them
-            frames = [folder / "frames" / f"{k}.png" for k in range(SEGMENTS)] if folder is not None else []
-            if folder is None or not all(p.exists() for p in frames):
-                missing.append(video)
-            else:
-                found.append((video, frames, folder / "audio.wav"))
-        return found, missing, problems
-    for vid_name, split, cls_name in zip(meta.vid_name, meta.split, meta.cls_name, strict=True):
-        frames_dir = media / split / "video" / cls_name / vid_name
-        wav = media / split / "audio" / cls_name / f"{vid_name}.wav"
-        frames = (
-            sorted((p for p in frames_dir.iterdir() if p.suffix.lower() in FRAME_SUFFIXES), key=_natural)
-            if frames_dir.is_dir()
-            else []
-        )
-        if not frames_dir.is_dir() and not wav.exists():
-            missing.append(vid_name)
-            continue
-        if len(frames) != SEGMENTS:
-            problems.append(f"{vid_name}: {len(frames)} frame(s) in {frames_dir} (expected {SEGMENTS})")
-        elif not wav.is_file():
-            problems.append(f"{vid_name}: no audio (expected {wav})")
-        else:
-            found.append((vid_name, frames, wav))
-            continue
-        missing.append(vid_name)
-    return found, missing, problems
+    found, missing, problems = benchmark_media(media, benchmark, layout)
+    videos = [
+        (video, [Path(frames_dir, name) for name in names], Path(audio))
+        for video, (frames_dir, names, audio) in found.items()
+    ]
+    return videos, missing, problems

@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 from ..benchmark import load_benchmark, read_meta
 from ..constants import SAMPLE_RATE, SEGMENTS
 from ..errors import OvavebenchError
-from ..media.clips import benchmark_videos
+from ..media.clips import benchmark_media
 
 SPLIT_ORDER = ("train", "val", "test")
 
@@ -110,7 +111,7 @@ def collect(
     ``allow_missing``, a record without media that the export counts and the card mentions)."""
     bench = load_benchmark(benchmark)
     folder = Path(benchmark)
-    found, missing, problems = benchmark_videos(media, folder, layout)
+    files, missing, problems = benchmark_media(media, folder, layout)  # strings: a few hundred bytes a video
     if problems:
         raise OvavebenchError(
             f"{media}: {problems[0]}" + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
@@ -121,22 +122,16 @@ def collect(
             f"{', '.join(missing[:5])}; pass --allow-missing to publish them without media "
             "(the dataset card says how many)"
         )
-    shared: dict[tuple[Any, ...], Any] = {}  # equal tuples held once (frame names, labels, subsets)
-    files: dict[str, tuple[str, tuple[str, ...], str]] = {}
-    for vid, frame_paths, audio in found:
-        parents = {str(p.parent) for p in frame_paths}
-        where = parents.pop() if len(parents) == 1 else ""  # else each name is the whole path
-        names = tuple(p.name if where else str(p) for p in frame_paths)
-        files[str(vid)] = (where, shared.setdefault(names, names), str(audio))
-    del found  # the path objects: a few kilobytes a video
+    shared: dict[tuple[Any, ...], Any] = {}  # equal tuples held once (labels, subsets)
     subsets = _subset_members(folder)
     flags = bench.labels.flags
     index = bench.labels.index()
     records = []
-    rows = [row for split in SPLIT_ORDER for row in bench.meta[bench.meta["split"] == split].itertuples(index=False)]
+    rows = (row for split in SPLIT_ORDER for row in bench.meta[bench.meta["split"] == split].itertuples(index=False))
     for row in rows:
-        # the benchmark's meta is read as text; str() tells the type checker so
-        vid_name, split, cls_name = str(row.vid_name), str(row.split), str(row.cls_name)
+        # the benchmark's meta is read as text; str() tells the type checker so. A split's and a class's name are
+        # held once (interned), not once a video.
+        vid_name, split, cls_name = str(row.vid_name), sys.intern(str(row.split)), sys.intern(str(row.cls_name))
         clip_media = files.get(vid_name)
         labels = tuple(int(x) for x in flags[index[vid_name]])
         member_of = tuple(r for r, ids in subsets.items() if split == "train" and vid_name in ids)

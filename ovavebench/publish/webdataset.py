@@ -69,6 +69,9 @@ def export_webdataset(
                     with tarfile.open(fileobj=handle, mode="w", format=tarfile.USTAR_FORMAT) as tar:
                         for record in shard:
                             _write_sample(tar, record)
+                            # a writing TarFile keeps every member's header it wrote (12 a video), which it never
+                            # reads again: dropped, the export's memory stays flat whatever the shard's size
+                            tar.members.clear()
             done += len(shard)
             if on_progress:
                 on_progress(done, total)

@@ -103,9 +103,11 @@ def test_archive_clips_are_exact_bad_files_classified_and_the_rest_fetched_from_
         "randombytes": "undecodable",
         "sixsecond01": "too_short",
     }
-    assert failures.loc["sixsecond01", "duration_s"] == pytest.approx(6.0, abs=0.1)  # recorded, never kept
+    assert failures.loc["sixsecond01", "duration_s"] == pytest.approx(6.0, abs=0.1)  # recorded, never a clip
+    assert failures.loc["sixsecond01", "seconds_kept"] == 6  # its whole seconds kept apart (tests/test_short_clips.py)
     assert failures.loc["emptyfile01", "source_file"] == "emptyfile01.mp4"
     assert not (out / "sixsecond01_000000").exists()
+    assert sorted(p.name for p in (out / "partial").iterdir()) == ["sixsecond01_000000"]
 
 
 def test_zip_and_folder_give_the_same_frames_and_the_url_path_the_same_frames_as_the_archive(archive, tmp_path):

@@ -91,10 +91,11 @@ def run_phase(args: argparse.Namespace) -> None:
     # over the exec. The segmenter processes' ru_maxrss start at this process's RSS: an upper bound of theirs.
     with open("/proc/self/status") as status:
         peak_kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
-    children_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     print(json.dumps({"clips": len(manifest), "done": summary.done, "failed": summary.failed,
                       "elapsed_s": summary.elapsed_s, "written": written, "peak_kb": peak_kb,
-                      "children_peak_kb": children_kb}))  # fmt: skip
+                      "children_peak_kb": children.ru_maxrss, "cpu_s": own.ru_utime + own.ru_stime,
+                      "children_cpu_s": children.ru_utime + children.ru_stime}))  # fmt: skip
 
 
 def phase(args: argparse.Namespace, name: str, out: Path, archive: Path, manifest: Path) -> dict:

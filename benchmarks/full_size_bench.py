@@ -85,8 +85,9 @@ def archive_stage(args: argparse.Namespace, root: Path, n: int, archive: Path, m
             1000 * per_clip,
             figures["written"] / 1024 / figures["clips"],
             figures["peak_kb"] / 1024,
-            f"{figures['done']:,} done, {figures['failed']} failed, {figures['elapsed_s']:.0f} s, segmenter "
-            f"processes <= {figures['children_peak_kb'] / 1024:.0f} MB; "
+            f"{figures['done']:,} done, {figures['failed']} failed, {figures['elapsed_s']:.0f} s; CPU ms/clip: "
+            f"{1000 * figures['cpu_s'] / n:.1f} the run's process, {1000 * figures['children_cpu_s'] / n:.1f} the "
+            f"segmenters (<= {figures['children_peak_kb'] / 1024:.0f} MB each); "
             f"{url_per_clip / per_clip:.1f}x faster than the URL path ({1000 * url_per_clip:.0f} ms/clip over "
             f"{url['clips']} clips, peak {url['peak_kb'] / 1024:.0f} MB)",
         )

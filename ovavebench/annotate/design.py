@@ -37,7 +37,7 @@ _TASK_CSS = """
 .ovave-flag { margin-top: 4px; }
 .ovave-prefetch {
   position: fixed; left: 0; bottom: 0; width: 1px; height: 1px; overflow: hidden; opacity: 0.01; pointer-events: none; }
-.ovave-prefetch-box { width: 1px; height: 1px; animation: ovave-prefetch 0s linear 1s forwards; }
+.ovave-prefetch-box { width: 1px; height: 1px; animation: ovave-prefetch 0s linear 0.3s forwards; }
 @keyframes ovave-prefetch { to { background-image: var(--ovave-next); } }
 """
 GUIDE_SUMMARY = (
@@ -62,9 +62,12 @@ def second_view(k: int) -> str:
 
 CLIP_VIEW = '<audio controls preload="metadata" src="$audio" title="whole clip, 10 s"></audio>'
 # The next task's frames (``$next_frame_k``; empty for the last task): CSS background images of a 1-pixel box whose
-# style sets them only 1 s after the task is shown (an animation delay): the requests come after this task's own
-# frames and answers are up, and Submit finds the next frames in the page's image cache. (Hidden <img> elements
-# were requested with the task's own; a <link rel=prefetch> was fetched twice.)
+# style sets them only 0.3 s after the task is shown (an animation delay): the requests come after this task's own
+# frames and answers are up, and Submit finds the next frames in the page's image cache. The delay is short because
+# an annotator who trusts a pre-filled task submits within a second: at 1 s the prefetch raced Submit and lost
+# (Submit -> next 0.75-1.1 s median against 0.5-0.8 s at 0.3 s, benchmarks/annotator_bench.py), and fetching the
+# frames costs the main thread nothing (decoded off it, on first paint). (Hidden <img> elements were requested with
+# the task's own; a <link rel=prefetch> was fetched twice.)
 
 
 def _prefetch_view(segments: int) -> str:

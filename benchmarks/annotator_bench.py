@@ -8,6 +8,8 @@ from Submit to the next task interactive (ready, and the long tasks that hold it
 (the keys, each one WebDriver request, and Submit -> next), and the keystrokes saved. First it prints the first
 task's time to interactive in "Label All Tasks" over --loads fresh page loads (issue #34's definition: the first
 answer clickable, no main-thread task over 200 ms in the next 5 s; and a real click then answered in ... ms).
+With ``--previous REV`` the view of that revision (``git archive``) is measured beside this one on the same server:
+its time to interactive (loads alternated) and a plain labelling run, and the ratios of this version's figures to it.
 
     python benchmarks/annotator_bench.py [--tasks 10] [--model-right 8] [--loads 3] [--runs 1]
 """
@@ -145,6 +147,7 @@ def main() -> None:
                                 loads[label].append(open_task(driver, url, tti=True))
                     finally:
                         driver.quit()
+                    best = {label: min(load.tti_ms for load in measured) for label, measured in loads.items()}
                     for label, measured in loads.items():
                         blocks = [round(d) for load in measured for _, d in load.long_tasks if d > 200]
                         print(
@@ -155,6 +158,9 @@ def main() -> None:
                             f"{blocks or 'none'}; load average {os.getloadavg()[0]:.1f}",
                             flush=True,
                         )
+                    if args.previous:
+                        ratio = best["this version"] / best[args.previous]
+                        print(f"time to interactive, best of {args.loads}, against {args.previous}: {ratio:.2f}x")
                 runs = [(name, stream)]
                 if name == "plain0" and args.loads and args.previous:
                     runs.append((f"{args.previous}", streams[args.previous]))
@@ -168,6 +174,13 @@ def main() -> None:
                         driver.quit()
                 for label, _ in runs:
                     _print_figures(label, figures[label])
+                if len(runs) > 1:
+                    now, before = figures[name]["submit_to_next_ms"], figures[args.previous]["submit_to_next_ms"]
+                    print(
+                        f"Submit -> next interactive, this version against {args.previous} (plain, the same clips, "
+                        f"one after the other): {now:.0f} / {before:.0f} ms = {now / before:.2f}x",
+                        flush=True,
+                    )
             saved = 1 - figures["prefilled0"]["keystrokes_per_task"] / figures["plain0"]["keystrokes_per_task"]
             print(
                 f"pre-annotation right on {args.model_right} of 10 seconds saves {100 * saved:.0f} % of the keystrokes"

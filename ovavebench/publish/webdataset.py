@@ -71,7 +71,7 @@ def export_webdataset(
                             _write_sample(tar, record)
                             # a writing TarFile keeps every member's header it wrote (12 a video), which it never
                             # reads again: dropped, the export's memory stays flat whatever the shard's size
-                            tar.members.clear()
+                            tar.members.clear()  # type: ignore[attr-defined]  # typeshed omits it
             done += len(shard)
             if on_progress:
                 on_progress(done, total)

@@ -71,6 +71,7 @@ def export_webdataset(
                             _write_sample(tar, record)
                             # a writing TarFile keeps every member's header it wrote (12 a video), which it never
                             # reads again: dropped, the export's memory stays flat whatever the shard's size
+                            # (an undocumented attribute: test_publish fails loudly if tarfile ever drops it)
                             tar.members.clear()  # type: ignore[attr-defined]  # typeshed omits it
             done += len(shard)
             if on_progress:

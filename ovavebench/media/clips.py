@@ -8,7 +8,6 @@ from pathlib import Path
 
 from ..constants import SEGMENTS
 from ..errors import OvavebenchError
-from ..ids import CLIP_ID_RE
 
 LAYOUTS = ("toolkit", "official")
 FRAME_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -25,18 +24,6 @@ def _natural(name: str) -> tuple:
     return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name))
 
 
-def _toolkit_folders(media: Path) -> dict[str, list[str]]:
-    """YouTube id → names of the clip folders (``<youtube_id>_<start:06d>``) holding a clip: names, not paths."""
-    out: dict[str, list[str]] = {}
-    with os.scandir(media) as entries:
-        for entry in entries:
-            match = CLIP_ID_RE.match(entry.name)
-            # a folder without its audio is no clip yet (a run killed mid-clip): as the download layout counts them
-            if match and entry.is_dir() and os.path.exists(os.path.join(entry.path, "audio.wav")):
-                out.setdefault(match.group("youtube_id"), []).append(entry.name)
-    return out
-
-
 def benchmark_media(
     media: str | os.PathLike,
     benchmark: str | os.PathLike,
@@ -47,6 +34,7 @@ def benchmark_media(
     video before it writes, and this keeps that lookup small (see :func:`benchmark_videos` for the layouts).
     """
     from ..benchmark import find_benchmark_files, read_meta_rows
+    from .layout import clip_folder_names, one_clip_folder
 
     if layout not in LAYOUTS:
         raise OvavebenchError(f"--layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
@@ -58,19 +46,14 @@ def benchmark_media(
     missing: list[str] = []
     problems: list[str] = []
     if layout == "toolkit":
-        folders = _toolkit_folders(media)
+        folders = clip_folder_names(media)
         for video in meta["vid_name"]:
-            names = folders.get(video, [])
-            if len(names) > 1:  # an id matching two folders: which one is the benchmark's is the user's call
-                raise OvavebenchError(
-                    f"YouTube id {video!r} matches {len(names)} clip folders ({', '.join(sorted(names))}); "
-                    "keep the one of the benchmark"
-                )
-            folder = os.path.join(media, names[0]) if names else ""
+            name = one_clip_folder(video, folders.get(video, []))
+            folder = os.path.join(media, name) if name is not None else ""
             frames_dir = os.path.join(folder, "frames")
             audio = os.path.join(folder, "audio.wav")
             if (
-                not names
+                name is None
                 or not os.path.exists(audio)
                 or not all(os.path.exists(os.path.join(frames_dir, name)) for name in TOOLKIT_FRAMES)
             ):

@@ -11,26 +11,41 @@ from ..errors import OvavebenchError
 from ..ids import CLIP_ID_RE
 
 
+def clip_folder_names(media_dir: str | os.PathLike) -> dict[str, list[str]]:
+    """Map YouTube id → names of the clip folders (``<youtube_id>_<start:06d>``) holding a clip (sorted): plain
+    names, so that a lookup over the whole benchmark stays small."""
+    out: dict[str, list[str]] = {}
+    if not os.path.isdir(media_dir):
+        return out
+    with os.scandir(os.fspath(media_dir)) as entries:
+        for entry in sorted(entries, key=lambda e: e.name):
+            match = CLIP_ID_RE.match(entry.name)
+            # a folder without its audio is no clip yet (a run killed mid-clip)
+            if match and entry.is_dir() and os.path.exists(os.path.join(entry.path, "audio.wav")):
+                out.setdefault(match.group("youtube_id"), []).append(entry.name)
+    return out
+
+
 def clip_dirs_by_youtube_id(media_dir: str | os.PathLike) -> dict[str, list[Path]]:
     """Map YouTube id → clip folders (``<youtube_id>_<start:06d>``) holding a complete clip."""
-    media_dir = Path(media_dir)
-    out: dict[str, list[Path]] = {}
-    for entry in sorted(media_dir.iterdir()) if media_dir.exists() else []:
-        match = CLIP_ID_RE.match(entry.name)
-        if match and entry.is_dir() and (entry / "audio.wav").exists():
-            out.setdefault(match.group("youtube_id"), []).append(entry)
-    return out
+    return {video: [Path(media_dir, name) for name in names] for video, names in clip_folder_names(media_dir).items()}
+
+
+def one_clip_folder(youtube_id: str, names: list[str]) -> str | None:
+    """The one clip folder name of a benchmark video; an id matching two folders is the user's call, by name."""
+    if len(names) > 1:
+        raise OvavebenchError(
+            f"YouTube id {youtube_id!r} matches {len(names)} clip folders ({', '.join(names)}); "
+            "keep the one of the benchmark"
+        )
+    return names[0] if names else None
 
 
 def resolve_clip_dir(youtube_id: str, index: dict[str, list[Path]]) -> Path | None:
     """The one clip folder of a benchmark video (``vid_name`` is a bare YouTube id)."""
     found = index.get(youtube_id, [])
-    if len(found) > 1:
-        raise OvavebenchError(
-            f"YouTube id {youtube_id!r} matches {len(found)} clip folders ({', '.join(p.name for p in found)}); "
-            "keep the one of the benchmark"
-        )
-    return found[0] if found else None
+    name = one_clip_folder(youtube_id, [p.name for p in found])
+    return None if name is None else found[0]
 
 
 @dataclass
